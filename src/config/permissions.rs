@@ -1,0 +1,141 @@
+//! The catalog of commands and the permissions that guard them.
+//!
+//! Every command `group.name` is guarded by the pair `group:allow-name` /
+//! `group:deny-name`. Scoped commands also accept the object form of a permission
+//! (`{"identifier": …, "allow": [scopes], "deny": [scopes]}`); their scope is matched
+//! against one string of the call (an event name, for instance).
+//! The router's command table is tested against this catalog, so a command cannot
+//! exist without a permission, nor a permission without a command.
+
+/// What a scoped command matches its scope patterns against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    /// The scope's `event` key, a glob over event names.
+    Event,
+}
+
+impl ScopeKind {
+    /// The key scope objects use for this kind.
+    pub fn key(self) -> &'static str {
+        match self {
+            ScopeKind::Event => "event",
+        }
+    }
+}
+
+/// One command known to the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub scope: Option<ScopeKind>,
+    /// Another command whose permission guards this one (`event.unlisten` goes with
+    /// `event.listen`); such a command has no permission of its own.
+    pub guard: Option<&'static str>,
+    pub summary: &'static str,
+}
+
+impl CommandSpec {
+    /// The command whose permission decides calls to this one.
+    pub fn guarded_by(&self) -> &'static str {
+        self.guard.unwrap_or(self.name)
+    }
+}
+
+/// Every built-in command.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec { name: "app.info", scope: None, guard: None, summary: "name, version and surfaces of the kiosk" },
+    CommandSpec { name: "window.list", scope: None, guard: None, summary: "the surfaces and whether they are visible" },
+    CommandSpec { name: "window.show", scope: None, guard: None, summary: "show an overlay" },
+    CommandSpec { name: "window.hide", scope: None, guard: None, summary: "hide an overlay" },
+    CommandSpec {
+        name: "event.emit",
+        scope: Some(ScopeKind::Event),
+        guard: None,
+        summary: "emit an event to all or to named surfaces",
+    },
+    CommandSpec {
+        name: "event.listen",
+        scope: Some(ScopeKind::Event),
+        guard: None,
+        summary: "receive events of a name",
+    },
+    CommandSpec {
+        name: "event.unlisten",
+        scope: None,
+        guard: Some("event.listen"),
+        summary: "stop receiving events of a name",
+    },
+];
+
+pub fn command(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// Whether a permission allows or denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// `window:allow-show` for `window.show`.
+pub fn permission_id(command: &str, effect: Effect) -> String {
+    let (group, name) = command.split_once('.').unwrap_or(("", command));
+    let verb = match effect {
+        Effect::Allow => "allow",
+        Effect::Deny => "deny",
+    };
+    format!("{group}:{verb}-{name}")
+}
+
+/// Resolves a permission identifier to the command it guards and its effect.
+pub fn parse_permission(id: &str) -> Option<(&'static CommandSpec, Effect)> {
+    let (group, rest) = id.split_once(':')?;
+    let (effect, name) = if let Some(n) = rest.strip_prefix("allow-") {
+        (Effect::Allow, n)
+    } else if let Some(n) = rest.strip_prefix("deny-") {
+        (Effect::Deny, n)
+    } else {
+        return None;
+    };
+    let spec = COMMANDS.iter().find(|c| c.guard.is_none() && c.name.split_once('.') == Some((group, name)))?;
+    Some((spec, effect))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_round_trips_through_its_permissions() {
+        for c in COMMANDS.iter().filter(|c| c.guard.is_none()) {
+            for effect in [Effect::Allow, Effect::Deny] {
+                let id = permission_id(c.name, effect);
+                assert_eq!(parse_permission(&id), Some((c, effect)), "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn guards_name_commands_with_their_own_permission() {
+        for c in COMMANDS.iter().filter(|c| c.guard.is_some()) {
+            let guard = command(c.guarded_by()).expect("guard exists");
+            assert!(guard.guard.is_none(), "{} is guarded by a guarded command", c.name);
+        }
+    }
+
+    #[test]
+    fn unknown_permissions_are_rejected() {
+        for id in [
+            "event:allow-unlisten",
+            "window:allow-fly",
+            "window:show",
+            "nope",
+            "window:allow-",
+            ":allow-show",
+            "app:permit-info",
+        ] {
+            assert_eq!(parse_permission(id), None, "{id}");
+        }
+    }
+}

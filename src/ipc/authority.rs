@@ -1,0 +1,142 @@
+//! Capability resolution: may this surface, showing this page, call this command?
+//!
+//! Pure and deterministic: built from the surfaces' labels and the capability files, it
+//! answers from the caller's label (bound by the core, never read from a message), the
+//! URL of the page the call came from, the command, and for scoped commands one value
+//! (an event name). The rules:
+//!
+//! * Deny by default: a command is allowed only if an applicable capability allows it.
+//! * Deny wins: an applicable `…:deny-…` permission, or a matching deny scope, refuses
+//!   the call whatever else allows it.
+//! * A capability applies to a surface when one of its `windows` globs matches the
+//!   label, and to a page when the page is local (`app://localhost/…`) or matches one of
+//!   its `remote.urls`. A capability with `remote.urls` still applies to local pages.
+//! * A scoped allow without an `allow` list allows any value; otherwise the value must
+//!   match one of the allow scopes of some applicable entry.
+
+use std::collections::BTreeMap;
+
+use crate::config::permissions::{self, Effect};
+use crate::config::Capability;
+
+/// Origin of the pages the core serves itself.
+pub const LOCAL_ORIGIN: &str = "app://localhost";
+
+/// Why a call was refused; the text names the surface, the command and the permission.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
+
+#[derive(Debug, Clone)]
+struct Grant {
+    capability: String,
+    effect: Effect,
+    /// `None`: any value; otherwise the allow scopes.
+    allow: Option<Vec<glob::Pattern>>,
+    deny: Vec<glob::Pattern>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ResolvedCapability {
+    remote: Vec<glob::Pattern>,
+    /// Grants keyed by command name.
+    grants: BTreeMap<&'static str, Vec<Grant>>,
+}
+
+/// The resolved permissions of every surface.
+#[derive(Debug, Clone, Default)]
+pub struct Authority {
+    surfaces: BTreeMap<String, Vec<ResolvedCapability>>,
+}
+
+impl Authority {
+    /// Resolves `capabilities` for the surfaces `labels`. Permissions and globs that do
+    /// not parse are skipped: configuration validation has already refused them, and
+    /// skipping can only remove an allow, never add one.
+    pub fn new<'a>(labels: impl IntoIterator<Item = &'a str>, capabilities: &[Capability]) -> Self {
+        let mut surfaces = BTreeMap::new();
+        for label in labels {
+            let resolved = capabilities.iter().filter(|c| c.applies_to(label)).map(resolve).collect();
+            surfaces.insert(label.to_string(), resolved);
+        }
+        Self { surfaces }
+    }
+
+    /// Whether the page at `url` may invoke at all: local pages always, remote pages only
+    /// where a capability of the surface lists them.
+    pub fn check_origin(&self, label: &str, url: &str) -> Result<(), Denied> {
+        if self.applicable(label, url).next().is_some() || is_local(url) {
+            return Ok(());
+        }
+        Err(Denied(format!(
+            "surface '{label}' may not invoke from '{}': the page is not local and no capability lists it in remote.urls",
+            origin_of(url)
+        )))
+    }
+
+    /// Decides one call. `value` is the scope value for scoped commands (an event name).
+    pub fn check(&self, label: &str, url: &str, command: &str, value: Option<&str>) -> Result<(), Denied> {
+        let allow_id = permissions::permission_id(command, Effect::Allow);
+        let what = match value {
+            Some(v) => format!("surface '{label}' may not call '{command}' for '{v}'"),
+            None => format!("surface '{label}' may not call '{command}'"),
+        };
+        let grants: Vec<&Grant> = self.applicable(label, url).filter_map(|c| c.grants.get(command)).flatten().collect();
+
+        if let Some(g) = grants.iter().find(|g| g.effect == Effect::Deny) {
+            let deny_id = permissions::permission_id(command, Effect::Deny);
+            return Err(Denied(format!("{what}: denied by '{deny_id}' in capability '{}'", g.capability)));
+        }
+        let allows: Vec<&&Grant> = grants.iter().filter(|g| g.effect == Effect::Allow).collect();
+        if allows.is_empty() {
+            return Err(Denied(format!("{what}: no capability grants '{allow_id}'")));
+        }
+        let Some(value) = value else { return Ok(()) };
+        if let Some(g) = allows.iter().find(|g| g.deny.iter().any(|p| p.matches(value))) {
+            return Err(Denied(format!(
+                "{what}: a deny scope of '{allow_id}' in capability '{}' matches",
+                g.capability
+            )));
+        }
+        let in_scope = allows.iter().any(|g| g.allow.as_ref().is_none_or(|a| a.iter().any(|p| p.matches(value))));
+        if in_scope {
+            Ok(())
+        } else {
+            Err(Denied(format!("{what}: no allow scope of '{allow_id}' matches")))
+        }
+    }
+
+    fn applicable<'a>(&'a self, label: &str, url: &'a str) -> impl Iterator<Item = &'a ResolvedCapability> + 'a {
+        let local = is_local(url);
+        self.surfaces.get(label).into_iter().flatten().filter(move |c| local || c.remote.iter().any(|p| p.matches(url)))
+    }
+}
+
+/// Whether `url` is one of the core's own pages.
+pub fn is_local(url: &str) -> bool {
+    url.strip_prefix(LOCAL_ORIGIN).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..].find('/').map_or(url, |i| &url[..after_scheme + i])
+}
+
+fn resolve(cap: &Capability) -> ResolvedCapability {
+    let patterns = |v: &[crate::config::Scope]| -> Vec<glob::Pattern> {
+        v.iter().filter_map(|s| glob::Pattern::new(&s.pattern).ok()).collect()
+    };
+    let mut grants: BTreeMap<&'static str, Vec<Grant>> = BTreeMap::new();
+    for p in &cap.permissions {
+        let Some((spec, effect)) = permissions::parse_permission(&p.identifier) else {
+            continue;
+        };
+        grants.entry(spec.name).or_default().push(Grant {
+            capability: cap.identifier.clone(),
+            effect,
+            allow: p.allow.as_deref().map(patterns),
+            deny: patterns(&p.deny),
+        });
+    }
+    ResolvedCapability { remote: cap.remote_urls.iter().filter_map(|u| glob::Pattern::new(u).ok()).collect(), grants }
+}

@@ -1,0 +1,112 @@
+//! The built-in commands. Each is listed in `config::permissions::COMMANDS` and guarded
+//! by its own permission; the router checks that before any of these run.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ipc::events::check_event_name;
+use crate::ipc::protocol::{ErrorCode, IpcError};
+use crate::ipc::router::{deliver, Ctx, Router, SurfaceInfo};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabelArgs {
+    label: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmitArgs {
+    event: String,
+    #[serde(default)]
+    payload: Value,
+    #[serde(default)]
+    to: Option<Targets>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Targets {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventArgs {
+    event: String,
+}
+
+#[derive(Serialize)]
+struct AppInfo {
+    name: String,
+    version: &'static str,
+    surfaces: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Emitted {
+    delivered: usize,
+}
+
+pub fn register_builtins(router: &mut Router) {
+    router.register("app.info", |ctx, NoArgs {}| {
+        Ok(AppInfo {
+            name: ctx.manifest.name.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            surfaces: ctx.manifest.surfaces().map(|s| s.label.clone()).collect(),
+        })
+    });
+    router.register("window.list", |ctx, NoArgs {}| Ok::<Vec<SurfaceInfo>, _>(ctx.host.surfaces()));
+    router.register("window.show", |ctx, LabelArgs { label }| set_visible(ctx, &label, true));
+    router.register("window.hide", |ctx, LabelArgs { label }| set_visible(ctx, &label, false));
+    router.register("event.emit", emit);
+    router.register("event.listen", |ctx, EventArgs { event }| {
+        check_scoped(ctx, "event.listen", &event)?;
+        ctx.events.subscribe(ctx.caller.label, &event);
+        Ok(())
+    });
+    router.register("event.unlisten", |ctx, EventArgs { event }| {
+        check_event_name(&event)?;
+        ctx.events.unsubscribe(ctx.caller.label, &event);
+        Ok(())
+    });
+}
+
+fn set_visible(ctx: &mut Ctx<'_>, label: &str, visible: bool) -> Result<(), IpcError> {
+    match ctx.manifest.surface(label) {
+        None => Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{label}'"))),
+        Some(s) if s.label == ctx.manifest.main.label => Err(IpcError::new(
+            ErrorCode::BadArgs,
+            format!("'{label}' is the main surface; only overlays can be shown and hidden"),
+        )),
+        Some(_) => ctx.host.set_visible(label, visible),
+    }
+}
+
+fn emit(ctx: &mut Ctx<'_>, args: EmitArgs) -> Result<Emitted, IpcError> {
+    check_scoped(ctx, "event.emit", &args.event)?;
+    let to = match args.to {
+        None => None,
+        Some(Targets::One(l)) => Some(vec![l]),
+        Some(Targets::Many(v)) => Some(v),
+    };
+    if let Some(unknown) = to.iter().flatten().find(|l| ctx.manifest.surface(l).is_none()) {
+        return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{unknown}'")));
+    }
+    let delivered =
+        deliver(ctx.host, ctx.authority, ctx.events, ctx.caller.label, &args.event, &args.payload, to.as_deref());
+    Ok(Emitted { delivered })
+}
+
+/// The scope half of a scoped command's permission check.
+fn check_scoped(ctx: &Ctx<'_>, command: &str, event: &str) -> Result<(), IpcError> {
+    check_event_name(event)?;
+    ctx.authority
+        .check(ctx.caller.label, ctx.caller.url, command, Some(event))
+        .map_err(|d| IpcError::new(ErrorCode::NotAllowed, d.0))
+}

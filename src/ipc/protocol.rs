@@ -1,0 +1,198 @@
+//! Frames between a page's bridge script and the core, and their decoding.
+//!
+//! See the module doc of [`crate::ipc`] for the wire format. Decoding never panics and
+//! never allocates beyond the message it was handed: the size limit is checked on the
+//! raw string, and the nesting depth by a byte scan, before any JSON parsing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::Limits;
+
+/// The `code` of an error returned to a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The surface lacks a permission, or a deny permission or scope applies.
+    NotAllowed,
+    /// No command of that name exists.
+    UnknownCommand,
+    /// The command exists but its arguments do not fit it.
+    BadArgs,
+    /// The message exceeds the size or nesting limit.
+    TooLarge,
+    /// The message is not a frame at all (not JSON, or no known `kind`).
+    BadMessage,
+    /// The command named something that does not exist (a surface label, say).
+    NotFound,
+    /// The core failed; the message says why.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotAllowed => "not_allowed",
+            ErrorCode::UnknownCommand => "unknown_command",
+            ErrorCode::BadArgs => "bad_args",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::BadMessage => "bad_message",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// The rejection value of an `invoke` promise: `{code, message}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct IpcError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl IpcError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+/// Console levels forwarded from pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleLevel {
+    Debug,
+    Log,
+    Info,
+    Warn,
+    Error,
+}
+
+/// A decoded frame from a page.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Inbound {
+    Invoke {
+        id: u64,
+        cmd: String,
+        #[serde(default)]
+        args: Value,
+    },
+    Console {
+        level: ConsoleLevel,
+        message: String,
+    },
+}
+
+/// A frame that could not be decoded; `id` is set when the frame's call id could still
+/// be read, so that the right promise is rejected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub id: Option<u64>,
+    pub error: IpcError,
+}
+
+/// Decodes one frame under the configured limits.
+pub fn decode(raw: &str, limits: &Limits) -> Result<Inbound, Rejection> {
+    let reject = |code, message: String| Rejection { id: leading_id(raw), error: IpcError::new(code, message) };
+    if raw.len() > limits.max_message_bytes {
+        return Err(reject(
+            ErrorCode::TooLarge,
+            format!("message of {} bytes exceeds the limit of {} bytes", raw.len(), limits.max_message_bytes),
+        ));
+    }
+    if let Some(depth) = depth_exceeds(raw.as_bytes(), limits.max_json_depth) {
+        return Err(reject(
+            ErrorCode::TooLarge,
+            format!("message nests deeper than {} levels (at least {depth})", limits.max_json_depth),
+        ));
+    }
+    serde_json::from_str(raw).map_err(|e| {
+        let what = if e.is_syntax() || e.is_eof() { "not valid JSON" } else { "not a Vitrine frame" };
+        reject(ErrorCode::BadMessage, format!("{what}: {e}"))
+    })
+}
+
+/// The bridge writes `id` first, so a frame too large or too broken to parse can still
+/// be answered on the right promise.
+fn leading_id(raw: &str) -> Option<u64> {
+    let rest = raw.strip_prefix("{\"id\":")?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
+/// Scans JSON text for array/object nesting beyond `max`, skipping string contents.
+/// Returns the depth reached when it exceeds `max`.
+fn depth_exceeds(bytes: &[u8], max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(depth);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits { max_message_bytes: 4096, max_json_depth: 8 }
+    }
+
+    #[test]
+    fn decodes_invoke_and_console() {
+        let f = decode(r#"{"id":3,"kind":"invoke","cmd":"app.info","args":{"a":1}}"#, &limits()).unwrap();
+        assert_eq!(f, Inbound::Invoke { id: 3, cmd: "app.info".into(), args: serde_json::json!({"a":1}) });
+        let f = decode(r#"{"kind":"console","level":"warn","message":"hi"}"#, &limits()).unwrap();
+        assert_eq!(f, Inbound::Console { level: ConsoleLevel::Warn, message: "hi".into() });
+    }
+
+    #[test]
+    fn too_large_keeps_the_id() {
+        let raw = format!(r#"{{"id":42,"kind":"invoke","cmd":"x","args":"{}"}}"#, "a".repeat(5000));
+        let r = decode(&raw, &limits()).unwrap_err();
+        assert_eq!(r.id, Some(42));
+        assert_eq!(r.error.code, ErrorCode::TooLarge);
+        assert!(r.error.message.contains("exceeds the limit of 4096 bytes"), "{}", r.error.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_too_large_but_brackets_in_strings_are_not() {
+        let deep = format!(r#"{{"id":1,"kind":"invoke","cmd":"x","args":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        let r = decode(&deep, &limits()).unwrap_err();
+        assert_eq!((r.id, r.error.code), (Some(1), ErrorCode::TooLarge));
+        let in_string = format!(r#"{{"id":1,"kind":"invoke","cmd":"x","args":"{}\"{}"}}"#, "[".repeat(100), "{");
+        assert!(decode(&in_string, &limits()).is_ok());
+    }
+
+    #[test]
+    fn garbage_is_bad_message() {
+        for raw in ["not json", "", "{", "[1,2]", r#"{"kind":"fly"}"#, r#"{"id":"x","kind":"invoke"}"#] {
+            let r = decode(raw, &limits()).unwrap_err();
+            assert_eq!(r.error.code, ErrorCode::BadMessage, "{raw}: {}", r.error.message);
+        }
+        let r = decode(r#"{"id":9,"kind":"invoke"}"#, &limits()).unwrap_err();
+        assert_eq!((r.id, r.error.code), (Some(9), ErrorCode::BadMessage));
+    }
+}

@@ -1,0 +1,87 @@
+//! Vitrine: a kiosk runtime for Linux devices.
+//!
+//! One trusted core (this crate) owns the window, the IPC router and its authority, and
+//! everything that touches the OS; pages run in untrusted WebKitGTK web processes, one
+//! per surface, and reach the core only through checked `invoke` calls.
+//!
+//! * [`config`] — the static configuration, validated at build time and embedded.
+//! * [`ipc`] — the wire protocol, the router, the authority and the built-in commands.
+//! * [`shell`] — the toplevel, the surfaces and the main loop (GTK lives only here).
+//! * [`service`] — systemd notifications and logging.
+
+pub mod config;
+pub mod ipc;
+pub mod service;
+pub mod shell;
+
+use std::path::{Path, PathBuf};
+
+use config::{Bundle, ConfigErrors, Page};
+
+/// The configuration embedded by `build.rs`.
+const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundle.postcard"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid configuration:\n{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("the embedded configuration is unreadable: {0}")]
+    Embedded(#[from] postcard::Error),
+    #[error("VITRINE_URL: {0}")]
+    StartUrl(String),
+    #[error(transparent)]
+    Shell(#[from] shell::ShellError),
+}
+
+/// How to run the kiosk.
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    /// Load this folder instead of the embedded configuration (development and tests).
+    pub config_dir: Option<PathBuf>,
+}
+
+pub fn embedded_bundle() -> Result<Bundle, Error> {
+    Ok(Bundle::from_postcard(EMBEDDED)?)
+}
+
+/// Validates a configuration folder, as the build does.
+pub fn check(dir: &Path) -> Result<Bundle, ConfigErrors> {
+    config::load_dir(dir)
+}
+
+/// Runs the kiosk. Returns only on a start-up error; a normal stop exits the process.
+pub fn run(options: RunOptions) -> Result<(), Error> {
+    let mut bundle = match &options.config_dir {
+        Some(dir) => check(dir)?,
+        None => embedded_bundle()?,
+    };
+    if let Ok(url) = std::env::var("VITRINE_URL") {
+        apply_start_url(&mut bundle, &url)?;
+    }
+    log::info!(
+        "vitrine {} starting '{}' with {} surfaces",
+        env!("CARGO_PKG_VERSION"),
+        bundle.manifest.name,
+        bundle.manifest.surfaces().count()
+    );
+    shell::run(bundle)?;
+    Ok(())
+}
+
+/// A device's own start page (as an `EnvironmentFile=` sets it) replaces the main page.
+fn apply_start_url(bundle: &mut Bundle, url: &str) -> Result<(), Error> {
+    let page = if url.starts_with("https://") || url.starts_with("http://") {
+        url::Url::parse(url).map_err(|e| Error::StartUrl(format!("'{url}' is not a valid URL: {e}")))?;
+        Page::Remote(url.to_string())
+    } else {
+        let path = url.trim_start_matches('/');
+        let file = path.split(['?', '#']).next().unwrap_or_default();
+        if bundle.ui_file(file).is_none() {
+            return Err(Error::StartUrl(format!("'{file}' is neither an http(s) URL nor a file in ui/")));
+        }
+        Page::Local(path.to_string())
+    };
+    log::info!("start page from VITRINE_URL: {}", page.url());
+    bundle.manifest.main.page = page;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The core's place in the system: systemd notifications and logging.
+
+pub mod logging;
+pub mod notify;

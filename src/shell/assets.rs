@@ -1,0 +1,132 @@
+//! The `app://` custom protocol: serves the embedded `ui/` folder to every surface.
+//!
+//! One handler on the shared web context serves all surfaces (WebKit allows a scheme to
+//! be registered once per context). Only `GET` of a known file answers 200; everything
+//! else is 404 or 405, so a page cannot probe the core through this scheme. HTML pages
+//! carry the configured Content-Security-Policy.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use wry::http::{header, Method, Request, Response, StatusCode};
+
+use crate::config::UiFile;
+
+pub const SCHEME: &str = "app";
+
+pub struct Assets {
+    files: HashMap<String, Vec<u8>>,
+    csp: String,
+}
+
+impl Assets {
+    pub fn new(files: &[UiFile], csp: &str) -> Self {
+        let files = files.iter().map(|f| (f.path.clone(), f.bytes.clone())).collect();
+        Self { files, csp: csp.to_string() }
+    }
+
+    pub fn respond(&self, request: &Request<Vec<u8>>) -> Response<Cow<'static, [u8]>> {
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        }
+        if request.uri().host() != Some("localhost") {
+            return plain(StatusCode::NOT_FOUND, "not found");
+        }
+        let path = request.uri().path().trim_start_matches('/');
+        let path = if path.is_empty() { "index.html" } else { path };
+        let Some(bytes) = self.files.get(path) else {
+            log::warn!("app:// has no file '{path}'");
+            return plain(StatusCode::NOT_FOUND, "not found");
+        };
+        let mime = mime_type(path);
+        let mut response = Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, mime)
+            .header(header::CACHE_CONTROL, "no-cache")
+            .header("X-Content-Type-Options", "nosniff");
+        if mime.starts_with("text/html") {
+            response = response.header("Content-Security-Policy", self.csp.as_str());
+        }
+        response
+            .body(Cow::Owned(bytes.clone()))
+            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Cow<'static, [u8]>> {
+    let mut response = Response::new(Cow::Borrowed(text.as_bytes()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+/// Content types of the files a kiosk UI is made of. A short table keeps the binary
+/// small; anything else is served as opaque bytes (and `nosniff` stops guessing).
+pub fn mime_type(path: &str) -> &'static str {
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "ico" => "image/x-icon",
+        "woff" => "font/woff",
+        "woff2" => "font/woff2",
+        "ttf" => "font/ttf",
+        "otf" => "font/otf",
+        "wasm" => "application/wasm",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mp3" => "audio/mpeg",
+        "ogg" => "audio/ogg",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assets() -> Assets {
+        Assets::new(
+            &[
+                UiFile { path: "index.html".into(), bytes: b"<p>hi</p>".to_vec() },
+                UiFile { path: "js/app.js".into(), bytes: b"1".to_vec() },
+            ],
+            "default-src 'self'",
+        )
+    }
+
+    fn get(uri: &str) -> Response<Cow<'static, [u8]>> {
+        assets().respond(&Request::get(uri).body(Vec::new()).unwrap())
+    }
+
+    #[test]
+    fn serves_files_with_type_and_csp() {
+        let r = get("app://localhost/index.html");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(r.headers()["Content-Security-Policy"], "default-src 'self'");
+        assert_eq!(&r.body()[..], b"<p>hi</p>");
+        let r = get("app://localhost/js/app.js?v=2");
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert!(r.headers().get("Content-Security-Policy").is_none());
+        assert_eq!(get("app://localhost/").status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn refuses_the_rest() {
+        assert_eq!(get("app://localhost/missing.html").status(), StatusCode::NOT_FOUND);
+        assert_eq!(get("app://localhost/../Cargo.toml").status(), StatusCode::NOT_FOUND);
+        assert_eq!(get("app://elsewhere/index.html").status(), StatusCode::NOT_FOUND);
+        let post = Request::post("app://localhost/index.html").body(Vec::new()).unwrap();
+        assert_eq!(assets().respond(&post).status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+}

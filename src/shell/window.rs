@@ -1,0 +1,107 @@
+//! The one toplevel: undecorated, covering the primary monitor, holding a `gtk::Overlay`
+//! in which the main surface and the overlays are layered.
+//!
+//! Kiosk compositors show one fullscreen toplevel and ignore positions, and bare X11 has
+//! no window manager to grant fullscreen at all; so the window both asks for fullscreen
+//! and sizes and places itself from the monitor.
+
+use gtk::prelude::*;
+use tao::dpi::{LogicalPosition, LogicalSize};
+use tao::event_loop::EventLoop;
+use tao::platform::unix::WindowExtUnix;
+use tao::window::{Fullscreen, Window, WindowBuilder};
+
+/// The screen area the kiosk covers, in logical pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Screen {
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+}
+
+pub struct Toplevel {
+    pub window: Window,
+    pub overlay: gtk::Overlay,
+    pub screen: Screen,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error("cannot create the window: {0}")]
+    Create(#[from] tao::error::OsError),
+    #[error("the window has no GTK container to hold the surfaces")]
+    NoContainer,
+}
+
+pub fn create<T: 'static>(event_loop: &EventLoop<T>, title: &str) -> Result<Toplevel, WindowError> {
+    let monitor = event_loop.primary_monitor().or_else(|| event_loop.available_monitors().next());
+    let screen = match &monitor {
+        Some(m) => {
+            let scale = m.scale_factor();
+            let size: LogicalSize<u32> = m.size().to_logical(scale);
+            let pos: LogicalPosition<i32> = m.position().to_logical(scale);
+            Screen { x: pos.x, y: pos.y, width: size.width, height: size.height }
+        }
+        None => {
+            log::warn!("no monitor reported; assuming 1920x1080");
+            Screen { x: 0, y: 0, width: 1920, height: 1080 }
+        }
+    };
+    let window = WindowBuilder::new()
+        .with_title(title)
+        .with_decorations(false)
+        .with_fullscreen(Some(Fullscreen::Borderless(monitor)))
+        .with_inner_size(LogicalSize::new(screen.width, screen.height))
+        .with_position(LogicalPosition::new(screen.x, screen.y))
+        .build(event_loop)?;
+    let vbox = window.default_vbox().ok_or(WindowError::NoContainer)?;
+    let overlay = gtk::Overlay::new();
+    vbox.pack_start(&overlay, true, true, 0);
+    overlay.show();
+    log::info!("window covers {}x{} at {},{}", screen.width, screen.height, screen.x, screen.y);
+    Ok(Toplevel { window, overlay, screen })
+}
+
+/// Works around a WebKitGTK repaint bug with layered webviews: on a partial redraw the
+/// main webview repaints the vertically mirrored rectangle, so a transparent overlay
+/// shows stale pixels. Adding each invalidated rectangle's mirror image to the region
+/// makes both halves repaint.
+pub fn repair_partial_redraws(window: &Window) {
+    let Some(gdk_window) = window.gtk_window().window() else {
+        log::warn!("toplevel not realized; partial-redraw workaround not installed");
+        return;
+    };
+    // SAFETY: the handler only reads the window's height and edits the region GDK hands
+    // it, for the duration of the call; the window outlives the handler (it is the
+    // kiosk's only toplevel and lives until exit).
+    unsafe {
+        gtk::gdk::ffi::gdk_window_set_invalidate_handler(glib_ptr(&gdk_window), Some(add_vertical_mirror));
+    }
+}
+
+fn glib_ptr(w: &gtk::gdk::Window) -> *mut gtk::gdk::ffi::GdkWindow {
+    use gtk::glib::translate::ToGlibPtr;
+    w.to_glib_none().0
+}
+
+unsafe extern "C" fn add_vertical_mirror(
+    window: *mut gtk::gdk::ffi::GdkWindow,
+    region: *mut gtk::cairo::ffi::cairo_region_t,
+) {
+    use gtk::cairo::ffi as c;
+    // SAFETY: GDK passes a live window and region for the duration of this call.
+    unsafe {
+        let height = gtk::gdk::ffi::gdk_window_get_height(window);
+        let n = c::cairo_region_num_rectangles(region);
+        let mut mirrors = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+        for i in 0..n {
+            let mut r = c::cairo_rectangle_int_t { x: 0, y: 0, width: 0, height: 0 };
+            c::cairo_region_get_rectangle(region, i, &mut r);
+            mirrors.push(c::cairo_rectangle_int_t { y: height - r.y - r.height, ..r });
+        }
+        for m in &mut mirrors {
+            c::cairo_region_union_rectangle(region, m);
+        }
+    }
+}

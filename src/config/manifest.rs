@@ -151,11 +151,20 @@ impl Manifest {
     }
 
     /// Parses and validates the text of `vitrine.toml`; `ui_files` are the paths under `ui/`.
-    pub fn parse(file: &Path, text: &str, ui_files: &BTreeSet<&str>) -> Result<Manifest, ConfigErrors> {
+    /// On failure it still returns the surface labels it could read, so that capability
+    /// files can be checked against them in the same run.
+    pub fn parse(file: &Path, text: &str, ui_files: &BTreeSet<&str>) -> Result<Manifest, (ConfigErrors, Vec<String>)> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
             let place = e.span().map(|s| line_col(text, s.start)).unwrap_or_default();
-            ConfigErrors(vec![ConfigError::new(file, place, e.message().trim().to_string())])
+            (ConfigErrors(vec![ConfigError::new(file, place, e.message().trim().to_string())]), Vec::new())
         })?;
+        let labels: Vec<String> = raw
+            .main
+            .as_ref()
+            .map(|m| m.label.clone().unwrap_or_else(|| DEFAULT_MAIN_LABEL.to_string()))
+            .into_iter()
+            .chain(raw.overlay.iter().filter_map(|o| o.label.clone()))
+            .collect();
         let mut errors = ConfigErrors::default();
         let mut err = |place: String, reason: String| errors.push(ConfigError::new(file, place, reason));
 
@@ -211,7 +220,7 @@ impl Manifest {
             Some(main) if errors.is_empty() => {
                 Ok(Manifest { name: raw.app.name, csp, navigation: raw.app.navigation, limits, main, overlays })
             }
-            _ => Err(errors),
+            _ => Err((errors, labels)),
         }
     }
 }

@@ -76,11 +76,16 @@ pub fn load_dir(dir: &Path) -> Result<Bundle, ConfigErrors> {
     let ui_paths: BTreeSet<&str> = ui.iter().map(|f| f.path.as_str()).collect();
 
     let manifest_path = dir.join(MANIFEST_FILE);
+    let mut labels = Vec::new();
     let manifest = match std::fs::read_to_string(&manifest_path) {
         Ok(text) => match Manifest::parse(&manifest_path, &text, &ui_paths) {
-            Ok(m) => Some(m),
-            Err(e) => {
+            Ok(m) => {
+                labels = m.surfaces().map(|s| s.label.clone()).collect();
+                Some(m)
+            }
+            Err((e, seen)) => {
                 errors.extend(e);
+                labels = seen;
                 None
             }
         },
@@ -90,16 +95,12 @@ pub fn load_dir(dir: &Path) -> Result<Bundle, ConfigErrors> {
         }
     };
 
-    let capabilities = match read_capabilities(&dir.join(CAPABILITIES_DIR)) {
-        Ok(caps) => caps,
-        Err(e) => {
-            errors.extend(e);
-            Vec::new()
-        }
-    };
+    // Files that parse are still checked when others do not, so one run shows all.
+    let (capabilities, unreadable) = read_capabilities(&dir.join(CAPABILITIES_DIR));
+    errors.extend(unreadable);
 
-    if let Some(manifest) = &manifest {
-        let labels: Vec<&str> = manifest.surfaces().map(|s| s.label.as_str()).collect();
+    if !labels.is_empty() {
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         errors.extend(capability::validate_all(&capabilities, &labels));
     }
 
@@ -111,16 +112,17 @@ pub fn load_dir(dir: &Path) -> Result<Bundle, ConfigErrors> {
     }
 }
 
-fn read_capabilities(dir: &Path) -> Result<Vec<(PathBuf, Capability)>, ConfigErrors> {
+/// The capability files that parse, and the errors of those that do not.
+fn read_capabilities(dir: &Path) -> (Vec<(PathBuf, Capability)>, ConfigErrors) {
     let mut errors = ConfigErrors::default();
     let mut caps = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         // No capabilities at all is valid: every command is then denied.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(caps),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (caps, errors),
         Err(e) => {
             errors.push(ConfigError::new(dir, "", format!("cannot read folder: {e}")));
-            return Err(errors);
+            return (caps, errors);
         }
     };
     let mut paths: Vec<PathBuf> = entries
@@ -137,11 +139,7 @@ fn read_capabilities(dir: &Path) -> Result<Vec<(PathBuf, Capability)>, ConfigErr
             Err(e) => errors.push(ConfigError::new(&path, "", format!("cannot read: {e}"))),
         }
     }
-    if errors.is_empty() {
-        Ok(caps)
-    } else {
-        Err(errors)
-    }
+    (caps, errors)
 }
 
 fn read_ui(dir: &Path) -> Result<Vec<UiFile>, ConfigError> {

@@ -1,0 +1,165 @@
+//! End to end: the real binary, real WebKitGTK under Xvfb, a real NOTIFY_SOCKET.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{children_named, fixture, near, rss_kib, vitrine_bin, Kiosk};
+
+const BLUE: [u8; 3] = [0x20, 0x50, 0xa0];
+const RED: [u8; 3] = [0xff, 0x00, 0x00];
+const GREEN: [u8; 3] = [0x00, 0xc0, 0x00];
+
+#[test]
+fn shell_covers_the_screen_layers_overlays_and_stops_cleanly() {
+    let mut kiosk = Kiosk::start("layers");
+    let ready = kiosk.wait_ready();
+    for page in ["main", "badge", "strip"] {
+        kiosk.result(&format!("{page}-painted"));
+    }
+
+    // The toplevel covers the whole 1920x1080 screen although no window manager runs.
+    let tree = kiosk.xvfb.window_tree();
+    assert!(tree.contains("1920x1080+0+0"), "no full-screen window in:\n{tree}");
+
+    // One web process per surface, one network process for all of them.
+    let web = children_named(kiosk.pid(), "WebKitWebProces");
+    let net = children_named(kiosk.pid(), "WebKitNetworkPr");
+    assert_eq!(web.len(), 3, "web processes: {web:?}");
+    assert_eq!(net.len(), 1, "network processes: {net:?}");
+    let core_rss = rss_kib(kiosk.pid());
+    let web_rss: u64 = web.iter().map(|p| rss_kib(*p)).sum();
+    let net_rss: u64 = net.iter().map(|p| rss_kib(*p)).sum();
+    eprintln!(
+        "MEASURE ready_ms={} rss_core_mib={} rss_web_mib={} rss_network_mib={} rss_total_mib={}",
+        ready.as_millis(),
+        core_rss / 1024,
+        web_rss / 1024,
+        net_rss / 1024,
+        (core_rss + web_rss + net_rss) / 1024
+    );
+
+    // Layers: the badge is opaque where its page paints and transparent elsewhere; the
+    // strip covers the bottom 100 px.
+    let painted = |s: &common::Image| near(s.pixel(100, 100), BLUE) && near(s.pixel(960, 1030), GREEN);
+    let shot = kiosk.xvfb.screenshot_when(painted, Duration::from_secs(10));
+    assert_eq!((shot.width, shot.height), (1920, 1080));
+    assert!(shot.distinct_colors() >= 3, "screen looks blank");
+    assert!(near(shot.pixel(100, 100), BLUE), "main page: {:?}", shot.pixel(100, 100));
+    assert!(near(shot.pixel(960, 540), RED), "badge box: {:?}", shot.pixel(960, 540));
+    assert!(near(shot.pixel(780, 410), BLUE), "badge's transparent corner: {:?}", shot.pixel(780, 410));
+    assert!(near(shot.pixel(960, 1030), GREEN), "strip: {:?}", shot.pixel(960, 1030));
+    assert!(near(shot.pixel(960, 975), BLUE), "above the strip: {:?}", shot.pixel(960, 975));
+
+    // The badge takes its own input; the strip lets input through to the main page.
+    kiosk.xvfb.xdotool(&["mousemove", "960", "540", "click", "1"]);
+    assert_eq!(kiosk.result("badge-click"), "200 150");
+    kiosk.xvfb.xdotool(&["mousemove", "960", "1030", "click", "1"]);
+    assert_eq!(kiosk.result("main-click"), "960 1030");
+    assert!(!kiosk.log.contains("RESULT strip-click"), "the pass-through strip took a click");
+    assert!(!kiosk.log.contains("RESULT main-click 960 540"), "a click went through the badge");
+
+    // The main page hid the badge in response: the main page shows where it was.
+    assert_eq!(kiosk.result("badge-visible"), "false");
+    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    assert!(near(shot.pixel(960, 540), BLUE), "hidden badge still drawn: {:?}", shot.pixel(960, 540));
+
+    kiosk.signal("TERM");
+    let status = kiosk.wait_exit(Duration::from_secs(5)).expect("exits within 5 s of SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(kiosk.notify.contains("STOPPING=1"));
+}
+
+#[test]
+fn invoke_is_checked_and_events_reach_only_their_targets() {
+    let mut kiosk = Kiosk::start("ipc");
+    kiosk.wait_ready();
+
+    let info = kiosk.result("info");
+    assert!(info.starts_with("ok "), "{info}");
+    let info: serde_json::Value = serde_json::from_str(&info[3..]).unwrap();
+    assert_eq!(info["name"], "ipc fixture");
+    assert_eq!(info["surfaces"], serde_json::json!(["main", "left", "right"]));
+
+    // Allowed by main.json, denied by lockdown.json: deny wins, and the message says why.
+    let hide = kiosk.result("hide");
+    assert!(hide.starts_with("not_allowed "), "{hide}");
+    for part in ["surface 'main'", "'window.hide'", "'window:deny-hide'", "capability 'lockdown'"] {
+        assert!(hide.contains(part), "{part} missing from: {hide}");
+    }
+    assert_eq!(kiosk.result("show"), "ok null");
+    assert!(kiosk.result("show-unknown").starts_with("not_found "));
+
+    // Event scopes: a deny scope beats an allow scope; names outside the scope are refused.
+    let secret = kiosk.result("emit-secret");
+    assert!(secret.starts_with("not_allowed ") && secret.contains("deny scope"), "{secret}");
+    let other = kiosk.result("emit-other");
+    assert!(other.starts_with("not_allowed ") && other.contains("'event:allow-emit'"), "{other}");
+    assert!(kiosk.result("listen-other").starts_with("not_allowed "));
+
+    // Overlays without app.info are refused.
+    for who in ["left", "right"] {
+        let r = kiosk.result(&format!("{who}-info"));
+        assert!(r.starts_with("not_allowed ") && r.contains(&format!("surface '{who}'")), "{r}");
+    }
+
+    // The ping targeted at "left" reaches left, from main, and not right.
+    assert_eq!(kiosk.result("ping"), "ok {\"delivered\":1}");
+    assert_eq!(kiosk.result("left-got"), "ping {\"n\":1} from main");
+    kiosk.result("done");
+    assert!(!kiosk.log.contains("RESULT right-got"), "right received an event aimed at left");
+
+    // Refusals are logged by the core with the surface.
+    assert!(kiosk.log.contains("invoke refused"));
+    kiosk.signal("INT");
+    assert!(kiosk.wait_exit(Duration::from_secs(5)).expect("exits on SIGINT").success());
+}
+
+#[test]
+fn bad_input_gets_structured_errors_and_the_core_keeps_serving() {
+    let kiosk = Kiosk::start("bad-input");
+    kiosk.wait_ready();
+
+    let expect = |name: &str, code: &str, text: &str| {
+        let r = kiosk.result(name);
+        assert!(r.starts_with(&format!("{code} ")), "{name}: {r}");
+        assert!(r.contains(text), "{name}: '{text}' missing from {r}");
+    };
+    expect("unknown", "unknown_command", "'no.such.command'");
+    expect("wrong-type", "bad_args", "'window.show' from surface 'main'");
+    expect("extra-field", "bad_args", "unknown field `fly`");
+    expect("huge", "too_large", "exceeds the limit of 16777216 bytes");
+    expect("deep", "too_large", "nests deeper than 64 levels");
+
+    let fault = |name: &str| -> serde_json::Value { serde_json::from_str(&kiosk.result(name)).unwrap() };
+    let f = fault("not-json");
+    assert_eq!(f["code"], "bad_message");
+    assert!(f["message"].as_str().unwrap().contains("not valid JSON"), "{f}");
+    let f = fault("not-a-frame");
+    assert_eq!(f["code"], "bad_message");
+    assert!(f["message"].as_str().unwrap().contains("not a Vitrine frame"), "{f}");
+    assert_eq!(fault("deep-raw")["code"], "too_large");
+
+    assert_eq!(kiosk.result("alive"), "bad input fixture");
+    assert!(kiosk.log.contains("rejected message"), "rejections are logged");
+}
+
+#[test]
+fn check_reports_every_problem_with_file_and_place() {
+    let out = Command::new(vitrine_bin()).arg("check").arg(fixture("broken")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "vitrine.toml: overlay[0].page: 'missing.html' does not exist in ui/",
+        "grants.json: permissions[1]: unknown permission 'window:allow-fly'",
+        "grants.json: windows[1]: 'ghost' matches no surface",
+        "syntax.json: line 4, column 3: expected `,` or `}`",
+    ] {
+        assert!(err.contains(needle), "'{needle}' missing from:\n{err}");
+    }
+
+    let out = Command::new(vitrine_bin()).arg("check").arg(fixture("layers")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (3 surfaces, 1 capabilities)"));
+}

@@ -177,7 +177,7 @@ pub fn deliver(
     }
     let mut delivered = 0;
     for s in host.surfaces() {
-        let targeted = to.is_none_or(|t| t.iter().any(|l| *l == s.label));
+        let targeted = to.is_none_or(|t| t.contains(&s.label));
         if !targeted || !events.is_subscribed(&s.label, event) {
             continue;
         }

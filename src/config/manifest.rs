@@ -9,6 +9,7 @@
 //! [limits]                               # optional
 //! max_message_bytes = 16777216
 //! max_json_depth = 64
+//! max_in_flight = 256
 //!
 //! [main]
 //! page = "index.html"                    # under ui/, or an http(s) URL
@@ -60,11 +61,13 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Deepest nesting of arrays and objects in an IPC message.
     pub max_json_depth: usize,
+    /// Calls one surface may have waiting for an answer at once.
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_message_bytes: 16 * 1024 * 1024, max_json_depth: 64 }
+        Self { max_message_bytes: 16 * 1024 * 1024, max_json_depth: 64, max_in_flight: 256 }
     }
 }
 
@@ -186,6 +189,9 @@ impl Manifest {
         }
         if !(1..=1000).contains(&limits.max_json_depth) {
             err("limits.max_json_depth".into(), "must be between 1 and 1000".into());
+        }
+        if !(1..=100_000).contains(&limits.max_in_flight) {
+            err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
 
         let main = raw.main.map(|m| RawSurface {

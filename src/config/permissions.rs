@@ -60,6 +60,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "receive events of a name",
     },
     CommandSpec {
+        name: "ipc.echo",
+        scope: None,
+        guard: None,
+        summary: "return the arguments unchanged (JSON or bytes), for health checks",
+    },
+    CommandSpec {
+        name: "ipc.delay",
+        scope: None,
+        guard: None,
+        summary: "answer with a value after a delay, off the main thread, for diagnostics",
+    },
+    CommandSpec {
         name: "event.unlisten",
         scope: None,
         guard: Some("event.listen"),

@@ -1,32 +1,90 @@
 // Vitrine's page bridge: defines window.vitrine and forwards the console to the core.
-// Injected by the core into each surface's top frame before any page script runs.
+// Injected by the core into each surface's top frame before any page script runs; the
+// core fills in the surface's token, which every call carries (see ipc/mod.rs).
 (function () {
   "use strict";
   if (window.__vitrine_bridge || !window.ipc) return;
 
-  const post = window.ipc.postMessage.bind(window.ipc);
+  const TOKEN = "__VITRINE_TOKEN__";
+  const IPC_URL = "app://localhost/__vitrine/ipc";
+  // JSON arguments at least this long go by fetch; smaller ones by postMessage, which
+  // is faster for small messages on WebKitGTK (measured by the ipc benchmark).
+  const FETCH_MIN = __VITRINE_FETCH_MIN__;
+  const postMessage = window.ipc.postMessage.bind(window.ipc);
+  const post = function (frame) {
+    postMessage(TOKEN + frame);
+  };
   const pending = new Map();
   const handlers = new Map();
   let nextId = 1;
+  // fetch reaches the core only from its own origin; remote pages use postMessage.
+  let fetchUsable = location.protocol === "app:";
 
-  function invoke(cmd, args) {
+  function isBytes(value) {
+    return value instanceof ArrayBuffer || ArrayBuffer.isView(value);
+  }
+
+  function toBase64(value) {
+    const bytes = value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    let text = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(text);
+  }
+
+  function fromBase64(text) {
+    const raw = atob(text);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes.buffer;
+  }
+
+  function viaPost(cmd, body, binary) {
     return new Promise(function (resolve, reject) {
       const id = nextId++;
-      let body;
-      try {
-        body = JSON.stringify(args === undefined ? null : args);
-      } catch (e) {
-        reject({ code: "bad_args", message: "arguments cannot be sent: " + e });
-        return;
-      }
-      if (body === undefined) {
-        reject({ code: "bad_args", message: "arguments cannot be sent: not JSON" });
-        return;
-      }
       pending.set(id, { resolve: resolve, reject: reject });
       // "id" first: the core reads it even from a frame too large to parse.
-      post('{"id":' + id + ',"kind":"invoke","cmd":' + JSON.stringify(String(cmd)) + ',"args":' + body + "}");
+      post('{"id":' + id + ',"kind":"invoke","cmd":' + JSON.stringify(cmd) + (binary ? ',"binary":true' : "") + ',"args":' + body + "}");
     });
+  }
+
+  async function viaFetch(cmd, body, binary) {
+    let response;
+    try {
+      response = await fetch(IPC_URL, {
+        method: "POST",
+        body: body,
+        headers: { "X-Vitrine-Token": TOKEN, "X-Vitrine-Command": cmd, "X-Vitrine-Binary": binary ? "1" : "0" },
+      });
+    } catch (e) {
+      // Blocked (a page CSP without connect-src 'self', say): postMessage from now on.
+      fetchUsable = false;
+      forward("warn", ["vitrine: fetch transport unavailable (" + e + "); using postMessage"]);
+      return binary ? viaPost(cmd, JSON.stringify(toBase64(body)), true) : viaPost(cmd, body, false);
+    }
+    const type = response.headers.get("Content-Type") || "";
+    if (response.ok && type.indexOf("application/octet-stream") === 0) return response.arrayBuffer();
+    const value = await response.json();
+    if (response.ok) return value;
+    throw value;
+  }
+
+  function invoke(cmd, args) {
+    cmd = String(cmd);
+    if (isBytes(args)) {
+      return fetchUsable ? viaFetch(cmd, args, true) : viaPost(cmd, JSON.stringify(toBase64(args)), true);
+    }
+    let body;
+    try {
+      body = JSON.stringify(args === undefined ? null : args);
+    } catch (e) {
+      return Promise.reject({ code: "bad_args", message: "arguments cannot be sent: " + e });
+    }
+    if (body === undefined) {
+      return Promise.reject({ code: "bad_args", message: "arguments cannot be sent: not JSON" });
+    }
+    return fetchUsable && body.length >= FETCH_MIN ? viaFetch(cmd, body, false) : viaPost(cmd, body, false);
   }
 
   async function listen(event, handler) {
@@ -101,12 +159,12 @@
   });
 
   const bridge = Object.freeze({
-    reply: function (id, ok, value) {
+    reply: function (id, ok, value, kind) {
       const call = pending.get(id);
       if (!call) return;
       pending.delete(id);
-      if (ok) call.resolve(value);
-      else call.reject(value);
+      if (!ok) call.reject(value);
+      else call.resolve(kind === "b" ? fromBase64(value) : value);
     },
     event: function (frame) {
       const set = handlers.get(frame.event);

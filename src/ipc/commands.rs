@@ -4,9 +4,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ipc::call::{Args, Payload};
 use crate::ipc::events::check_event_name;
 use crate::ipc::protocol::{ErrorCode, IpcError};
 use crate::ipc::router::{deliver, Ctx, Router, SurfaceInfo};
+
+/// Longest wait `ipc.delay` accepts.
+const MAX_DELAY_MS: u64 = 10_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +43,14 @@ enum Targets {
 #[serde(deny_unknown_fields)]
 struct EventArgs {
     event: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DelayArgs {
+    ms: u64,
+    #[serde(default)]
+    value: Value,
 }
 
 #[derive(Serialize)]
@@ -74,6 +86,20 @@ pub fn register_builtins(router: &mut Router) {
         check_event_name(&event)?;
         ctx.events.unsubscribe(ctx.caller.label, &event);
         Ok(())
+    });
+    // Diagnostics: a page (or a health check) can measure the IPC path itself.
+    router.register_raw("ipc.echo", |_, args| {
+        Ok(Some(match args {
+            Args::Json(v) => Payload::Json(v),
+            Args::Bytes(b) => Payload::Bytes(b),
+        }))
+    });
+    router.register_blocking("ipc.delay", |DelayArgs { ms, value }| {
+        if ms > MAX_DELAY_MS {
+            return Err(IpcError::new(ErrorCode::BadArgs, format!("ms must be at most {MAX_DELAY_MS}")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        Ok(value)
     });
 }
 

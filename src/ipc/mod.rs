@@ -2,7 +2,7 @@
 //!
 //! # The page's API
 //!
-//! A bridge script ([`BRIDGE_SCRIPT`]) is injected into every surface's top frame
+//! A bridge script ([`bridge_script`]) is injected into every surface's top frame
 //! before page scripts run. It defines a frozen `window.vitrine`:
 //!
 //! ```js
@@ -38,15 +38,31 @@
 //! message; the page's URL comes from WebKit. [`Authority`] decides every call.
 
 pub mod authority;
+pub mod call;
 pub mod commands;
 pub mod events;
+mod pool;
 pub mod protocol;
 pub mod router;
+pub mod script;
 
 pub use authority::{Authority, Denied};
+pub use call::{Args, CallKey, CallResult, Payload, ReplySink, Responder};
 pub use commands::register_builtins;
 pub use protocol::{ErrorCode, IpcError};
 pub use router::{Caller, Host, Router, SurfaceInfo};
 
-/// The script injected into every surface; it defines `window.vitrine`.
-pub const BRIDGE_SCRIPT: &str = include_str!("bridge.js");
+/// JSON arguments at least this long travel by `fetch` instead of `postMessage`.
+pub const FETCH_MIN_BYTES: usize = 64 * 1024;
+
+/// Path under `app://localhost/` that receives `fetch` calls.
+pub const IPC_PATH: &str = "/__vitrine/ipc";
+
+/// The script injected into a surface; it defines `window.vitrine`. `token` is the
+/// surface's secret (hex), which only this script knows and every call carries.
+pub fn bridge_script(token: &str) -> String {
+    debug_assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    include_str!("bridge.js")
+        .replace("__VITRINE_TOKEN__", token)
+        .replace("__VITRINE_FETCH_MIN__", &FETCH_MIN_BYTES.to_string())
+}

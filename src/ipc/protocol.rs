@@ -75,6 +75,9 @@ pub enum Inbound {
     Invoke {
         id: u64,
         cmd: String,
+        /// The arguments are bytes, as a base64 string (when `fetch` is unavailable).
+        #[serde(default)]
+        binary: bool,
         #[serde(default)]
         args: Value,
     },
@@ -94,23 +97,38 @@ pub struct Rejection {
 
 /// Decodes one frame under the configured limits.
 pub fn decode(raw: &str, limits: &Limits) -> Result<Inbound, Rejection> {
-    let reject = |code, message: String| Rejection { id: leading_id(raw), error: IpcError::new(code, message) };
+    let reject = |error| Rejection { id: leading_id(raw), error };
+    check_limits(raw.as_bytes(), limits).map_err(reject)?;
+    serde_json::from_str(raw).map_err(|e| {
+        let what = if e.is_syntax() || e.is_eof() { "not valid JSON" } else { "not a Vitrine frame" };
+        reject(IpcError::new(ErrorCode::BadMessage, format!("{what}: {e}")))
+    })
+}
+
+/// Decodes the JSON arguments of a call that arrived as a request body.
+pub fn decode_args(body: &[u8], limits: &Limits) -> Result<Value, IpcError> {
+    check_limits(body, limits)?;
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| IpcError::new(ErrorCode::BadMessage, format!("arguments are not valid JSON: {e}")))
+}
+
+fn check_limits(raw: &[u8], limits: &Limits) -> Result<(), IpcError> {
     if raw.len() > limits.max_message_bytes {
-        return Err(reject(
+        return Err(IpcError::new(
             ErrorCode::TooLarge,
             format!("message of {} bytes exceeds the limit of {} bytes", raw.len(), limits.max_message_bytes),
         ));
     }
-    if let Some(depth) = depth_exceeds(raw.as_bytes(), limits.max_json_depth) {
-        return Err(reject(
+    if let Some(depth) = depth_exceeds(raw, limits.max_json_depth) {
+        return Err(IpcError::new(
             ErrorCode::TooLarge,
             format!("message nests deeper than {} levels (at least {depth})", limits.max_json_depth),
         ));
     }
-    serde_json::from_str(raw).map_err(|e| {
-        let what = if e.is_syntax() || e.is_eof() { "not valid JSON" } else { "not a Vitrine frame" };
-        reject(ErrorCode::BadMessage, format!("{what}: {e}"))
-    })
+    Ok(())
 }
 
 /// The bridge writes `id` first, so a frame too large or too broken to parse can still
@@ -157,13 +175,16 @@ mod tests {
     use super::*;
 
     fn limits() -> Limits {
-        Limits { max_message_bytes: 4096, max_json_depth: 8 }
+        Limits { max_message_bytes: 4096, max_json_depth: 8, ..Limits::default() }
     }
 
     #[test]
     fn decodes_invoke_and_console() {
         let f = decode(r#"{"id":3,"kind":"invoke","cmd":"app.info","args":{"a":1}}"#, &limits()).unwrap();
-        assert_eq!(f, Inbound::Invoke { id: 3, cmd: "app.info".into(), args: serde_json::json!({"a":1}) });
+        assert_eq!(
+            f,
+            Inbound::Invoke { id: 3, cmd: "app.info".into(), binary: false, args: serde_json::json!({"a":1}) }
+        );
         let f = decode(r#"{"kind":"console","level":"warn","message":"hi"}"#, &limits()).unwrap();
         assert_eq!(f, Inbound::Console { level: ConsoleLevel::Warn, message: "hi".into() });
     }

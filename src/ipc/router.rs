@@ -1,26 +1,38 @@
 //! The router: one table of typed commands behind one authority.
 //!
-//! Every frame from a page goes through [`Router::handle`]: decode under the limits,
-//! check the page's origin, look the command up, check its permission, deserialize its
-//! arguments into the command's own type, run it. Each step that fails yields its own
-//! error code; nothing a page sends can panic the core.
+//! Every call goes through the same steps whichever transport carried it: check the
+//! surface's bridge token, decode under the limits, check the page's origin, look the
+//! command up, check its permission, deserialize its arguments into the command's own
+//! type, run it. Each step that fails yields its own error code; nothing a page sends
+//! can panic the core.
+//!
+//! Commands run on the main thread and answer at once ([`Router::register`]), or defer:
+//! they take a [`Responder`] and answer later from any thread
+//! ([`Router::register_deferred`]), or run on the worker pool
+//! ([`Router::register_blocking`]). Deferred calls wait in a table until
+//! [`Router::finish`]; many may be in flight per surface, up to
+//! `limits.max_in_flight`, and they may complete in any order.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Limits, Manifest};
-use crate::ipc::authority::Authority;
+use crate::ipc::authority::{Authority, Denied};
+use crate::ipc::call::{to_json, Args, CallKey, CallResult, Payload, ReplySink, Responder, Route};
 use crate::ipc::events::{check_event_name, EventBus};
-use crate::ipc::protocol::{decode, ConsoleLevel, ErrorCode, Inbound, IpcError};
-
-/// Name of the bridge object the injected script keeps on `window`.
-pub const BRIDGE: &str = "__vitrine_bridge";
+use crate::ipc::pool::Pool;
+use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound, IpcError};
+use crate::ipc::script;
 
 /// Longest console line kept from a page; the rest is cut so a page cannot flood logs.
 const MAX_CONSOLE_CHARS: usize = 16 * 1024;
+
+/// Worker threads for blocking commands.
+const WORKERS: usize = 4;
 
 /// A surface as the router and its commands see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,7 +52,7 @@ pub trait Host {
     fn eval(&mut self, label: &str, script: String);
 }
 
-/// The surface a frame came from, as bound by the core.
+/// The surface a call came from, as bound by the core.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller<'a> {
     pub label: &'a str,
@@ -54,21 +66,54 @@ pub struct Ctx<'a> {
     pub authority: &'a Authority,
     pub events: &'a mut EventBus,
     pub manifest: &'a Manifest,
+    pub pool: &'a Pool,
+    key: CallKey,
+    sink: &'a Arc<dyn ReplySink>,
+    deferred: bool,
 }
 
-type Handler = Box<dyn Fn(&mut Ctx<'_>, Value) -> Result<Value, IpcError>>;
+impl Ctx<'_> {
+    /// Takes over answering this call; the router waits for the responder.
+    pub fn defer(&mut self) -> Responder {
+        self.deferred = true;
+        Responder::new(self.key, Arc::clone(self.sink))
+    }
+}
+
+/// A command: answers now (`Some`) or has deferred (`None`).
+type Handler = Box<dyn Fn(&mut Ctx<'_>, Args) -> Result<Option<Payload>, IpcError>>;
+
+struct Pending {
+    label: String,
+    route: Route,
+}
 
 pub struct Router {
     manifest: Manifest,
     authority: Authority,
     events: EventBus,
     commands: BTreeMap<&'static str, Handler>,
+    tokens: BTreeMap<String, String>,
+    pending: BTreeMap<CallKey, Pending>,
+    next_key: CallKey,
+    sink: Arc<dyn ReplySink>,
+    pool: Pool,
 }
 
 impl Router {
     /// A router with no commands; see [`crate::ipc::commands::register_builtins`].
-    pub fn new(manifest: Manifest, authority: Authority) -> Self {
-        Self { manifest, authority, events: EventBus::default(), commands: BTreeMap::new() }
+    pub fn new(manifest: Manifest, authority: Authority, sink: Arc<dyn ReplySink>) -> Self {
+        Self {
+            manifest,
+            authority,
+            events: EventBus::default(),
+            commands: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            next_key: 1,
+            sink,
+            pool: Pool::new(WORKERS),
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -79,59 +124,162 @@ impl Router {
         self.commands.keys().copied()
     }
 
-    /// Adds a command whose arguments deserialize into `A` and whose result serializes
-    /// from `R`. Absent arguments are treated as `{}`.
+    /// The secret a surface's bridge puts on every call; frames without it (from an
+    /// iframe, or from a script bypassing the bridge) are refused.
+    pub fn set_token(&mut self, label: &str, token: String) {
+        self.tokens.insert(label.to_string(), token);
+    }
+
+    /// Calls waiting for an answer, for `label` or for all surfaces.
+    pub fn in_flight(&self, label: Option<&str>) -> usize {
+        self.pending.values().filter(|p| label.is_none_or(|l| p.label == l)).count()
+    }
+
+    /// The most general form: `f` sees the raw [`Args`] and may defer.
+    pub fn register_raw<F>(&mut self, name: &'static str, f: F)
+    where
+        F: Fn(&mut Ctx<'_>, Args) -> Result<Option<Payload>, IpcError> + 'static,
+    {
+        self.commands.insert(name, Box::new(f));
+    }
+
+    /// A command answering on the main thread. Arguments deserialize into `A` (absent
+    /// arguments count as `{}`); the result serializes from `R`.
     pub fn register<A, R, F>(&mut self, name: &'static str, f: F)
     where
         A: DeserializeOwned,
         R: Serialize,
         F: Fn(&mut Ctx<'_>, A) -> Result<R, IpcError> + 'static,
     {
-        let handler = move |ctx: &mut Ctx<'_>, args: Value| {
-            let args = if args.is_null() { Value::Object(Default::default()) } else { args };
-            let args: A = serde_json::from_value(args).map_err(|e| {
-                IpcError::new(ErrorCode::BadArgs, format!("'{name}' from surface '{}': {e}", ctx.caller.label))
-            })?;
-            let out = f(ctx, args)?;
-            serde_json::to_value(out).map_err(|e| IpcError::new(ErrorCode::Internal, format!("'{name}': {e}")))
-        };
-        self.commands.insert(name, Box::new(handler));
+        self.register_raw(name, move |ctx, args| {
+            let args = json_args(name, ctx.caller.label, args)?;
+            to_json(f(ctx, args)?).map(Some)
+        });
     }
 
-    /// Handles one raw frame from `caller`. Replies and faults go back through
-    /// `host.eval`.
-    pub fn handle(&mut self, host: &mut dyn Host, caller: Caller<'_>, raw: &str) {
+    /// A command that answers later through its [`Responder`], from any thread.
+    pub fn register_deferred<A, F>(&mut self, name: &'static str, f: F)
+    where
+        A: DeserializeOwned,
+        F: Fn(&mut Ctx<'_>, A, Responder) -> Result<(), IpcError> + 'static,
+    {
+        self.register_raw(name, move |ctx, args| {
+            let args = json_args(name, ctx.caller.label, args)?;
+            let responder = ctx.defer();
+            f(ctx, args, responder)?;
+            Ok(None)
+        });
+    }
+
+    /// A command that may block (disk, network); it runs on the worker pool.
+    pub fn register_blocking<A, R, F>(&mut self, name: &'static str, f: F)
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+        F: Fn(A) -> Result<R, IpcError> + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        self.register_deferred(name, move |ctx, args: A, responder| {
+            let f = Arc::clone(&f);
+            ctx.pool.spawn(move || responder.respond_json(f(args)));
+            Ok(())
+        });
+    }
+
+    /// Handles one frame posted through the script-message handler.
+    pub fn handle_message(&mut self, host: &mut dyn Host, caller: Caller<'_>, raw: &str) {
+        let Some(raw) = self.strip_token(caller.label, raw) else {
+            let error = IpcError::new(ErrorCode::BadMessage, "the message did not come from the surface's bridge");
+            log::warn!(surface = caller.label; "rejected message: {error}");
+            host.eval(caller.label, script::fault(&error));
+            return;
+        };
         let frame = match decode(raw, &self.manifest.limits) {
             Ok(frame) => frame,
             Err(rejection) => {
                 log::warn!(surface = caller.label; "rejected message: {}", rejection.error);
-                let script = match rejection.id {
-                    Some(id) => reply_script(id, Err(&rejection.error)),
-                    None => fault_script(&rejection.error),
+                let reply = match rejection.id {
+                    Some(id) => script::reply(id, &Err(rejection.error)),
+                    None => script::fault(&rejection.error),
                 };
-                host.eval(caller.label, script);
+                host.eval(caller.label, reply);
                 return;
             }
         };
         match frame {
             Inbound::Console { level, message } => log_console(caller.label, level, &message),
-            Inbound::Invoke { id, cmd, args } => {
-                let result = self.invoke(host, caller, &cmd, args);
-                match &result {
-                    Ok(_) => {
-                        log::debug!(surface = caller.label, command = cmd.as_str(); "invoke ok")
-                    }
-                    Err(e) => {
-                        log::warn!(surface = caller.label, command = cmd.as_str(); "invoke refused: {e}")
-                    }
+            Inbound::Invoke { id, cmd, binary, args } => {
+                let route = Route::Script { id };
+                match if binary { base64_args(args) } else { Ok(Args::Json(args)) } {
+                    Ok(args) => self.call(host, caller, &cmd, args, route),
+                    Err(e) => answer(host, caller.label, route, Err(e)),
                 }
-                host.eval(caller.label, reply_script(id, result.as_ref()));
             }
         }
     }
 
-    fn invoke(&mut self, host: &mut dyn Host, caller: Caller<'_>, cmd: &str, args: Value) -> Result<Value, IpcError> {
-        let denied = |d: crate::ipc::authority::Denied| IpcError::new(ErrorCode::NotAllowed, d.0);
+    /// Handles one call sent with `fetch`: the token and command come from headers,
+    /// the arguments are the body (JSON text, or raw bytes when `binary`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_http(
+        &mut self,
+        host: &mut dyn Host,
+        caller: Caller<'_>,
+        token: &str,
+        cmd: &str,
+        binary: bool,
+        body: Vec<u8>,
+        respond: Box<dyn FnOnce(CallResult) + Send>,
+    ) {
+        if self.tokens.get(caller.label).is_none_or(|t| t != token) {
+            let error = IpcError::new(ErrorCode::BadMessage, "the request did not come from the surface's bridge");
+            log::warn!(surface = caller.label; "rejected request: {error}");
+            return respond(Err(error));
+        }
+        let args = if binary {
+            if body.len() > self.manifest.limits.max_message_bytes {
+                Err(IpcError::new(ErrorCode::TooLarge, too_large_text(body.len(), &self.manifest.limits)))
+            } else {
+                Ok(Args::Bytes(body))
+            }
+        } else {
+            decode_args(&body, &self.manifest.limits).map(Args::Json)
+        };
+        match args {
+            Ok(args) => self.call(host, caller, cmd, args, Route::Http(respond)),
+            Err(error) => {
+                log::warn!(surface = caller.label, command = cmd; "rejected request: {error}");
+                respond(Err(error));
+            }
+        }
+    }
+
+    fn call(&mut self, host: &mut dyn Host, caller: Caller<'_>, cmd: &str, args: Args, route: Route) {
+        let key = self.next_key;
+        self.next_key += 1;
+        let result = self.dispatch(host, caller, cmd, args, key);
+        match &result {
+            Ok(_) => log::debug!(surface = caller.label, command = cmd; "invoke ok"),
+            Err(e) => log::warn!(surface = caller.label, command = cmd; "invoke refused: {e}"),
+        }
+        match result {
+            Ok(None) => {
+                self.pending.insert(key, Pending { label: caller.label.to_string(), route });
+            }
+            Ok(Some(payload)) => answer(host, caller.label, route, Ok(payload)),
+            Err(e) => answer(host, caller.label, route, Err(e)),
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        host: &mut dyn Host,
+        caller: Caller<'_>,
+        cmd: &str,
+        args: Args,
+        key: CallKey,
+    ) -> Result<Option<Payload>, IpcError> {
+        let denied = |d: Denied| IpcError::new(ErrorCode::NotAllowed, d.0);
         self.authority.check_origin(caller.label, caller.url).map_err(denied)?;
         let Some(handler) = self.commands.get(cmd) else {
             return Err(IpcError::new(ErrorCode::UnknownCommand, format!("no command named '{cmd}'")));
@@ -139,14 +287,54 @@ impl Router {
         // A command missing from the catalog has no permission, so it is denied.
         let guard = crate::config::permissions::command(cmd).map_or(cmd, |spec| spec.guarded_by());
         self.authority.check(caller.label, caller.url, guard, None).map_err(denied)?;
-        let mut ctx =
-            Ctx { host, caller, authority: &self.authority, events: &mut self.events, manifest: &self.manifest };
-        handler(&mut ctx, args)
+        let in_flight = self.in_flight(Some(caller.label));
+        let max = self.manifest.limits.max_in_flight;
+        if in_flight >= max {
+            return Err(IpcError::new(
+                ErrorCode::TooLarge,
+                format!("surface '{}' has {in_flight} calls in flight, the limit is {max}", caller.label),
+            ));
+        }
+        let mut ctx = Ctx {
+            host,
+            caller,
+            authority: &self.authority,
+            events: &mut self.events,
+            manifest: &self.manifest,
+            pool: &self.pool,
+            key,
+            sink: &self.sink,
+            deferred: false,
+        };
+        let result = handler(&mut ctx, args);
+        match (result, ctx.deferred) {
+            // Deferred: the responder answers, even if the handler returned a value.
+            (Ok(_), true) => Ok(None),
+            (Ok(None), false) => Err(IpcError::new(ErrorCode::Internal, format!("'{cmd}' gave no answer"))),
+            (other, _) => other,
+        }
     }
 
-    /// A surface started loading a new page: its subscriptions end with the old page.
+    /// Delivers a deferred call's answer. Answers for calls whose page is gone are
+    /// dropped.
+    pub fn finish(&mut self, host: &mut dyn Host, key: CallKey, result: CallResult) {
+        match self.pending.remove(&key) {
+            Some(p) => answer(host, &p.label, p.route, result),
+            None => log::debug!("dropped the answer to call {key}: its page is gone"),
+        }
+    }
+
+    /// A surface started a new page (or lost its web process): its subscriptions and
+    /// calls end with the old page.
     pub fn surface_reset(&mut self, label: &str) {
         self.events.reset(label);
+        let gone: Vec<CallKey> = self.pending.iter().filter(|(_, p)| p.label == label).map(|(k, _)| *k).collect();
+        for key in gone {
+            if let Some(Pending { route: Route::Http(respond), .. }) = self.pending.remove(&key) {
+                // Finish the request so WebKit does not hold it open; nobody reads it.
+                respond(Err(IpcError::new(ErrorCode::Internal, "the page was replaced")));
+            }
+        }
     }
 
     /// Emits an event from the core itself (not subject to emit permissions; listeners
@@ -159,6 +347,41 @@ impl Router {
         to: Option<&[String]>,
     ) -> usize {
         deliver(host, &self.authority, &self.events, "core", event, payload, to)
+    }
+
+    fn strip_token<'r>(&self, label: &str, raw: &'r str) -> Option<&'r str> {
+        let token = self.tokens.get(label)?;
+        raw.strip_prefix(token.as_str())
+    }
+}
+
+fn json_args<A: DeserializeOwned>(name: &str, label: &str, args: Args) -> Result<A, IpcError> {
+    let value = match args {
+        Args::Json(Value::Null) => Value::Object(Default::default()),
+        Args::Json(v) => v,
+        Args::Bytes(_) => {
+            return Err(IpcError::new(ErrorCode::BadArgs, format!("'{name}' takes JSON arguments, not bytes")));
+        }
+    };
+    serde_json::from_value(value)
+        .map_err(|e| IpcError::new(ErrorCode::BadArgs, format!("'{name}' from surface '{label}': {e}")))
+}
+
+fn base64_args(args: Value) -> Result<Args, IpcError> {
+    use base64::Engine;
+    let bad = || IpcError::new(ErrorCode::BadMessage, "binary arguments must be one base64 string");
+    let Value::String(text) = args else { return Err(bad()) };
+    base64::engine::general_purpose::STANDARD.decode(text).map(Args::Bytes).map_err(|_| bad())
+}
+
+fn too_large_text(len: usize, limits: &Limits) -> String {
+    format!("message of {len} bytes exceeds the limit of {} bytes", limits.max_message_bytes)
+}
+
+fn answer(host: &mut dyn Host, label: &str, route: Route, result: CallResult) {
+    match route {
+        Route::Script { id } => host.eval(label, script::reply(id, &result)),
+        Route::Http(respond) => respond(result),
     }
 }
 
@@ -184,27 +407,10 @@ pub fn deliver(
         if authority.check(&s.label, &s.url, "event.listen", Some(event)).is_err() {
             continue;
         }
-        let frame = serde_json::json!({ "event": event, "payload": payload, "source": source });
-        host.eval(&s.label, format!("window.{BRIDGE}&&window.{BRIDGE}.event({frame})"));
+        host.eval(&s.label, script::event(event, payload, source));
         delivered += 1;
     }
     delivered
-}
-
-/// The script that settles call `id` in the page.
-pub fn reply_script(id: u64, result: Result<&Value, &IpcError>) -> String {
-    let (ok, body) = match result {
-        Ok(v) => (true, serde_json::to_string(v)),
-        Err(e) => (false, serde_json::to_string(e)),
-    };
-    let body = body.unwrap_or_else(|_| r#"{"code":"internal","message":"unserializable reply"}"#.to_string());
-    format!("window.{BRIDGE}&&window.{BRIDGE}.reply({id},{ok},{body})")
-}
-
-/// The script that reports an error for a frame whose call could not be identified.
-pub fn fault_script(error: &IpcError) -> String {
-    let body = serde_json::to_string(error).unwrap_or_default();
-    format!("window.{BRIDGE}&&window.{BRIDGE}.fault({body})")
 }
 
 fn log_console(label: &str, level: ConsoleLevel, message: &str) {

@@ -7,6 +7,7 @@
 //! through the loop.
 
 mod assets;
+mod fetch;
 mod navigation;
 mod surface;
 mod window;
@@ -16,25 +17,59 @@ pub use navigation::NavigationPolicy;
 pub use window::Screen;
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use gtk::prelude::*;
 use tao::event::{Event, WindowEvent};
-use tao::event_loop::{ControlFlow, EventLoopBuilder};
-use wry::WebContext;
+use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
+use wry::http::Request;
+use wry::{RequestAsyncResponder, WebContext};
 
 use crate::config::Bundle;
-use crate::ipc::{register_builtins, Authority, Caller, Host, IpcError, Router, SurfaceInfo};
+use crate::ipc::{
+    register_builtins, Authority, CallKey, CallResult, Caller, Host, IpcError, ReplySink, Router, SurfaceInfo,
+};
 use crate::service::notify;
+pub use fetch::on_fetch;
 use surface::{BuildCtx, Surface};
 
-/// Work for the main loop, sent from callbacks and signal handlers.
-#[derive(Debug)]
+/// Work for the main loop, sent from callbacks, worker threads and signal handlers.
 pub enum CoreEvent {
     Ipc { label: String, url: String, body: String },
+    Fetch { label: String, request: Request<Vec<u8>>, responder: RequestAsyncResponder },
+    Reply { key: CallKey, result: CallResult },
     PageLoad { label: String, finished: bool, url: String },
     Quit { signal: &'static str },
+}
+
+thread_local! {
+    /// The shell, for callbacks that must be `Send` (custom protocols) yet run on the
+    /// main thread, where this is set.
+    static CURRENT: RefCell<Weak<SharedShell>> = const { RefCell::new(Weak::new()) };
+}
+
+/// Deferred answers reach the main thread through the event loop.
+struct ProxySink(std::sync::Mutex<EventLoopProxy<CoreEvent>>);
+
+impl ReplySink for ProxySink {
+    fn send(&self, key: CallKey, result: CallResult) {
+        let proxy = match self.0.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if proxy.send_event(CoreEvent::Reply { key, result }).is_err() {
+            log::debug!("event loop gone; answer to call {key} dropped");
+        }
+    }
+}
+
+/// A fresh secret for a surface's bridge: 128 bits from the kernel, as hex.
+fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +78,8 @@ pub enum ShellError {
     Window(#[from] window::WindowError),
     #[error("cannot create surface '{label}': {source}")]
     Surface { label: String, source: wry::Error },
+    #[error("cannot read random bytes for the surfaces' tokens: {0}")]
+    Random(#[from] std::io::Error),
 }
 
 pub type SharedShell = RefCell<Shell>;
@@ -108,7 +145,22 @@ pub struct Shell {
 
 impl Shell {
     pub fn on_ipc(&mut self, label: &str, url: &str, body: &str) {
-        self.router.handle(&mut self.surfaces, Caller { label, url }, body);
+        self.router.handle_message(&mut self.surfaces, Caller { label, url }, body);
+    }
+
+    pub fn on_fetch(&mut self, label: &str, request: Request<Vec<u8>>, responder: RequestAsyncResponder) {
+        // The page's URL comes from WebKit, like the script-message path's.
+        let url = self.surfaces.get(label).and_then(|s| s.webview.url().ok()).unwrap_or_default();
+        let token = fetch::header_str(&request, "X-Vitrine-Token").to_string();
+        let cmd = fetch::header_str(&request, "X-Vitrine-Command").to_string();
+        let binary = fetch::header_str(&request, "X-Vitrine-Binary") == "1";
+        let respond = Box::new(move |result| responder.respond(fetch::to_response(result)));
+        let caller = Caller { label, url: &url };
+        self.router.handle_http(&mut self.surfaces, caller, &token, &cmd, binary, request.into_body(), respond);
+    }
+
+    fn on_reply(&mut self, key: CallKey, result: CallResult) {
+        self.router.finish(&mut self.surfaces, key, result);
     }
 
     fn on_page_load(&mut self, label: &str, finished: bool, url: String) {
@@ -139,11 +191,11 @@ pub fn run(bundle: Bundle) -> Result<(), ShellError> {
     let manifest = bundle.manifest;
     let labels: Vec<&str> = manifest.surfaces().map(|s| s.label.as_str()).collect();
     let authority = Authority::new(labels, &bundle.capabilities);
-    let mut router = Router::new(manifest.clone(), authority);
-    register_builtins(&mut router);
-
     let event_loop = EventLoopBuilder::<CoreEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
+    let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));
+    let mut router = Router::new(manifest.clone(), authority, sink);
+    register_builtins(&mut router);
     let toplevel = window::create(&event_loop, &manifest.name)?;
     notify::status("starting surfaces");
 
@@ -163,9 +215,12 @@ pub fn run(bundle: Bundle) -> Result<(), ShellError> {
         shell: Rc::downgrade(&shell),
         assets: Some(Arc::new(Assets::new(&bundle.ui, &manifest.csp))),
     };
+    CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
     for cfg in manifest.surfaces() {
-        let s =
-            surface::build(cfg, &mut ctx).map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
+        let token = new_token()?;
+        shell.borrow_mut().router.set_token(&cfg.label, token.clone());
+        let s = surface::build(cfg, &token, &mut ctx)
+            .map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
         if let Some(container) = &s.container {
             if s.visible {
                 container.show_all();
@@ -197,6 +252,14 @@ pub fn run(bundle: Bundle) -> Result<(), ShellError> {
         let quit = match event {
             Event::UserEvent(CoreEvent::Ipc { label, url, body }) => {
                 shell.borrow_mut().on_ipc(&label, &url, &body);
+                None
+            }
+            Event::UserEvent(CoreEvent::Fetch { label, request, responder }) => {
+                shell.borrow_mut().on_fetch(&label, request, responder);
+                None
+            }
+            Event::UserEvent(CoreEvent::Reply { key, result }) => {
+                shell.borrow_mut().on_reply(key, result);
                 None
             }
             Event::UserEvent(CoreEvent::PageLoad { label, finished, url }) => {

@@ -14,7 +14,7 @@ use wry::{
 };
 
 use crate::config::{Anchor, InputMode, Manifest, SurfaceConfig};
-use crate::ipc::BRIDGE_SCRIPT;
+use crate::ipc::bridge_script;
 use crate::shell::assets::{Assets, SCHEME};
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::window::Screen;
@@ -42,7 +42,8 @@ pub struct BuildCtx<'a> {
     pub assets: Option<Arc<Assets>>,
 }
 
-pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry::Error> {
+/// Builds the surface `cfg`; `token` is the secret its bridge puts on every call.
+pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry::Error> {
     let url = cfg.page.url();
     let is_main = cfg.label == ctx.manifest.main.label;
     let label = cfg.label.clone();
@@ -53,7 +54,7 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
         .with_transparent(cfg.transparent)
         .with_devtools(cfg!(debug_assertions))
         .with_hotkeys_zoom(false)
-        .with_initialization_script_for_main_only(BRIDGE_SCRIPT, true)
+        .with_initialization_script_for_main_only(bridge_script(token), true)
         .with_ipc_handler(ipc_handler(label.clone(), ctx.shell.clone(), ctx.proxy.clone()))
         .with_navigation_handler(navigation_handler(
             label.clone(),
@@ -77,7 +78,14 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
             }
         });
     if let Some(assets) = ctx.assets.take() {
-        builder = builder.with_custom_protocol(SCHEME.to_string(), move |_id, request| assets.respond(&request));
+        let proxy = ctx.proxy.clone();
+        builder = builder.with_asynchronous_custom_protocol(SCHEME.to_string(), move |id, request, responder| {
+            if request.method() == wry::http::Method::POST && request.uri().path() == crate::ipc::IPC_PATH {
+                crate::shell::on_fetch(id.to_string(), request, responder, &proxy);
+            } else {
+                responder.respond(assets.respond(&request));
+            }
+        });
     }
 
     if is_main {

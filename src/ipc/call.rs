@@ -1,0 +1,94 @@
+//! One call's data and its way back: arguments, results, the route a reply takes, and
+//! the [`Responder`] that completes a deferred call from any thread.
+//!
+//! A deferred call stays in the router's table under a [`CallKey`] until its responder
+//! answers; the answer travels to the main thread through a [`ReplySink`] and is
+//! matched against the table there. When the surface starts a new page (reload, crash,
+//! navigation) its entries are dropped, so a late answer can never reach the new page.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::ipc::protocol::{ErrorCode, IpcError};
+
+/// What a page sent as a command's arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Args {
+    Json(Value),
+    /// An `ArrayBuffer` or typed array, as raw bytes.
+    Bytes(Vec<u8>),
+}
+
+/// What a command returns to the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Json(Value),
+    /// Arrives in the page as an `ArrayBuffer`.
+    Bytes(Vec<u8>),
+}
+
+pub type CallResult = Result<Payload, IpcError>;
+
+/// How the page waits for a reply.
+pub enum Route {
+    /// Posted through the script-message handler; answered with `evaluate_script`.
+    Script { id: u64 },
+    /// Sent as a `fetch`; answered with the HTTP response. May be called on any thread.
+    Http(Box<dyn FnOnce(CallResult) + Send>),
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Route::Script { id } => write!(f, "Script({id})"),
+            Route::Http(_) => write!(f, "Http"),
+        }
+    }
+}
+
+/// Identifies a deferred call in the router's table.
+pub type CallKey = u64;
+
+/// Carries a deferred call's result back to the main thread.
+pub trait ReplySink: Send + Sync {
+    fn send(&self, key: CallKey, result: CallResult);
+}
+
+/// Completes one deferred call. Dropping it unanswered answers `internal`, so a page's
+/// promise never hangs because a worker lost its responder.
+pub struct Responder {
+    key: CallKey,
+    sink: Option<Arc<dyn ReplySink>>,
+}
+
+impl Responder {
+    pub(crate) fn new(key: CallKey, sink: Arc<dyn ReplySink>) -> Self {
+        Self { key, sink: Some(sink) }
+    }
+
+    pub fn respond(mut self, result: CallResult) {
+        if let Some(sink) = self.sink.take() {
+            sink.send(self.key, result);
+        }
+    }
+
+    /// Serializes `value` as the JSON result.
+    pub fn respond_json<R: serde::Serialize>(self, result: Result<R, IpcError>) {
+        self.respond(result.and_then(to_json));
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if let Some(sink) = self.sink.take() {
+            sink.send(self.key, Err(IpcError::new(ErrorCode::Internal, "the command ended without answering")));
+        }
+    }
+}
+
+pub fn to_json<R: serde::Serialize>(value: R) -> CallResult {
+    serde_json::to_value(value)
+        .map(Payload::Json)
+        .map_err(|e| IpcError::new(ErrorCode::Internal, format!("result cannot be serialized: {e}")))
+}

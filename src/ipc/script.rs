@@ -1,0 +1,64 @@
+//! The scripts the core evaluates in a page to reach its bridge.
+//!
+//! Values are embedded as JSON literals, which are valid JavaScript; bytes travel as
+//! base64 and are turned back into an `ArrayBuffer` by the bridge.
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::ipc::call::{CallResult, Payload};
+use crate::ipc::protocol::IpcError;
+
+/// Name of the bridge object the injected script keeps on `window`.
+pub const BRIDGE: &str = "__vitrine_bridge";
+
+/// Settles call `id`.
+pub fn reply(id: u64, result: &CallResult) -> String {
+    let (ok, kind, body) = match result {
+        Ok(Payload::Json(v)) => (true, "j", json(v)),
+        Ok(Payload::Bytes(b)) => (true, "b", json(&Value::String(base64::engine::general_purpose::STANDARD.encode(b)))),
+        Err(e) => (false, "j", error_json(e)),
+    };
+    format!("window.{BRIDGE}&&window.{BRIDGE}.reply({id},{ok},{body},\"{kind}\")")
+}
+
+/// Reports an error for a frame whose call could not be identified.
+pub fn fault(error: &IpcError) -> String {
+    format!("window.{BRIDGE}&&window.{BRIDGE}.fault({})", error_json(error))
+}
+
+/// Delivers an event.
+pub fn event(event: &str, payload: &Value, source: &str) -> String {
+    let frame = serde_json::json!({ "event": event, "payload": payload, "source": source });
+    format!("window.{BRIDGE}&&window.{BRIDGE}.event({})", json(&frame))
+}
+
+fn json(v: &Value) -> String {
+    // Serializing a Value cannot fail: its keys are strings.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
+}
+
+pub fn error_json(e: &IpcError) -> String {
+    serde_json::to_string(e).unwrap_or_else(|_| r#"{"code":"internal","message":"unserializable error"}"#.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::protocol::ErrorCode;
+
+    #[test]
+    fn replies_are_calls_on_the_bridge() {
+        assert_eq!(
+            reply(7, &Ok(Payload::Json(serde_json::json!({"a": "</script>"})))),
+            r#"window.__vitrine_bridge&&window.__vitrine_bridge.reply(7,true,{"a":"</script>"},"j")"#
+        );
+        assert_eq!(
+            reply(8, &Ok(Payload::Bytes(vec![0, 255, 1]))),
+            r#"window.__vitrine_bridge&&window.__vitrine_bridge.reply(8,true,"AP8B","b")"#
+        );
+        let e = IpcError::new(ErrorCode::NotAllowed, "no");
+        assert!(reply(9, &Err(e.clone())).contains(r#"reply(9,false,{"code":"not_allowed","message":"no"},"j")"#));
+        assert!(fault(&e).contains(r#".fault({"code":"not_allowed","message":"no"})"#));
+    }
+}

@@ -1,0 +1,72 @@
+//! The `fetch` transport: `POST app://localhost/__vitrine/ipc` with the command and the
+//! surface token in headers and the arguments as the body (JSON text or raw bytes).
+//!
+//! It is same-origin for local pages (no CORS preflight, allowed by `connect-src
+//! 'self'`), and carries large and binary payloads without the string copies and
+//! base64 of the script-message path. The answer is the HTTP response: JSON or
+//! `application/octet-stream` on success, `{code, message}` with a 4xx/5xx status on
+//! failure.
+
+use std::borrow::Cow;
+
+use tao::event_loop::EventLoopProxy;
+use wry::http::{header, Request, Response, StatusCode};
+use wry::RequestAsyncResponder;
+
+use crate::ipc::{script, CallResult, ErrorCode, Payload};
+use crate::shell::{CoreEvent, CURRENT};
+
+/// Called by the custom-protocol handler, on the main thread.
+pub fn on_fetch(
+    label: String,
+    request: Request<Vec<u8>>,
+    responder: RequestAsyncResponder,
+    proxy: &EventLoopProxy<CoreEvent>,
+) {
+    let shell = CURRENT.with(|c| c.borrow().upgrade());
+    let Some(shell) = shell else {
+        responder.respond(to_response(Err(crate::ipc::IpcError::new(ErrorCode::Internal, "the core is stopping"))));
+        return;
+    };
+    let busy = match shell.try_borrow_mut() {
+        Ok(mut shell) => {
+            shell.on_fetch(&label, request, responder);
+            None
+        }
+        Err(_) => Some((request, responder)),
+    };
+    // The shell is busy further up this stack; handle it on the next loop turn.
+    if let Some((request, responder)) = busy {
+        if proxy.send_event(CoreEvent::Fetch { label, request, responder }).is_err() {
+            log::debug!("event loop gone; fetch call dropped");
+        }
+    }
+}
+
+pub fn header_str<'r>(request: &'r Request<Vec<u8>>, name: &str) -> &'r str {
+    request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+/// Turns a call's result into the HTTP response the bridge expects.
+pub fn to_response(result: CallResult) -> Response<Cow<'static, [u8]>> {
+    let (status, content_type, body) = match result {
+        Ok(Payload::Json(v)) => (StatusCode::OK, "application/json", serde_json::to_vec(&v).unwrap_or_default()),
+        Ok(Payload::Bytes(b)) => (StatusCode::OK, "application/octet-stream", b),
+        Err(e) => {
+            let status = match e.code {
+                ErrorCode::NotAllowed => StatusCode::FORBIDDEN,
+                ErrorCode::UnknownCommand | ErrorCode::NotFound => StatusCode::NOT_FOUND,
+                ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::BadArgs | ErrorCode::BadMessage => StatusCode::BAD_REQUEST,
+                ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, "application/json", script::error_json(&e).into_bytes())
+        }
+    };
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Cow::Owned(body))
+        .unwrap_or_else(|_| Response::new(Cow::Borrowed(&b"{}"[..])))
+}

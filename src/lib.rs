@@ -34,10 +34,12 @@ pub enum Error {
 }
 
 /// How to run the kiosk.
-#[derive(Debug, Default, Clone)]
+#[derive(Default)]
 pub struct RunOptions {
     /// Load this folder instead of the embedded configuration (development and tests).
     pub config_dir: Option<PathBuf>,
+    /// Sees every IPC call as it arrives (benchmarks, metrics).
+    pub observer: Option<ipc::router::CallObserver>,
 }
 
 pub fn embedded_bundle() -> Result<Bundle, Error> {
@@ -64,7 +66,7 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
         bundle.manifest.name,
         bundle.manifest.surfaces().count()
     );
-    shell::run(bundle)?;
+    shell::run(bundle, options.observer)?;
     Ok(())
 }
 

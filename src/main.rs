@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         },
         Command::Run { config } => {
             vitrine::service::logging::init();
-            match vitrine::run(vitrine::RunOptions { config_dir: config }) {
+            match vitrine::run(vitrine::RunOptions { config_dir: config, ..Default::default() }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

@@ -171,7 +171,7 @@ struct RawCapability {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 enum RawPermission {
     Id(String),
     Scoped {

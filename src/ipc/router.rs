@@ -80,6 +80,10 @@ impl Ctx<'_> {
     }
 }
 
+/// Sees every call as it arrives (surface label, command), before any check: for
+/// metrics and benchmarks, which time calls on the core's side.
+pub type CallObserver = Box<dyn Fn(&str, &str)>;
+
 /// A command: answers now (`Some`) or has deferred (`None`).
 type Handler = Box<dyn Fn(&mut Ctx<'_>, Args) -> Result<Option<Payload>, IpcError>>;
 
@@ -98,6 +102,7 @@ pub struct Router {
     next_key: CallKey,
     sink: Arc<dyn ReplySink>,
     pool: Pool,
+    observer: Option<CallObserver>,
 }
 
 impl Router {
@@ -113,7 +118,12 @@ impl Router {
             next_key: 1,
             sink,
             pool: Pool::new(WORKERS),
+            observer: None,
         }
+    }
+
+    pub fn set_observer(&mut self, observer: CallObserver) {
+        self.observer = Some(observer);
     }
 
     pub fn limits(&self) -> &Limits {
@@ -255,6 +265,9 @@ impl Router {
     }
 
     fn call(&mut self, host: &mut dyn Host, caller: Caller<'_>, cmd: &str, args: Args, route: Route) {
+        if let Some(observe) = &self.observer {
+            observe(caller.label, cmd);
+        }
         let key = self.next_key;
         self.next_key += 1;
         let result = self.dispatch(host, caller, cmd, args, key);

@@ -187,7 +187,7 @@ impl Shell {
 }
 
 /// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then.
-pub fn run(bundle: Bundle) -> Result<(), ShellError> {
+pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -> Result<(), ShellError> {
     let manifest = bundle.manifest;
     let labels: Vec<&str> = manifest.surfaces().map(|s| s.label.as_str()).collect();
     let authority = Authority::new(labels, &bundle.capabilities);
@@ -196,6 +196,9 @@ pub fn run(bundle: Bundle) -> Result<(), ShellError> {
     let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));
     let mut router = Router::new(manifest.clone(), authority, sink);
     register_builtins(&mut router);
+    if let Some(observer) = observer {
+        router.set_observer(observer);
+    }
     let toplevel = window::create(&event_loop, &manifest.name)?;
     notify::status("starting surfaces");
 

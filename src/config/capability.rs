@@ -99,7 +99,9 @@ impl Capability {
 }
 
 /// Checks capabilities against each other and against the surfaces' labels.
-pub fn validate_all(caps: &[(std::path::PathBuf, Capability)], labels: &[&str]) -> Vec<ConfigError> {
+/// `labels` is `None` when the surfaces could not be read; windows are then only checked
+/// for syntax.
+pub fn validate_all(caps: &[(std::path::PathBuf, Capability)], labels: Option<&[&str]>) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let mut ids: BTreeMap<&str, &Path> = BTreeMap::new();
     for (file, cap) in caps {
@@ -117,8 +119,9 @@ pub fn validate_all(caps: &[(std::path::PathBuf, Capability)], labels: &[&str]) 
         for (i, w) in cap.windows.iter().enumerate() {
             match glob::Pattern::new(w) {
                 Err(e) => err(format!("windows[{i}]"), format!("'{w}' is not a valid glob: {e}")),
-                Ok(p) if !labels.iter().any(|l| p.matches(l)) => {
-                    err(format!("windows[{i}]"), format!("'{w}' matches no surface (surfaces: {})", labels.join(", ")))
+                Ok(p) if labels.is_some_and(|ls| !ls.iter().any(|l| p.matches(l))) => {
+                    let all = labels.unwrap_or_default().join(", ");
+                    err(format!("windows[{i}]"), format!("'{w}' matches no surface (surfaces: {all})"))
                 }
                 Ok(_) => {}
             }

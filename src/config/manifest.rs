@@ -159,7 +159,8 @@ impl Manifest {
     pub fn parse(file: &Path, text: &str, ui_files: &BTreeSet<&str>) -> Result<Manifest, (ConfigErrors, Vec<String>)> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
             let place = e.span().map(|s| line_col(text, s.start)).unwrap_or_default();
-            (ConfigErrors(vec![ConfigError::new(file, place, e.message().trim().to_string())]), Vec::new())
+            let reason = e.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
+            (ConfigErrors(vec![ConfigError::new(file, place, reason)]), Vec::new())
         })?;
         let labels: Vec<String> = raw
             .main
@@ -194,6 +195,10 @@ impl Manifest {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
 
+        // Duplicates are found among the labels as written, so each is reported at its
+        // own place even when other parts of a surface are broken.
+        let main_label = raw.main.as_ref().map(|m| m.label.clone().unwrap_or_else(|| DEFAULT_MAIN_LABEL.to_string()));
+        let overlay_labels: Vec<Option<String>> = raw.overlay.iter().map(|o| o.label.clone()).collect();
         let main = raw.main.map(|m| RawSurface {
             label: Some(m.label.unwrap_or_else(|| DEFAULT_MAIN_LABEL.to_string())),
             page: m.page,
@@ -215,10 +220,13 @@ impl Manifest {
             .collect();
 
         let mut seen = BTreeSet::new();
-        for (i, s) in main.iter().chain(overlays.iter()).enumerate() {
-            if !seen.insert(s.label.clone()) {
-                let place = if i == 0 { "main.label".to_string() } else { format!("overlay[{}].label", i - 1) };
-                err(place, format!("duplicate surface label '{}'", s.label));
+        let places = std::iter::once(("main.label".to_string(), main_label))
+            .chain(overlay_labels.into_iter().enumerate().map(|(i, l)| (format!("overlay[{i}].label"), l)));
+        for (place, label) in places {
+            if let Some(label) = label.filter(|l| !l.is_empty()) {
+                if !seen.insert(label.clone()) {
+                    err(place, format!("duplicate surface label '{label}'"));
+                }
             }
         }
 
@@ -237,7 +245,7 @@ pub fn check_url_pattern(pattern: &str) -> Result<(), String> {
     if !scheme_ok {
         return Err(format!("'{pattern}' must start with https://, http:// or app://"));
     }
-    glob::Pattern::new(pattern).map(|_| ()).map_err(|e| format!("'{pattern}' is not a valid glob: {e}"))
+    super::urlpattern::UrlPattern::new(pattern).map(|_| ())
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ pub mod capability;
 pub mod error;
 pub mod manifest;
 pub mod permissions;
+pub mod urlpattern;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use capability::{Capability, PermissionEntry, Scope};
 pub use error::{ConfigError, ConfigErrors};
 pub use manifest::{Anchor, InputMode, Length, Limits, Manifest, Page, SurfaceConfig};
+pub use urlpattern::UrlPattern;
 
 /// Name of the manifest file at the root of a configuration folder.
 pub const MANIFEST_FILE: &str = "vitrine.toml";
@@ -99,10 +101,11 @@ pub fn load_dir(dir: &Path) -> Result<Bundle, ConfigErrors> {
     let (capabilities, unreadable) = read_capabilities(&dir.join(CAPABILITIES_DIR));
     errors.extend(unreadable);
 
-    if !labels.is_empty() {
-        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        errors.extend(capability::validate_all(&capabilities, &labels));
-    }
+    // Without a readable manifest the surfaces are unknown: capabilities are still
+    // checked, all but whether their windows match a surface.
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let known = (manifest.is_some() || !labels.is_empty()).then_some(labels.as_slice());
+    errors.extend(capability::validate_all(&capabilities, known));
 
     match manifest {
         Some(manifest) if errors.is_empty() => {

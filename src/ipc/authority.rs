@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::permissions::{self, Effect};
-use crate::config::Capability;
+use crate::config::{Capability, UrlPattern};
 
 /// Origin of the pages the core serves itself.
 pub const LOCAL_ORIGIN: &str = "app://localhost";
@@ -38,7 +38,7 @@ struct Grant {
 
 #[derive(Debug, Clone, Default)]
 struct ResolvedCapability {
-    remote: Vec<glob::Pattern>,
+    remote: Vec<UrlPattern>,
     /// Grants keyed by command name.
     grants: BTreeMap<&'static str, Vec<Grant>>,
 }
@@ -138,5 +138,5 @@ fn resolve(cap: &Capability) -> ResolvedCapability {
             deny: patterns(&p.deny),
         });
     }
-    ResolvedCapability { remote: cap.remote_urls.iter().filter_map(|u| glob::Pattern::new(u).ok()).collect(), grants }
+    ResolvedCapability { remote: cap.remote_urls.iter().filter_map(|u| UrlPattern::new(u).ok()).collect(), grants }
 }

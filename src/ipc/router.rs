@@ -48,8 +48,12 @@ pub struct SurfaceInfo {
 pub trait Host {
     fn surfaces(&self) -> Vec<SurfaceInfo>;
     fn set_visible(&mut self, label: &str, visible: bool) -> Result<(), IpcError>;
-    /// Runs `script` in the surface `label`'s page.
+    /// Runs `script` in the surface `label`'s page now.
     fn eval(&mut self, label: &str, script: String);
+    /// Runs `script` in the page soon, batched with other posted scripts (events).
+    fn post(&mut self, label: &str, script: String) {
+        self.eval(label, script);
+    }
 }
 
 /// The surface a call came from, as bound by the core.
@@ -420,7 +424,7 @@ pub fn deliver(
         if authority.check(&s.label, &s.url, "event.listen", Some(event)).is_err() {
             continue;
         }
-        host.eval(&s.label, script::event(event, payload, source));
+        host.post(&s.label, script::event(event, payload, source));
         delivered += 1;
     }
     delivered

@@ -14,7 +14,7 @@ use wry::http::{header, Request, Response, StatusCode};
 use wry::RequestAsyncResponder;
 
 use crate::ipc::{script, CallResult, ErrorCode, Payload};
-use crate::shell::{CoreEvent, CURRENT};
+use crate::shell::{dispatch, CoreEvent, CURRENT};
 
 /// Called by the custom-protocol handler, on the main thread.
 pub fn on_fetch(
@@ -23,24 +23,13 @@ pub fn on_fetch(
     responder: RequestAsyncResponder,
     proxy: &EventLoopProxy<CoreEvent>,
 ) {
-    let shell = CURRENT.with(|c| c.borrow().upgrade());
-    let Some(shell) = shell else {
-        responder.respond(to_response(Err(crate::ipc::IpcError::new(ErrorCode::Internal, "the core is stopping"))));
+    let shell = CURRENT.with(|c| c.borrow().clone());
+    if shell.strong_count() == 0 {
+        let stopping = crate::ipc::IpcError::new(ErrorCode::Internal, "the core is stopping");
+        responder.respond(to_response(Err(stopping)));
         return;
-    };
-    let busy = match shell.try_borrow_mut() {
-        Ok(mut shell) => {
-            shell.on_fetch(&label, request, responder);
-            None
-        }
-        Err(_) => Some((request, responder)),
-    };
-    // The shell is busy further up this stack; handle it on the next loop turn.
-    if let Some((request, responder)) = busy {
-        if proxy.send_event(CoreEvent::Fetch { label, request, responder }).is_err() {
-            log::debug!("event loop gone; fetch call dropped");
-        }
     }
+    dispatch(&shell, proxy, CoreEvent::Fetch { label, request: Box::new(request), responder });
 }
 
 pub fn header_str<'r>(request: &'r Request<Vec<u8>>, name: &str) -> &'r str {

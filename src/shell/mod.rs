@@ -8,6 +8,7 @@
 
 mod assets;
 mod fetch;
+mod host;
 mod navigation;
 mod surface;
 mod window;
@@ -27,17 +28,16 @@ use wry::http::Request;
 use wry::{RequestAsyncResponder, WebContext};
 
 use crate::config::Bundle;
-use crate::ipc::{
-    register_builtins, Authority, CallKey, CallResult, Caller, Host, IpcError, ReplySink, Router, SurfaceInfo,
-};
+use crate::ipc::{register_builtins, Authority, CallKey, CallResult, Caller, ReplySink, Router};
 use crate::service::notify;
 pub use fetch::on_fetch;
-use surface::{BuildCtx, Surface};
+use host::Surfaces;
+use surface::BuildCtx;
 
 /// Work for the main loop, sent from callbacks, worker threads and signal handlers.
 pub enum CoreEvent {
     Ipc { label: String, url: String, body: String },
-    Fetch { label: String, request: Request<Vec<u8>>, responder: RequestAsyncResponder },
+    Fetch { label: String, request: Box<Request<Vec<u8>>>, responder: RequestAsyncResponder },
     Reply { key: CallKey, result: CallResult },
     PageLoad { label: String, finished: bool, url: String },
     Quit { signal: &'static str },
@@ -64,6 +64,22 @@ impl ReplySink for ProxySink {
     }
 }
 
+/// Handles `event` at once when the shell is free — the common case, and the fastest
+/// path for IPC — or queues it for the next loop turn when a callback arrives while the
+/// shell is busy further up the stack (GTK can dispatch signals re-entrantly).
+pub(crate) fn dispatch(shell: &Weak<SharedShell>, proxy: &EventLoopProxy<CoreEvent>, event: CoreEvent) {
+    let Some(shell) = shell.upgrade() else { return };
+    let queued = match shell.try_borrow_mut() {
+        Ok(mut s) => s.handle(event).map(|signal| CoreEvent::Quit { signal }),
+        Err(_) => Some(event),
+    };
+    if let Some(event) = queued {
+        if proxy.send_event(event).is_err() {
+            log::debug!("event loop gone; event dropped");
+        }
+    }
+}
+
 /// A fresh secret for a surface's bridge: 128 bits from the kernel, as hex.
 fn new_token() -> std::io::Result<String> {
     use std::io::Read;
@@ -83,58 +99,6 @@ pub enum ShellError {
 }
 
 pub type SharedShell = RefCell<Shell>;
-
-/// The surfaces, as the router's [`Host`].
-#[derive(Default)]
-pub struct Surfaces(Vec<Surface>);
-
-impl Surfaces {
-    fn get(&self, label: &str) -> Option<&Surface> {
-        self.0.iter().find(|s| s.config.label == label)
-    }
-
-    fn get_mut(&mut self, label: &str) -> Option<&mut Surface> {
-        self.0.iter_mut().find(|s| s.config.label == label)
-    }
-}
-
-impl Host for Surfaces {
-    fn surfaces(&self) -> Vec<SurfaceInfo> {
-        self.0
-            .iter()
-            .map(|s| SurfaceInfo {
-                label: s.config.label.clone(),
-                url: s.url.clone(),
-                visible: s.visible,
-                overlay: s.container.is_some(),
-            })
-            .collect()
-    }
-
-    fn set_visible(&mut self, label: &str, visible: bool) -> Result<(), IpcError> {
-        let Some(s) = self.get_mut(label) else {
-            return Err(IpcError::new(crate::ipc::ErrorCode::NotFound, format!("no surface labelled '{label}'")));
-        };
-        if let Some(container) = &s.container {
-            // Hide the box, not the webview: the web process and its scripts keep running.
-            if visible {
-                container.show_all();
-            } else {
-                container.hide();
-            }
-            s.visible = visible;
-            log::info!(surface = label; "{}", if visible { "shown" } else { "hidden" });
-        }
-        Ok(())
-    }
-
-    fn eval(&mut self, label: &str, script: String) {
-        let Some(s) = self.get(label) else { return };
-        if let Err(e) = s.webview.evaluate_script(&script) {
-            log::warn!(surface = label; "cannot deliver to page: {e}");
-        }
-    }
-}
 
 pub struct Shell {
     router: Router,
@@ -159,14 +123,31 @@ impl Shell {
         self.router.handle_http(&mut self.surfaces, caller, &token, &cmd, binary, request.into_body(), respond);
     }
 
+    fn surfaces_mut(&mut self) -> &mut Surfaces {
+        &mut self.surfaces
+    }
+
     fn on_reply(&mut self, key: CallKey, result: CallResult) {
         self.router.finish(&mut self.surfaces, key, result);
     }
 
+    /// Handles one event; returns why to quit when it asks the kiosk to stop.
+    fn handle(&mut self, event: CoreEvent) -> Option<&'static str> {
+        match event {
+            CoreEvent::Ipc { label, url, body } => self.on_ipc(&label, &url, &body),
+            CoreEvent::Fetch { label, request, responder } => self.on_fetch(&label, *request, responder),
+            CoreEvent::Reply { key, result } => self.on_reply(key, result),
+            CoreEvent::PageLoad { label, finished, url } => self.on_page_load(&label, finished, url),
+            CoreEvent::Quit { signal } => return Some(signal),
+        }
+        None
+    }
+
     fn on_page_load(&mut self, label: &str, finished: bool, url: String) {
         if !finished {
-            // The old page and its listeners are gone.
+            // The old page, its listeners and its calls are gone.
             self.router.surface_reset(label);
+            self.surfaces.forget_queued(label);
         }
         log::info!(surface = label; "page {} {url}", if finished { "loaded" } else { "loading" });
         if let Some(s) = self.surfaces.get_mut(label) {
@@ -174,7 +155,7 @@ impl Shell {
         }
         if finished && label == self.main_label && !self.ready {
             self.ready = true;
-            notify::ready(&format!("serving {} surfaces", self.surfaces.0.len()));
+            notify::ready(&format!("serving {} surfaces", self.surfaces.len()));
         }
     }
 
@@ -182,7 +163,7 @@ impl Shell {
         log::info!("{why}: closing surfaces");
         notify::stopping();
         // Dropping a webview destroys it and ends its web process.
-        self.surfaces.0.clear();
+        self.surfaces.close_all();
     }
 }
 
@@ -232,7 +213,7 @@ pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -
             }
         }
         log::info!(surface = cfg.label.as_str(); "surface created for {}", cfg.page.url());
-        shell.borrow_mut().surfaces.0.push(s);
+        shell.borrow_mut().surfaces.push(s);
     }
     if !manifest.overlays.is_empty() {
         window::repair_partial_redraws(&toplevel.window);
@@ -253,23 +234,7 @@ pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -
     event_loop.run(move |event, _, control_flow| {
         *control_flow = ControlFlow::Wait;
         let quit = match event {
-            Event::UserEvent(CoreEvent::Ipc { label, url, body }) => {
-                shell.borrow_mut().on_ipc(&label, &url, &body);
-                None
-            }
-            Event::UserEvent(CoreEvent::Fetch { label, request, responder }) => {
-                shell.borrow_mut().on_fetch(&label, request, responder);
-                None
-            }
-            Event::UserEvent(CoreEvent::Reply { key, result }) => {
-                shell.borrow_mut().on_reply(key, result);
-                None
-            }
-            Event::UserEvent(CoreEvent::PageLoad { label, finished, url }) => {
-                shell.borrow_mut().on_page_load(&label, finished, url);
-                None
-            }
-            Event::UserEvent(CoreEvent::Quit { signal }) => Some(signal),
+            Event::UserEvent(e) => shell.borrow_mut().handle(e),
             Event::WindowEvent { event: WindowEvent::CloseRequested, .. } => Some("window closed"),
             _ => None,
         };

@@ -5,13 +5,13 @@
 //! globs. Everything else is refused and logged, so a link or a script cannot take a
 //! kiosk to an arbitrary site.
 
-use crate::config::Page;
+use crate::config::{Page, UrlPattern};
 use crate::ipc::authority::is_local;
 
 #[derive(Debug, Clone)]
 pub struct NavigationPolicy {
     home_origin: Option<String>,
-    patterns: Vec<glob::Pattern>,
+    patterns: Vec<UrlPattern>,
 }
 
 impl NavigationPolicy {
@@ -20,7 +20,7 @@ impl NavigationPolicy {
             Page::Local(_) => None,
             Page::Remote(url) => url::Url::parse(url).ok().map(|u| u.origin().ascii_serialization()),
         };
-        let patterns = patterns.iter().filter_map(|p| glob::Pattern::new(p).ok()).collect();
+        let patterns = patterns.iter().filter_map(|p| UrlPattern::new(p).ok()).collect();
         Self { home_origin, patterns }
     }
 

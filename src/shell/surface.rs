@@ -18,7 +18,7 @@ use crate::ipc::bridge_script;
 use crate::shell::assets::{Assets, SCHEME};
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::window::Screen;
-use crate::shell::{CoreEvent, SharedShell};
+use crate::shell::{dispatch, CoreEvent, SharedShell};
 
 pub struct Surface {
     pub config: SurfaceConfig,
@@ -69,12 +69,12 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
         })
         .with_on_page_load_handler({
             let label = label.clone();
-            let proxy = ctx.proxy.clone();
+            let (shell, proxy) = (ctx.shell.clone(), ctx.proxy.clone());
+            // Handled at once, so the old page's calls are dropped before the new page
+            // can make any.
             move |event, url| {
                 let finished = matches!(event, PageLoadEvent::Finished);
-                if proxy.send_event(CoreEvent::PageLoad { label: label.clone(), finished, url }).is_err() {
-                    log::debug!("event loop gone; page load event dropped");
-                }
+                dispatch(&shell, &proxy, CoreEvent::PageLoad { label: label.clone(), finished, url });
             }
         });
     if let Some(assets) = ctx.assets.take() {
@@ -155,19 +155,7 @@ fn ipc_handler(
     move |request| {
         let url = request.uri().to_string();
         let body = request.into_body();
-        let Some(shell) = shell.upgrade() else { return };
-        // Handled at once when the shell is free; if this signal arrived while the shell
-        // is busy (a nested main-loop iteration), it is queued instead of dropped.
-        let handled = match shell.try_borrow_mut() {
-            Ok(mut shell) => {
-                shell.on_ipc(&label, &url, &body);
-                true
-            }
-            Err(_) => false,
-        };
-        if !handled && proxy.send_event(CoreEvent::Ipc { label: label.clone(), url, body }).is_err() {
-            log::debug!("event loop gone; IPC message dropped");
-        }
+        dispatch(&shell, &proxy, CoreEvent::Ipc { label: label.clone(), url, body });
     }
 }
 

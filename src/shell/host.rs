@@ -1,0 +1,125 @@
+//! The surfaces as the router sees them: the [`Host`] the IPC layer works through.
+//!
+//! Event deliveries are batched: scripts posted during one turn of the main loop are
+//! joined per surface and evaluated once, at the start of the next turn. Under a burst
+//! (1000 events a second to one surface) a page then runs one script per turn instead
+//! of one per event, and the core never falls behind WebKit. Replies are not batched —
+//! a round trip would pay a loop turn.
+
+use std::collections::BTreeMap;
+
+use gtk::glib;
+use gtk::prelude::*;
+
+use crate::ipc::{ErrorCode, Host, IpcError, SurfaceInfo};
+use crate::shell::surface::Surface;
+use crate::shell::CURRENT;
+
+#[derive(Default)]
+pub struct Surfaces {
+    list: Vec<Surface>,
+    /// Scripts waiting for the end of this loop turn, per surface.
+    queued: BTreeMap<String, String>,
+    flush_scheduled: bool,
+}
+
+impl Surfaces {
+    pub fn push(&mut self, surface: Surface) {
+        self.list.push(surface);
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Destroys every webview, which ends its web process.
+    pub fn close_all(&mut self) {
+        self.queued.clear();
+        self.list.clear();
+    }
+
+    pub fn get(&self, label: &str) -> Option<&Surface> {
+        self.list.iter().find(|s| s.config.label == label)
+    }
+
+    pub fn get_mut(&mut self, label: &str) -> Option<&mut Surface> {
+        self.list.iter_mut().find(|s| s.config.label == label)
+    }
+
+    /// A surface's page is being replaced: what was queued for the old page is dropped.
+    pub fn forget_queued(&mut self, label: &str) {
+        self.queued.remove(label);
+    }
+
+    /// Evaluates everything queued, one script per surface.
+    pub fn flush(&mut self) {
+        self.flush_scheduled = false;
+        for (label, script) in std::mem::take(&mut self.queued) {
+            self.eval(&label, script);
+        }
+    }
+}
+
+fn schedule_flush() {
+    glib::idle_add_local_full(glib::Priority::DEFAULT, || {
+        let shell = CURRENT.with(|c| c.borrow().upgrade());
+        if let Some(shell) = shell {
+            match shell.try_borrow_mut() {
+                Ok(mut shell) => shell.surfaces_mut().flush(),
+                // Busy further up the stack: try again next turn.
+                Err(_) => schedule_flush(),
+            }
+        }
+        glib::ControlFlow::Break
+    });
+}
+
+impl Host for Surfaces {
+    fn surfaces(&self) -> Vec<SurfaceInfo> {
+        self.list
+            .iter()
+            .map(|s| SurfaceInfo {
+                label: s.config.label.clone(),
+                url: s.url.clone(),
+                visible: s.visible,
+                overlay: s.container.is_some(),
+            })
+            .collect()
+    }
+
+    fn set_visible(&mut self, label: &str, visible: bool) -> Result<(), IpcError> {
+        let Some(s) = self.get_mut(label) else {
+            return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{label}'")));
+        };
+        if let Some(container) = &s.container {
+            // Hide the box, not the webview: the web process and its scripts keep running.
+            if visible {
+                container.show_all();
+            } else {
+                container.hide();
+            }
+            s.visible = visible;
+            log::info!(surface = label; "{}", if visible { "shown" } else { "hidden" });
+        }
+        Ok(())
+    }
+
+    fn eval(&mut self, label: &str, script: String) {
+        let Some(s) = self.get(label) else { return };
+        if let Err(e) = s.webview.evaluate_script(&script) {
+            log::warn!(surface = label; "cannot deliver to page: {e}");
+        }
+    }
+
+    fn post(&mut self, label: &str, script: String) {
+        let queued = self.queued.entry(label.to_string()).or_default();
+        if !queued.is_empty() {
+            queued.push(';');
+        }
+        queued.push_str(&script);
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            schedule_flush();
+        }
+    }
+}

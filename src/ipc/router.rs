@@ -31,8 +31,8 @@ use crate::ipc::script;
 /// Longest console line kept from a page; the rest is cut so a page cannot flood logs.
 const MAX_CONSOLE_CHARS: usize = 16 * 1024;
 
-/// Worker threads for blocking commands.
-const WORKERS: usize = 4;
+/// Worker threads for blocking commands: kept alive, and at most.
+const WORKERS: (usize, usize) = (2, 64);
 
 /// A surface as the router and its commands see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,7 +121,7 @@ impl Router {
             pending: BTreeMap::new(),
             next_key: 1,
             sink,
-            pool: Pool::new(WORKERS),
+            pool: Pool::new(WORKERS.0, WORKERS.1),
             observer: None,
         }
     }

@@ -35,6 +35,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::{line_col, ConfigError, ConfigErrors};
+use super::policy::{Kiosk, Recovery};
 
 /// The label of the main surface unless `[main] label` says otherwise.
 pub const DEFAULT_MAIN_LABEL: &str = "main";
@@ -50,6 +51,8 @@ pub struct Manifest {
     /// URL globs a surface may navigate to at the top level, besides its own pages.
     pub navigation: Vec<String>,
     pub limits: Limits,
+    pub recovery: Recovery,
+    pub kiosk: Kiosk,
     pub main: SurfaceConfig,
     pub overlays: Vec<SurfaceConfig>,
 }
@@ -194,6 +197,9 @@ impl Manifest {
         if !(1..=100_000).contains(&limits.max_in_flight) {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
+        for (key, reason) in raw.recovery.check() {
+            err(key, reason);
+        }
 
         // Duplicates are found among the labels as written, so each is reported at its
         // own place even when other parts of a surface are broken.
@@ -232,7 +238,17 @@ impl Manifest {
 
         match main {
             Some(main) if errors.is_empty() => {
-                Ok(Manifest { name: raw.app.name, csp, navigation: raw.app.navigation, limits, main, overlays })
+                let (recovery, kiosk) = (raw.recovery, raw.kiosk);
+                Ok(Manifest {
+                    name: raw.app.name,
+                    csp,
+                    navigation: raw.app.navigation,
+                    limits,
+                    recovery,
+                    kiosk,
+                    main,
+                    overlays,
+                })
             }
             _ => Err((errors, labels)),
         }
@@ -254,6 +270,10 @@ struct RawManifest {
     app: RawApp,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    recovery: Recovery,
+    #[serde(default)]
+    kiosk: Kiosk,
     main: Option<RawMain>,
     #[serde(default)]
     overlay: Vec<RawSurface>,

@@ -13,6 +13,7 @@ pub mod capability;
 pub mod error;
 pub mod manifest;
 pub mod permissions;
+pub mod policy;
 pub mod urlpattern;
 
 use std::collections::BTreeSet;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use capability::{Capability, PermissionEntry, Scope};
 pub use error::{ConfigError, ConfigErrors};
 pub use manifest::{Anchor, InputMode, Length, Limits, Manifest, Page, SurfaceConfig};
+pub use policy::{Kiosk, Recovery};
 pub use urlpattern::UrlPattern;
 
 /// Name of the manifest file at the root of a configuration folder.

@@ -154,6 +154,21 @@
   window.addEventListener("error", function (e) {
     forward("error", ["uncaught: " + (e.error ? text(e.error) : e.message) + " at " + e.filename + ":" + e.lineno]);
   });
+  // Input tells the core someone is using the kiosk (for the idle timeout); once a
+  // second at most.
+  let lastActivity = 0;
+  ["pointerdown", "keydown", "touchstart", "wheel"].forEach(function (type) {
+    window.addEventListener(
+      type,
+      function () {
+        const now = Date.now();
+        if (now - lastActivity < 1000) return;
+        lastActivity = now;
+        post('{"kind":"activity"}');
+      },
+      { capture: true, passive: true }
+    );
+  });
   window.addEventListener("unhandledrejection", function (e) {
     forward("error", ["unhandled rejection: " + text(e.reason)]);
   });
@@ -176,6 +191,9 @@
           forward("error", ["listener for '" + frame.event + "' threw: " + text(e)]);
         }
       });
+    },
+    ping: function () {
+      post('{"kind":"beat"}');
     },
     fault: function (error) {
       forward("warn", ["vitrine: message rejected: " + error.code + ": " + error.message]);

@@ -85,6 +85,10 @@ pub enum Inbound {
         level: ConsoleLevel,
         message: String,
     },
+    /// The answer to the core's ping: the page's script thread is alive.
+    Beat,
+    /// The person in front of the kiosk touched, clicked or typed.
+    Activity,
 }
 
 /// A frame that could not be decoded; `id` is set when the frame's call id could still

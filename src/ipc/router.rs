@@ -54,6 +54,10 @@ pub trait Host {
     fn post(&mut self, label: &str, script: String) {
         self.eval(label, script);
     }
+    /// The page answered a ping.
+    fn beat(&mut self, _label: &str) {}
+    /// The page saw user input.
+    fn activity(&mut self, _label: &str) {}
 }
 
 /// The surface a call came from, as bound by the core.
@@ -222,6 +226,8 @@ impl Router {
         };
         match frame {
             Inbound::Console { level, message } => log_console(caller.label, level, &message),
+            Inbound::Beat => host.beat(caller.label),
+            Inbound::Activity => host.activity(caller.label),
             Inbound::Invoke { id, cmd, binary, args } => {
                 let route = Route::Script { id };
                 match if binary { base64_args(args) } else { Ok(Args::Json(args)) } {

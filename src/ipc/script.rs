@@ -27,6 +27,11 @@ pub fn fault(error: &IpcError) -> String {
     format!("window.{BRIDGE}&&window.{BRIDGE}.fault({})", error_json(error))
 }
 
+/// Asks the page's bridge to answer with a beat.
+pub fn ping() -> String {
+    format!("window.{BRIDGE}&&window.{BRIDGE}.ping()")
+}
+
 /// Delivers an event.
 pub fn event(event: &str, payload: &Value, source: &str) -> String {
     let frame = serde_json::json!({ "event": event, "payload": payload, "source": source });

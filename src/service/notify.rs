@@ -23,3 +23,18 @@ pub fn status(status: &str) {
 pub fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }
+
+/// How often to send `WATCHDOG=1`: half of `WATCHDOG_USEC`, when systemd (or a test)
+/// asks for a watchdog for this process.
+pub fn watchdog_interval() -> Option<std::time::Duration> {
+    let mut usec = 0u64;
+    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+        Some(std::time::Duration::from_micros(usec / 2))
+    } else {
+        None
+    }
+}
+
+pub fn watchdog() {
+    send(&[NotifyState::Watchdog]);
+}

@@ -14,6 +14,26 @@ use crate::config::UiFile;
 
 pub const SCHEME: &str = "app";
 
+/// The core's own pages, under `app://localhost/__vitrine/`; they need no network.
+const BUILTIN: &[(&str, &[u8])] = &[
+    ("recovery.html", include_bytes!("pages/recovery.html")),
+    ("offline.html", include_bytes!("pages/offline.html")),
+    ("builtin.css", include_bytes!("pages/builtin.css")),
+    ("builtin.js", include_bytes!("pages/builtin.js")),
+];
+
+/// Where the built-in pages live.
+pub const BUILTIN_PREFIX: &str = "__vitrine/";
+
+/// The URL of a built-in page with `surface` and `reason` for it to show.
+pub fn builtin_url(page: &str, surface: &str, reason: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("surface", surface)
+        .append_pair("reason", reason)
+        .finish();
+    format!("app://localhost/{BUILTIN_PREFIX}{page}?{query}")
+}
+
 pub struct Assets {
     files: HashMap<String, Vec<u8>>,
     csp: String,
@@ -34,7 +54,12 @@ impl Assets {
         }
         let path = request.uri().path().trim_start_matches('/');
         let path = if path.is_empty() { "index.html" } else { path };
-        let Some(bytes) = self.files.get(path) else {
+        let builtin = path.strip_prefix(BUILTIN_PREFIX).and_then(|p| BUILTIN.iter().find(|(n, _)| *n == p));
+        let bytes = match builtin {
+            Some((_, bytes)) => Some(bytes.to_vec()),
+            None => self.files.get(path).cloned(),
+        };
+        let Some(bytes) = bytes else {
             log::warn!("app:// has no file '{path}'");
             return plain(StatusCode::NOT_FOUND, "not found");
         };
@@ -47,9 +72,7 @@ impl Assets {
         if mime.starts_with("text/html") {
             response = response.header("Content-Security-Policy", self.csp.as_str());
         }
-        response
-            .body(Cow::Owned(bytes.clone()))
-            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        response.body(Cow::Owned(bytes)).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
     }
 }
 
@@ -119,6 +142,9 @@ mod tests {
         assert_eq!(r.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
         assert!(r.headers().get("Content-Security-Policy").is_none());
         assert_eq!(get("app://localhost/").status(), StatusCode::OK);
+        let r = get(&builtin_url("recovery.html", "main", "crashed"));
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(String::from_utf8_lossy(r.body()).contains("restarting"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! a round trip would pay a loop turn.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use gtk::glib;
 use gtk::prelude::*;
@@ -15,15 +16,30 @@ use crate::ipc::{ErrorCode, Host, IpcError, SurfaceInfo};
 use crate::shell::surface::Surface;
 use crate::shell::CURRENT;
 
-#[derive(Default)]
 pub struct Surfaces {
     list: Vec<Surface>,
     /// Scripts waiting for the end of this loop turn, per surface.
     queued: BTreeMap<String, String>,
     flush_scheduled: bool,
+    /// The last time a page saw input (for the idle timeout).
+    pub last_activity: Instant,
+}
+
+impl Default for Surfaces {
+    fn default() -> Self {
+        Self { list: Vec::new(), queued: BTreeMap::new(), flush_scheduled: false, last_activity: Instant::now() }
+    }
 }
 
 impl Surfaces {
+    pub fn iter(&self) -> impl Iterator<Item = &Surface> {
+        self.list.iter()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Surface> {
+        self.list.iter_mut()
+    }
+
     pub fn push(&mut self, surface: Surface) {
         self.list.push(surface);
     }
@@ -109,6 +125,16 @@ impl Host for Surfaces {
         if let Err(e) = s.webview.evaluate_script(&script) {
             log::warn!(surface = label; "cannot deliver to page: {e}");
         }
+    }
+
+    fn beat(&mut self, label: &str) {
+        if let Some(s) = self.get_mut(label) {
+            s.health.beat(Instant::now());
+        }
+    }
+
+    fn activity(&mut self, _label: &str) {
+        self.last_activity = Instant::now();
     }
 
     fn post(&mut self, label: &str, script: String) {

@@ -8,8 +8,10 @@
 
 mod assets;
 mod fetch;
+mod health;
 mod host;
 mod navigation;
+mod resilience;
 mod surface;
 mod window;
 
@@ -40,6 +42,8 @@ pub enum CoreEvent {
     Fetch { label: String, request: Box<Request<Vec<u8>>>, responder: RequestAsyncResponder },
     Reply { key: CallKey, result: CallResult },
     PageLoad { label: String, finished: bool, url: String },
+    Crashed { label: String, reason: &'static str },
+    LoadFailed { label: String, url: String, reason: String },
     Quit { signal: &'static str },
 }
 
@@ -80,6 +84,19 @@ pub(crate) fn dispatch(shell: &Weak<SharedShell>, proxy: &EventLoopProxy<CoreEve
     }
 }
 
+/// Runs `f` on the shell every `interval` on the main loop. A frozen main loop runs
+/// nothing — which is what starves the watchdog when the core hangs.
+fn every(interval: std::time::Duration, f: fn(&mut Shell)) {
+    gtk::glib::timeout_add_local(interval, move || {
+        if let Some(shell) = CURRENT.with(|c| c.borrow().upgrade()) {
+            if let Ok(mut shell) = shell.try_borrow_mut() {
+                f(&mut shell);
+            }
+        }
+        gtk::glib::ControlFlow::Continue
+    });
+}
+
 /// A fresh secret for a surface's bridge: 128 bits from the kernel, as hex.
 fn new_token() -> std::io::Result<String> {
     use std::io::Read;
@@ -104,6 +121,11 @@ pub struct Shell {
     router: Router,
     surfaces: Surfaces,
     main_label: String,
+    /// The main surface's configured page, where the idle timeout returns.
+    home_url: String,
+    recovery: crate::config::Recovery,
+    kiosk: crate::config::Kiosk,
+    timers: resilience::Timers,
     ready: bool,
 }
 
@@ -138,6 +160,8 @@ impl Shell {
             CoreEvent::Fetch { label, request, responder } => self.on_fetch(&label, *request, responder),
             CoreEvent::Reply { key, result } => self.on_reply(key, result),
             CoreEvent::PageLoad { label, finished, url } => self.on_page_load(&label, finished, url),
+            CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
+            CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
             CoreEvent::Quit { signal } => return Some(signal),
         }
         None
@@ -150,6 +174,7 @@ impl Shell {
             self.surfaces.forget_queued(label);
         }
         log::info!(surface = label; "page {} {url}", if finished { "loaded" } else { "loading" });
+        self.track_load(label, finished, &url);
         if let Some(s) = self.surfaces.get_mut(label) {
             s.url = url;
         }
@@ -187,6 +212,10 @@ pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -
         router,
         surfaces: Surfaces::default(),
         main_label: manifest.main.label.clone(),
+        home_url: manifest.main.page.url(),
+        recovery: manifest.recovery.clone(),
+        kiosk: manifest.kiosk.clone(),
+        timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         ready: false,
     }));
     let mut context = WebContext::new(None);
@@ -203,8 +232,14 @@ pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -
     for cfg in manifest.surfaces() {
         let token = new_token()?;
         shell.borrow_mut().router.set_token(&cfg.label, token.clone());
-        let s = surface::build(cfg, &token, &mut ctx)
+        // WebKit starts the surface's web process while it is built.
+        let before = crate::service::procs::web_processes();
+        let mut s = surface::build(cfg, &token, &mut ctx)
             .map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
+        let started: Vec<u32> = crate::service::procs::web_processes().difference(&before).copied().collect();
+        if let [pid] = started[..] {
+            s.pid = Some(pid);
+        }
         if let Some(container) = &s.container {
             if s.visible {
                 container.show_all();
@@ -212,13 +247,20 @@ pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -
                 container.hide();
             }
         }
-        log::info!(surface = cfg.label.as_str(); "surface created for {}", cfg.page.url());
+        let pid = s.pid.map_or("?".to_string(), |p| p.to_string());
+        log::info!(surface = cfg.label.as_str(); "surface created for {} (web process {pid})", cfg.page.url());
         shell.borrow_mut().surfaces.push(s);
     }
     if !manifest.overlays.is_empty() {
         window::repair_partial_redraws(&toplevel.window);
     }
     notify::status("loading pages");
+
+    every(resilience::TICK, Shell::tick);
+    if let Some(interval) = notify::watchdog_interval() {
+        log::info!("watchdog: pinging every {} ms while the surfaces are well", interval.as_millis());
+        every(interval, Shell::watchdog_tick);
+    }
 
     for (signum, name) in [(15, "SIGTERM"), (2, "SIGINT")] {
         let proxy = proxy.clone();

@@ -13,9 +13,14 @@ use wry::{
     NewWindowResponse, PageLoadEvent, WebContext, WebView, WebViewBuilder, WebViewBuilderExtUnix, WebViewExtUnix,
 };
 
-use crate::config::{Anchor, InputMode, Manifest, SurfaceConfig};
+use std::time::Instant;
+
+use webkit2gtk::{URIResponseExt, UserContentManagerExt, WebResourceExt, WebViewExt};
+
+use crate::config::{Anchor, InputMode, Kiosk, Manifest, Recovery, SurfaceConfig};
 use crate::ipc::bridge_script;
 use crate::shell::assets::{Assets, SCHEME};
+use crate::shell::health::Health;
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::window::Screen;
 use crate::shell::{dispatch, CoreEvent, SharedShell};
@@ -28,6 +33,33 @@ pub struct Surface {
     pub visible: bool,
     /// The URL of the page the surface shows now.
     pub url: String,
+    /// The last page of its own it showed (not a built-in page): what recovery reloads.
+    pub page_url: String,
+    pub health: Health,
+    /// Its web process, when known.
+    pub pid: Option<u32>,
+    /// Why the core ended the web process itself (hang, memory), for the crash report.
+    pub exit_reason: Option<&'static str>,
+    pub last_ping: Instant,
+}
+
+impl Surface {
+    fn new(config: &SurfaceConfig, webview: WebView, container: Option<gtk::Box>, recovery: &Recovery) -> Self {
+        let url = config.page.url();
+        let now = Instant::now();
+        Self {
+            visible: container.is_none() || config.visible,
+            config: config.clone(),
+            webview,
+            container,
+            page_url: url.clone(),
+            url,
+            health: Health::new(recovery.clone(), now),
+            pid: None,
+            exit_reason: None,
+            last_ping: now,
+        }
+    }
 }
 
 /// What every surface shares while being built.
@@ -88,19 +120,88 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
         });
     }
 
-    if is_main {
-        let webview = builder.build_gtk(ctx.overlay)?;
-        return Ok(Surface { config: cfg.clone(), webview, container: None, visible: true, url });
-    }
+    builder = builder.with_download_started_handler({
+        let label = label.clone();
+        move |url, _| {
+            log::warn!(surface = label.as_str(); "refused a download of {url}");
+            false
+        }
+    });
 
-    let container = gtk::Box::new(gtk::Orientation::Vertical, 0);
-    place(&container, cfg, ctx.screen);
-    ctx.overlay.add_overlay(&container);
-    let webview = builder.build_gtk(&container)?;
-    if cfg.input == InputMode::PassThrough {
-        pass_input_through(ctx.overlay, &container, &webview);
+    let (webview, container) = if is_main {
+        (builder.build_gtk(ctx.overlay)?, None)
+    } else {
+        let container = gtk::Box::new(gtk::Orientation::Vertical, 0);
+        place(&container, cfg, ctx.screen);
+        ctx.overlay.add_overlay(&container);
+        let webview = builder.build_gtk(&container)?;
+        if cfg.input == InputMode::PassThrough {
+            pass_input_through(ctx.overlay, &container, &webview);
+        }
+        (webview, Some(container))
+    };
+    watch_web_process(&label, &webview, ctx);
+    apply_kiosk_policy(&webview, &ctx.manifest.kiosk);
+    Ok(Surface::new(cfg, webview, container, &ctx.manifest.recovery))
+}
+
+/// Crashes, load failures and error responses become core events.
+fn watch_web_process(label: &str, webview: &WebView, ctx: &BuildCtx<'_>) {
+    let native = webview.webview();
+    let (shell, proxy, l) = (ctx.shell.clone(), ctx.proxy.clone(), label.to_string());
+    native.connect_web_process_terminated(move |_, reason| {
+        let reason = match reason {
+            webkit2gtk::WebProcessTerminationReason::Crashed => "crashed",
+            webkit2gtk::WebProcessTerminationReason::ExceededMemoryLimit => "exceeded memory limit",
+            webkit2gtk::WebProcessTerminationReason::TerminatedByApi => "terminated",
+            _ => "ended",
+        };
+        dispatch(&shell, &proxy, CoreEvent::Crashed { label: l.clone(), reason });
+    });
+    let (shell, proxy, l) = (ctx.shell.clone(), ctx.proxy.clone(), label.to_string());
+    native.connect_load_failed(move |_, _, uri, error| {
+        // Navigations the policy refused or that a newer load replaced are not failures.
+        let benign =
+            error.kind::<webkit2gtk::PolicyError>().is_some() || error.matches(webkit2gtk::NetworkError::Cancelled);
+        if !benign {
+            let failure = CoreEvent::LoadFailed { label: l.clone(), url: uri.to_string(), reason: error.to_string() };
+            dispatch(&shell, &proxy, failure);
+        }
+        // Handled: WebKit's own error page would show a raw error on the kiosk.
+        true
+    });
+    let (shell, proxy, l) = (ctx.shell.clone(), ctx.proxy.clone(), label.to_string());
+    native.connect_load_changed(move |view, event| {
+        if event != webkit2gtk::LoadEvent::Committed {
+            return;
+        }
+        let status = view.main_resource().and_then(|r| r.response()).map_or(0, |r| r.status_code());
+        if status >= 500 {
+            let url = view.uri().map(|u| u.to_string()).unwrap_or_default();
+            let failure = CoreEvent::LoadFailed { label: l.clone(), url, reason: format!("HTTP {status}") };
+            dispatch(&shell, &proxy, failure);
+        }
+    });
+}
+
+/// No context menu, no pointer, unless the configuration wants them.
+fn apply_kiosk_policy(webview: &WebView, kiosk: &Kiosk) {
+    let native = webview.webview();
+    if !kiosk.context_menu {
+        native.connect_context_menu(|_, _, _, _| true);
     }
-    Ok(Surface { config: cfg.clone(), webview, container: Some(container), visible: cfg.visible, url })
+    if kiosk.hide_pointer {
+        if let Some(manager) = native.user_content_manager() {
+            let sheet = webkit2gtk::UserStyleSheet::new(
+                "*, *::before, *::after { cursor: none !important; }",
+                webkit2gtk::UserContentInjectedFrames::AllFrames,
+                webkit2gtk::UserStyleLevel::User,
+                &[],
+                &[],
+            );
+            manager.add_style_sheet(&sheet);
+        }
+    }
 }
 
 /// Sizes and anchors an overlay's box inside the screen.

@@ -1,0 +1,75 @@
+//! The core's view of WebKit's helper processes, read from `/proc`.
+//!
+//! WebKitGTK does not say which web process serves which webview, but it starts a
+//! surface's process synchronously when the surface loads after having none; so the
+//! shell compares the set of child web processes before and after such a load.
+
+use std::collections::BTreeSet;
+
+/// `comm` of WebKit's web content processes (the kernel cuts names at 15 bytes).
+pub const WEB_PROCESS: &str = "WebKitWebProces";
+/// `comm` of WebKit's network process.
+pub const NETWORK_PROCESS: &str = "WebKitNetworkPr";
+
+/// Children of `parent` whose command name is `comm`.
+pub fn children(parent: u32, comm: &str) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return out };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        if let Some((name, ppid)) = parse_stat(&stat) {
+            if ppid == parent && name == comm {
+                out.insert(pid);
+            }
+        }
+    }
+    out
+}
+
+/// The web processes started by this process.
+pub fn web_processes() -> BTreeSet<u32> {
+    children(std::process::id(), WEB_PROCESS)
+}
+
+/// `(comm, ppid)` from the text of `/proc/PID/stat`. The name may hold spaces and
+/// parentheses, so it ends at the last `)`.
+fn parse_stat(stat: &str) -> Option<(&str, u32)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?;
+    let ppid = stat.get(close + 1..)?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((name, ppid))
+}
+
+/// Resident set size in KiB, if the process exists.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+pub fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_names_parse() {
+        assert_eq!(parse_stat("42 (WebKitWebProces) S 7 42 42 0"), Some(("WebKitWebProces", 7)));
+        assert_eq!(parse_stat("43 (a) b (c)) R 9 1"), Some(("a) b (c)", 9)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn finds_its_own_children() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let found = children(std::process::id(), "sleep");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found.contains(&child.id()), "{found:?}");
+        assert!(rss_kib(std::process::id()).is_some_and(|k| k > 0));
+    }
+}

@@ -1,0 +1,263 @@
+//! Keeping the surfaces alive: crashes, hangs, load failures, memory, the idle
+//! timeout, the daily reload, and the systemd watchdog that all of it feeds.
+//!
+//! The decisions are [`Health`]'s (pure, unit-tested); this file carries them out on
+//! the webviews. A tick every 100 ms pings each page (every 250 ms), asks each surface's
+//! health what is due, and checks memory every 2 s.
+
+use std::time::{Duration, Instant};
+
+use webkit2gtk::WebViewExt as _;
+use wry::WebViewExtUnix;
+
+use crate::config::policy::parse_hh_mm;
+use crate::ipc::script;
+use crate::service::{notify, procs};
+use crate::shell::assets::{builtin_url, BUILTIN_PREFIX};
+use crate::shell::health::{Action, Showing};
+use crate::shell::Shell;
+
+pub const TICK: Duration = Duration::from_millis(100);
+const PING_EVERY: Duration = Duration::from_millis(250);
+const MEMORY_EVERY: Duration = Duration::from_secs(2);
+
+/// What a URL shows, from the core's point of view.
+pub fn showing_of(url: &str) -> Showing {
+    let builtin = url.strip_prefix("app://localhost/").and_then(|p| p.strip_prefix(BUILTIN_PREFIX));
+    match builtin {
+        Some(p) if p.starts_with("recovery.html") => Showing::Recovery,
+        Some(p) if p.starts_with("offline.html") => Showing::Offline,
+        _ => Showing::Page,
+    }
+}
+
+/// State of the timers that are not per surface.
+pub struct Timers {
+    last_memory_check: Instant,
+    next_daily_reload: Option<Instant>,
+    status: String,
+    starving: bool,
+}
+
+impl Timers {
+    pub fn new(daily_reload: Option<&str>, now: Instant) -> Self {
+        Self {
+            last_memory_check: now,
+            next_daily_reload: daily_reload.and_then(parse_hh_mm).map(|m| now + until_local_minute(m)),
+            status: String::new(),
+            starving: false,
+        }
+    }
+}
+
+impl Shell {
+    pub(crate) fn on_crashed(&mut self, label: &str, reason: &'static str) {
+        let now = Instant::now();
+        self.router.surface_reset(label);
+        self.surfaces.forget_queued(label);
+        let Some(s) = self.surfaces.get_mut(label) else { return };
+        let reason = s.exit_reason.take().unwrap_or(reason);
+        // A first crash reloads at once, not at the next tick.
+        let action = s.health.crashed(reason, now).or_else(|| s.health.tick(now));
+        log::warn!(
+            surface = label, reason = reason;
+            "web process {} ended ({reason}); crash {} of this surface, recovering",
+            s.pid.map_or("?".to_string(), |p| p.to_string()),
+            s.health.crashes
+        );
+        s.pid = None;
+        if let Some(action) = action {
+            self.perform(label, action);
+        }
+        self.update_status();
+    }
+
+    pub(crate) fn on_load_failed(&mut self, label: &str, url: &str, reason: &str) {
+        if showing_of(url) != Showing::Page {
+            return;
+        }
+        let Some(s) = self.surfaces.get_mut(label) else { return };
+        log::warn!(surface = label, reason = reason; "cannot load {url}: {reason}");
+        if let Some(action) = s.health.load_failed(reason, Instant::now()) {
+            self.perform(label, action);
+        }
+        self.update_status();
+    }
+
+    /// Keeps track of page loads for health and for the web process's pid.
+    pub(crate) fn track_load(&mut self, label: &str, finished: bool, url: &str) {
+        let now = Instant::now();
+        let taken: Vec<u32> = self.surfaces.iter().filter(|s| s.config.label != label).filter_map(|s| s.pid).collect();
+        let Some(s) = self.surfaces.get_mut(label) else { return };
+        if finished {
+            s.health.loaded(now);
+        } else {
+            let showing = showing_of(url);
+            s.health.loading(showing, now);
+            if showing == Showing::Page {
+                s.page_url = url.to_string();
+            }
+        }
+        // A new web process may serve the page (after a crash, or a cross-site swap).
+        if s.pid.is_none_or(|p| !procs::alive(p)) {
+            let free: Vec<u32> = procs::web_processes().into_iter().filter(|p| !taken.contains(p)).collect();
+            if let [pid] = free[..] {
+                s.pid = Some(pid);
+                log::info!(surface = label; "web process {pid}");
+            }
+        }
+    }
+
+    pub(crate) fn tick(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for s in self.surfaces.iter_mut() {
+            if now.duration_since(s.last_ping) >= PING_EVERY {
+                s.last_ping = now;
+                if let Err(e) = s.webview.evaluate_script(&script::ping()) {
+                    log::debug!("ping failed: {e}");
+                }
+            }
+            if let Some(action) = s.health.tick(now) {
+                due.push((s.config.label.clone(), action));
+            }
+        }
+        for (label, action) in due {
+            self.perform(&label, action);
+        }
+        if now.duration_since(self.timers.last_memory_check) >= MEMORY_EVERY {
+            self.timers.last_memory_check = now;
+            self.check_memory();
+        }
+        self.check_idle(now);
+        self.check_daily_reload(now);
+        self.update_status();
+    }
+
+    fn perform(&mut self, label: &str, action: Action) {
+        let Some(s) = self.surfaces.get_mut(label) else { return };
+        let reason = s.health.last_reason.clone().unwrap_or_default();
+        let (url, showing) = match action {
+            Action::Terminate => {
+                log::warn!(surface = label; "page unresponsive; ending its web process");
+                s.exit_reason.get_or_insert("unresponsive");
+                s.webview.webview().terminate_web_process();
+                return;
+            }
+            Action::LoadPage => (s.page_url.clone(), Showing::Page),
+            Action::ShowRecovery => (builtin_url("recovery.html", label, &reason), Showing::Recovery),
+            Action::ShowOffline => (builtin_url("offline.html", label, &reason), Showing::Offline),
+        };
+        if showing == Showing::Recovery {
+            log::error!(surface = label; "recovery budget spent; showing the recovery page and retrying in the background");
+        }
+        s.health.loading(showing, Instant::now());
+        if let Err(e) = s.webview.load_url(&url) {
+            log::error!(surface = label; "cannot load {url}: {e}");
+        }
+        self.router.surface_reset(label);
+        self.surfaces.forget_queued(label);
+    }
+
+    fn check_memory(&mut self) {
+        let limit_kib = self.recovery.memory_limit_mb * 1024;
+        if limit_kib == 0 {
+            return;
+        }
+        for s in self.surfaces.iter_mut() {
+            let Some(rss) = s.pid.and_then(procs::rss_kib) else { continue };
+            if rss > limit_kib && s.exit_reason.is_none() {
+                log::warn!(
+                    surface = s.config.label.as_str();
+                    "web process uses {} MiB, over the limit of {} MiB; reloading",
+                    rss / 1024,
+                    limit_kib / 1024
+                );
+                s.exit_reason = Some("memory limit");
+                s.webview.webview().terminate_web_process();
+            }
+        }
+    }
+
+    fn check_idle(&mut self, now: Instant) {
+        let timeout = self.kiosk.idle_timeout_secs;
+        if timeout == 0 || now.duration_since(self.surfaces.last_activity) < Duration::from_secs(timeout) {
+            return;
+        }
+        self.surfaces.last_activity = now;
+        let main = self.main_label.clone();
+        let home = self.home_url.clone();
+        let Some(s) = self.surfaces.get_mut(&main) else { return };
+        if s.url != home && s.health.is_up() {
+            log::info!(surface = main.as_str(); "idle for {timeout} s; back to {home}");
+            s.page_url = home.clone();
+            if let Err(e) = s.webview.load_url(&home) {
+                log::error!("cannot load {home}: {e}");
+            }
+        }
+    }
+
+    fn check_daily_reload(&mut self, now: Instant) {
+        let Some(at) = self.timers.next_daily_reload else { return };
+        if now < at {
+            return;
+        }
+        log::info!("daily reload of every surface");
+        let labels: Vec<String> = self.surfaces.iter().map(|s| s.config.label.clone()).collect();
+        for label in labels {
+            self.perform(&label, Action::LoadPage);
+        }
+        let minute = self.recovery.daily_reload.as_deref().and_then(parse_hh_mm).unwrap_or(0);
+        // At least a minute on, so the same minute cannot fire twice.
+        self.timers.next_daily_reload = Some(now + until_local_minute(minute).max(Duration::from_secs(60)));
+    }
+
+    /// Whether systemd should hear that all is well.
+    pub(crate) fn watchdog_tick(&mut self) {
+        let now = Instant::now();
+        let stuck: Vec<&str> =
+            self.surfaces.iter().filter(|s| !s.health.watchdog_ok(now)).map(|s| s.config.label.as_str()).collect();
+        if stuck.is_empty() {
+            self.timers.starving = false;
+            notify::watchdog();
+        } else if !self.timers.starving {
+            self.timers.starving = true;
+            log::error!("surfaces {stuck:?} cannot be recovered; no longer feeding the watchdog");
+        }
+    }
+
+    fn update_status(&mut self) {
+        let up = self.surfaces.iter().filter(|s| s.health.is_up()).count();
+        let crashes: u64 = self.surfaces.iter().map(|s| s.health.crashes).sum();
+        let hangs: u64 = self.surfaces.iter().map(|s| s.health.hangs).sum();
+        let recovering: Vec<&str> =
+            self.surfaces.iter().filter(|s| !s.health.is_up()).map(|s| s.config.label.as_str()).collect();
+        let mut status = format!("{up}/{} surfaces up, {crashes} crashes, {hangs} hangs", self.surfaces.len());
+        if !recovering.is_empty() {
+            status.push_str(&format!("; waiting for {}", recovering.join(", ")));
+        }
+        if status != self.timers.status && self.ready {
+            notify::status(&status);
+            self.timers.status = status;
+        }
+    }
+}
+
+/// Time from now until the next `minute` after local midnight.
+fn until_local_minute(minute: u32) -> Duration {
+    let now = local_seconds_of_day();
+    let target = u64::from(minute) * 60;
+    let secs = if target > now { target - now } else { 86_400 - now + target };
+    Duration::from_secs(secs)
+}
+
+fn local_seconds_of_day() -> u64 {
+    // SAFETY: time() with a null pointer only returns the time; localtime_r writes only
+    // into `tm`, which lives across the call; an all-zero `tm` is a valid value.
+    let (t, mut tm): (libc::time_t, libc::tm) = unsafe { (libc::time(std::ptr::null_mut()), std::mem::zeroed()) };
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        return 0;
+    }
+    (tm.tm_hour as u64) * 3600 + (tm.tm_min as u64) * 60 + tm.tm_sec as u64
+}

@@ -13,6 +13,7 @@ pub mod config;
 pub mod ipc;
 pub mod service;
 pub mod shell;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 

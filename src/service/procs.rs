@@ -18,8 +18,9 @@ pub fn children(parent: u32, comm: &str) -> BTreeSet<u32> {
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        if let Some((name, ppid)) = parse_stat(&stat) {
-            if ppid == parent && name == comm {
+        if let Some((name, state, ppid)) = parse_stat(&stat) {
+            // A killed process stays a zombie until reaped: it is gone for our purposes.
+            if ppid == parent && name == comm && state != 'Z' && state != 'X' {
                 out.insert(pid);
             }
         }
@@ -32,14 +33,16 @@ pub fn web_processes() -> BTreeSet<u32> {
     children(std::process::id(), WEB_PROCESS)
 }
 
-/// `(comm, ppid)` from the text of `/proc/PID/stat`. The name may hold spaces and
-/// parentheses, so it ends at the last `)`.
-fn parse_stat(stat: &str) -> Option<(&str, u32)> {
+/// `(comm, state, ppid)` from the text of `/proc/PID/stat`. The name may hold spaces
+/// and parentheses, so it ends at the last `)`.
+fn parse_stat(stat: &str) -> Option<(&str, char, u32)> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let name = stat.get(open + 1..close)?;
-    let ppid = stat.get(close + 1..)?.split_whitespace().nth(1)?.parse().ok()?;
-    Some((name, ppid))
+    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some((name, state, ppid))
 }
 
 /// Resident set size in KiB, if the process exists.
@@ -48,8 +51,12 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Whether `pid` runs (a zombie does not).
 pub fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| parse_stat(&s).map(|(_, state, _)| state != 'Z' && state != 'X'))
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -58,8 +65,8 @@ mod tests {
 
     #[test]
     fn stat_lines_with_odd_names_parse() {
-        assert_eq!(parse_stat("42 (WebKitWebProces) S 7 42 42 0"), Some(("WebKitWebProces", 7)));
-        assert_eq!(parse_stat("43 (a) b (c)) R 9 1"), Some(("a) b (c)", 9)));
+        assert_eq!(parse_stat("42 (WebKitWebProces) S 7 42 42 0"), Some(("WebKitWebProces", 'S', 7)));
+        assert_eq!(parse_stat("43 (a) b (c)) Z 9 1"), Some(("a) b (c)", 'Z', 9)));
         assert_eq!(parse_stat("garbage"), None);
     }
 

@@ -152,8 +152,17 @@ impl Shell {
             log::error!(surface = label; "recovery budget spent; showing the recovery page and retrying in the background");
         }
         s.health.loading(showing, Instant::now());
+        // A surface without a web process gets a new one while the load starts.
+        let before = s.pid.is_none().then(procs::web_processes);
         if let Err(e) = s.webview.load_url(&url) {
             log::error!(surface = label; "cannot load {url}: {e}");
+        }
+        if let Some(before) = before {
+            let started: Vec<u32> = procs::web_processes().difference(&before).copied().collect();
+            if let [pid] = started[..] {
+                s.pid = Some(pid);
+                log::info!(surface = label; "web process {pid}");
+            }
         }
         self.router.surface_reset(label);
         self.surfaces.forget_queued(label);

@@ -3,9 +3,9 @@
 //! # Shape
 //!
 //! ```no_run
-//! use vitrine::store::{state_dir, Op, Store, StoreConfig, Value};
+//! use vitrine::store::{state_dir, Op, Store, StoreConfig, StoreError, Value};
 //!
-//! let dir = state_dir(None).expect("a state directory");
+//! let dir = state_dir(None).ok_or_else(|| StoreError::Open("no state directory".into()))?;
 //! let (store, report) = Store::open(StoreConfig::in_dir(&dir))?;
 //! if let Some(aside) = report.recovered_from {
 //!     eprintln!("the old store was unreadable and is kept at {}", aside.display());
@@ -55,7 +55,7 @@
 //! # Start-up
 //!
 //! [`Store::open`] creates the directory (mode 0700), opens the file and checks it
-//! (`PRAGMA quick_check`), then migrates its schema ([`schema`]). A file that cannot be
+//! (`PRAGMA quick_check`), then migrates its schema (up to [`SCHEMA_VERSION`]). A file that cannot be
 //! read — garbage, truncated, failing the check, or written by a newer Vitrine — is moved
 //! aside as `store.sqlite3.corrupt-<unix-millis>` with its `-wal`/`-shm` files, logged
 //! as an error, and replaced by an empty store ([`OpenReport::recovered_from`]): a kiosk
@@ -72,18 +72,17 @@
 mod location;
 mod ops;
 mod recover;
-pub mod schema;
+mod schema;
 mod types;
 mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 
 pub use location::{resolve_state_dir, state_dir, FILE_NAME};
-pub use types::{
-    Change, Entry, OpenReport, Op, Output, Pragmas, Stats, StoreConfig, StoreError, Value, Write,
-};
+pub use schema::VERSION as SCHEMA_VERSION;
+pub use types::{Change, Entry, Op, OpenReport, Output, Pragmas, Stats, StoreConfig, StoreError, Value, Write};
 
 use worker::{Counters, Job, Reply};
 
@@ -98,6 +97,7 @@ struct Shared {
     path: PathBuf,
     counters: Arc<Counters>,
     thread: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
+    thread_id: ThreadId,
 }
 
 impl Store {
@@ -108,7 +108,8 @@ impl Store {
         let counters = Arc::new(Counters::default());
         let (jobs, queue) = mpsc::channel();
         let thread = worker::spawn(conn, queue, &config, Arc::clone(&counters))?;
-        let shared = Shared { path: config.path, counters, thread: Mutex::new(Some(thread)) };
+        let thread_id = thread.thread().id();
+        let shared = Shared { path: config.path, counters, thread: Mutex::new(Some(thread)), thread_id };
         Ok((Store { jobs, shared: Arc::new(shared) }, report))
     }
 
@@ -124,6 +125,7 @@ impl Store {
 
     /// Runs `op` and waits for its durable result. Blocks: not for the GTK main thread.
     pub fn call(&self, op: Op) -> Result<Output, StoreError> {
+        self.not_on_store_thread("call")?;
         let (tx, rx) = mpsc::sync_channel(1);
         self.submit(op, move |result| {
             let _ = tx.send(result);
@@ -133,6 +135,7 @@ impl Store {
 
     /// Waits until every job submitted before this call is committed and answered.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.not_on_store_thread("flush")?;
         let (tx, rx) = mpsc::sync_channel(1);
         self.jobs.send(Job::Flush(tx)).map_err(|_| StoreError::Closed)?;
         rx.recv().map_err(|_| StoreError::Closed)
@@ -140,13 +143,19 @@ impl Store {
 
     /// Commits everything queued before this call, closes the database (checkpointing
     /// the WAL) and waits for the thread to end. Jobs submitted afterwards, from any
-    /// clone, are answered with [`StoreError::Closed`]. For SIGTERM.
+    /// clone, are answered with [`StoreError::Closed`]. For SIGTERM. From a reply
+    /// callback it cannot wait for its own thread: the thread ends after the current batch.
     pub fn close(self) -> Result<(), StoreError> {
         // If the send fails the thread is gone already; joining still collects its result.
         let _ = self.jobs.send(Job::Close);
+        if self.not_on_store_thread("close").is_err() {
+            return Ok(());
+        }
         let handle = self.shared.thread.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         match handle {
-            Some(handle) => handle.join().unwrap_or_else(|_| Err(StoreError::Storage("the store thread panicked".into()))),
+            Some(handle) => {
+                handle.join().unwrap_or_else(|_| Err(StoreError::Storage("the store thread panicked".into())))
+            }
             // Another clone closed it already.
             None => Ok(()),
         }
@@ -160,6 +169,7 @@ impl Store {
     /// The connection's settings as SQLite reports them now. Blocks: for diagnostics
     /// and tests.
     pub fn pragmas(&self) -> Result<Pragmas, StoreError> {
+        self.not_on_store_thread("pragmas")?;
         let (tx, rx) = mpsc::sync_channel(1);
         self.jobs.send(Job::Pragmas(tx)).map_err(|_| StoreError::Closed)?;
         rx.recv().map_err(|_| StoreError::Closed)?
@@ -168,6 +178,15 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.shared.path
+    }
+
+    /// Reply callbacks run on the store thread: waiting there for the store would wait
+    /// forever.
+    fn not_on_store_thread(&self, what: &str) -> Result<(), StoreError> {
+        if std::thread::current().id() == self.shared.thread_id {
+            return Err(StoreError::BadRequest(format!("Store::{what} from a reply callback would wait for itself")));
+        }
+        Ok(())
     }
 }
 

@@ -348,8 +348,13 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start(routes: Vec<(&'static str, &'static str, String)>) -> HttpServer {
+        Self::start_on(0, routes)
+    }
+
+    /// On a given port (0: any free one).
+    pub fn start_on(port: u16, routes: Vec<(&'static str, &'static str, String)>) -> HttpServer {
         use std::io::Write;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind loopback");
         let port = listener.local_addr().expect("local addr").port();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -379,4 +384,26 @@ impl HttpServer {
         });
         HttpServer { port }
     }
+}
+
+/// A loopback port nobody listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// The web process the core last reported for `label` ("surface=LABEL … web process N").
+pub fn web_pid(log: &LineLog, label: &str) -> Option<u32> {
+    let tag = format!("surface={label} ");
+    log.all().iter().rev().filter(|l| l.contains(&tag)).find_map(|l| {
+        l.rsplit_once("web process ").and_then(|(_, rest)| rest.trim().trim_end_matches(')').parse().ok())
+    })
+}
+
+pub fn count(log: &LineLog, needle: &str) -> usize {
+    log.all().iter().filter(|l| l.contains(needle)).count()
+}
+
+pub fn kill(pid: u32, sig: &str) {
+    let _ = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status();
 }

@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub config_dir: Option<PathBuf>,
     /// Sees every IPC call as it arrives (benchmarks, metrics).
     pub observer: Option<ipc::router::CallObserver>,
+    /// Where the store lives, when neither `STATE_DIRECTORY` nor `XDG_STATE_HOME` should
+    /// decide (see [`store::state_dir`]).
+    pub state_dir: Option<PathBuf>,
 }
 
 pub fn embedded_bundle() -> Result<Bundle, Error> {
@@ -67,8 +70,28 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
         bundle.manifest.name,
         bundle.manifest.surfaces().count()
     );
-    shell::run(bundle, options.observer)?;
+    let store = open_store(options.state_dir.as_deref());
+    shell::run(bundle, store, options.observer)?;
     Ok(())
+}
+
+/// Opens the store; on failure the kiosk runs without it (its commands then answer
+/// `internal`), since a kiosk that cannot start is worse than one that forgets.
+fn open_store(explicit: Option<&Path>) -> Result<store::Store, String> {
+    let dir = store::state_dir(explicit).ok_or("no state directory: set STATE_DIRECTORY or --state-dir")?;
+    match store::Store::open(store::StoreConfig::in_dir(&dir)) {
+        Ok((store, report)) => {
+            if let Some(aside) = report.recovered_from {
+                log::error!("the store was unreadable and was moved aside to {}; starting empty", aside.display());
+            }
+            log::info!("store at {}", store.path().display());
+            Ok(store)
+        }
+        Err(e) => {
+            log::error!("cannot open the store in {}: {e}; running without it", dir.display());
+            Err(e.to_string())
+        }
+    }
 }
 
 /// A device's own start page (as an `EnvironmentFile=` sets it) replaces the main page.

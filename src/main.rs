@@ -19,6 +19,9 @@ enum Command {
         /// Load this configuration folder instead of the embedded one.
         #[arg(long, value_name = "DIR")]
         config: Option<PathBuf>,
+        /// Keep the store here (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/vitrine).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
     },
     /// Validate a configuration folder (vitrine.toml, capabilities/, ui/).
     Check {
@@ -29,7 +32,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run { config: None }) {
+    match cli.command.unwrap_or(Command::Run { config: None, state_dir: None }) {
         Command::Check { dir } => match vitrine::check(&dir) {
             Ok(bundle) => {
                 let surfaces = bundle.manifest.surfaces().count();
@@ -43,9 +46,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { config } => {
+        Command::Run { config, state_dir } => {
             vitrine::service::logging::init();
-            match vitrine::run(vitrine::RunOptions { config_dir: config, ..Default::default() }) {
+            match vitrine::run(vitrine::RunOptions { config_dir: config, state_dir, ..Default::default() }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

@@ -347,7 +347,7 @@ fn pick(options: &'static [&'static str]) -> impl Strategy<Value = String> {
 }
 
 fn scopes(max: usize) -> impl Strategy<Value = Vec<Scope>> {
-    prop::collection::vec(pick(SCOPE_PATTERNS).prop_map(|pattern| Scope { pattern }), 0..=max)
+    prop::collection::vec(pick(SCOPE_PATTERNS).prop_map(|pattern| Scope { kind: "event".into(), pattern }), 0..=max)
 }
 
 /// One permission entry over the catalog, of the shapes validation accepts.

@@ -57,6 +57,9 @@ impl PermissionEntry {
 /// A glob over the value a scoped command is checked against.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Scope {
+    /// What the glob is over: `event` or `key` (see `permissions::ScopeKind`); empty
+    /// when the file named none or several, which validation reports.
+    pub kind: String,
     pub pattern: String,
 }
 
@@ -144,8 +147,14 @@ pub fn validate_all(caps: &[(std::path::PathBuf, Capability)], labels: Option<&[
                 err(format!("{place}.allow"), "is empty: omit it to allow any value".into());
             }
             let scopes = p.allow.iter().flatten().map(|s| ("allow", s)).chain(p.deny.iter().map(|s| ("deny", s)));
+            let want = spec.scope.map(|k| k.key()).unwrap_or_default();
             for (j, (list, s)) in scopes.enumerate() {
-                if let Err(e) = glob::Pattern::new(&s.pattern) {
+                if s.kind != want {
+                    err(
+                        format!("{place}.{list}[{j}]"),
+                        format!("'{}' scopes are objects with one key: '{want}'", p.identifier),
+                    );
+                } else if let Err(e) = glob::Pattern::new(&s.pattern) {
                     err(format!("{place}.{list}[{j}]"), format!("'{}' is not a valid glob: {e}", s.pattern));
                 }
             }
@@ -188,12 +197,17 @@ enum RawPermission {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScope {
-    event: String,
+    event: Option<String>,
+    key: Option<String>,
 }
 
 impl RawScope {
     fn into_scope(self) -> Scope {
-        Scope { pattern: self.event }
+        match (self.event, self.key) {
+            (Some(pattern), None) => Scope { kind: "event".into(), pattern },
+            (None, Some(pattern)) => Scope { kind: "key".into(), pattern },
+            _ => Scope { kind: String::new(), pattern: String::new() },
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 pub enum ScopeKind {
     /// The scope's `event` key, a glob over event names.
     Event,
+    /// The scope's `key` key, a glob over store keys.
+    Key,
 }
 
 impl ScopeKind {
@@ -19,6 +21,7 @@ impl ScopeKind {
     pub fn key(self) -> &'static str {
         match self {
             ScopeKind::Event => "event",
+            ScopeKind::Key => "key",
         }
     }
 }
@@ -70,6 +73,26 @@ pub const COMMANDS: &[CommandSpec] = &[
         scope: None,
         guard: None,
         summary: "answer with a value after a delay, off the main thread, for diagnostics",
+    },
+    CommandSpec {
+        name: "store.get",
+        scope: Some(ScopeKind::Key),
+        guard: None,
+        summary: "read a value of the core's store",
+    },
+    CommandSpec { name: "store.set", scope: Some(ScopeKind::Key), guard: None, summary: "write a value, durably" },
+    CommandSpec { name: "store.delete", scope: Some(ScopeKind::Key), guard: None, summary: "delete a value, durably" },
+    CommandSpec {
+        name: "store.list",
+        scope: Some(ScopeKind::Key),
+        guard: None,
+        summary: "list keys and values by prefix (only keys in scope)",
+    },
+    CommandSpec {
+        name: "store.update",
+        scope: Some(ScopeKind::Key),
+        guard: None,
+        summary: "compare-and-set several keys in one transaction",
     },
     CommandSpec {
         name: "event.unlisten",

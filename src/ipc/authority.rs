@@ -74,20 +74,56 @@ impl Authority {
         )))
     }
 
-    /// Decides one call. `value` is the scope value for scoped commands (an event name).
+    /// Decides one call. `value` is the scope value for scoped commands (an event name,
+    /// a store key).
     pub fn check(&self, label: &str, url: &str, command: &str, value: Option<&str>) -> Result<(), Denied> {
+        self.checker(label, url, command).check(value)
+    }
+
+    /// The grants of one surface's page for one command, detached from the authority so
+    /// that work on another thread can check many values (the keys of a store listing).
+    pub fn checker(&self, label: &str, url: &str, command: &str) -> Checker {
+        let grants = self.applicable(label, url).filter_map(|c| c.grants.get(command)).flatten().cloned().collect();
+        Checker { label: label.to_string(), command: command.to_string(), grants }
+    }
+
+    fn applicable<'a>(&'a self, label: &str, url: &'a str) -> impl Iterator<Item = &'a ResolvedCapability> + 'a {
+        let local = is_local(url);
+        self.surfaces.get(label).into_iter().flatten().filter(move |c| local || c.remote.iter().any(|p| p.matches(url)))
+    }
+}
+
+/// Whether `url` is one of the core's own pages.
+pub fn is_local(url: &str) -> bool {
+    url.strip_prefix(LOCAL_ORIGIN).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..].find('/').map_or(url, |i| &url[..after_scheme + i])
+}
+
+/// One surface's grants for one command; see [`Authority::checker`].
+#[derive(Debug, Clone)]
+pub struct Checker {
+    label: String,
+    command: String,
+    grants: Vec<Grant>,
+}
+
+impl Checker {
+    pub fn check(&self, value: Option<&str>) -> Result<(), Denied> {
+        let (label, command) = (&self.label, &self.command);
         let allow_id = permissions::permission_id(command, Effect::Allow);
         let what = match value {
             Some(v) => format!("surface '{label}' may not call '{command}' for '{v}'"),
             None => format!("surface '{label}' may not call '{command}'"),
         };
-        let grants: Vec<&Grant> = self.applicable(label, url).filter_map(|c| c.grants.get(command)).flatten().collect();
-
-        if let Some(g) = grants.iter().find(|g| g.effect == Effect::Deny) {
+        if let Some(g) = self.grants.iter().find(|g| g.effect == Effect::Deny) {
             let deny_id = permissions::permission_id(command, Effect::Deny);
             return Err(Denied(format!("{what}: denied by '{deny_id}' in capability '{}'", g.capability)));
         }
-        let allows: Vec<&&Grant> = grants.iter().filter(|g| g.effect == Effect::Allow).collect();
+        let allows: Vec<&Grant> = self.grants.iter().filter(|g| g.effect == Effect::Allow).collect();
         if allows.is_empty() {
             return Err(Denied(format!("{what}: no capability grants '{allow_id}'")));
         }
@@ -106,20 +142,9 @@ impl Authority {
         }
     }
 
-    fn applicable<'a>(&'a self, label: &str, url: &'a str) -> impl Iterator<Item = &'a ResolvedCapability> + 'a {
-        let local = is_local(url);
-        self.surfaces.get(label).into_iter().flatten().filter(move |c| local || c.remote.iter().any(|p| p.matches(url)))
+    pub fn allows(&self, value: &str) -> bool {
+        self.check(Some(value)).is_ok()
     }
-}
-
-/// Whether `url` is one of the core's own pages.
-pub fn is_local(url: &str) -> bool {
-    url.strip_prefix(LOCAL_ORIGIN).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-fn origin_of(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    url[after_scheme..].find('/').map_or(url, |i| &url[..after_scheme + i])
 }
 
 fn resolve(cap: &Capability) -> ResolvedCapability {

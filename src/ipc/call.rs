@@ -50,9 +50,20 @@ impl std::fmt::Debug for Route {
 /// Identifies a deferred call in the router's table.
 pub type CallKey = u64;
 
-/// Carries a deferred call's result back to the main thread.
+/// An event the core sends on its own, from any thread (a store change, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broadcast {
+    pub event: String,
+    pub payload: Value,
+    /// A further permission each receiver must hold: (command, scope value), e.g.
+    /// `("store.get", key)` so that only surfaces that may read a key hear it changed.
+    pub only_if: Option<(&'static str, String)>,
+}
+
+/// Carries deferred results and core events back to the main thread.
 pub trait ReplySink: Send + Sync {
     fn send(&self, key: CallKey, result: CallResult);
+    fn broadcast(&self, broadcast: Broadcast);
 }
 
 /// Completes one deferred call. Dropping it unanswered answers `internal`, so a page's

@@ -47,7 +47,7 @@ pub mod router;
 pub mod script;
 
 pub use authority::{Authority, Denied};
-pub use call::{Args, CallKey, CallResult, Payload, ReplySink, Responder};
+pub use call::{Args, Broadcast, CallKey, CallResult, Payload, ReplySink, Responder};
 pub use commands::register_builtins;
 pub use protocol::{ErrorCode, IpcError};
 pub use router::{Caller, Host, Router, SurfaceInfo};

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::config::{Limits, Manifest};
 use crate::ipc::authority::{Authority, Denied};
-use crate::ipc::call::{to_json, Args, CallKey, CallResult, Payload, ReplySink, Responder, Route};
+use crate::ipc::call::{to_json, Args, Broadcast, CallKey, CallResult, Payload, ReplySink, Responder, Route};
 use crate::ipc::events::{check_event_name, EventBus};
 use crate::ipc::pool::Pool;
 use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound, IpcError};
@@ -81,6 +81,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Where deferred work sends core events (store changes) from its own thread.
+    pub fn sink(&self) -> Arc<dyn ReplySink> {
+        Arc::clone(self.sink)
+    }
+
     /// Takes over answering this call; the router waits for the responder.
     pub fn defer(&mut self) -> Responder {
         self.deferred = true;
@@ -369,7 +374,14 @@ impl Router {
         payload: &Value,
         to: Option<&[String]>,
     ) -> usize {
-        deliver(host, &self.authority, &self.events, "core", event, payload, to)
+        deliver(host, &self.authority, &self.events, Delivery { source: "core", event, payload, to, only_if: None })
+    }
+
+    /// Delivers a core event sent from another thread.
+    pub fn broadcast(&mut self, host: &mut dyn Host, b: &Broadcast) -> usize {
+        let only_if = b.only_if.as_ref().map(|(cmd, value)| (*cmd, value.as_str()));
+        let d = Delivery { source: "core", event: &b.event, payload: &b.payload, to: None, only_if };
+        deliver(host, &self.authority, &self.events, d)
     }
 
     fn strip_token<'r>(&self, label: &str, raw: &'r str) -> Option<&'r str> {
@@ -408,29 +420,37 @@ fn answer(host: &mut dyn Host, label: &str, route: Route, result: CallResult) {
     }
 }
 
-/// Delivers `event` to the targeted surfaces that subscribed and may listen.
-pub fn deliver(
-    host: &mut dyn Host,
-    authority: &Authority,
-    events: &EventBus,
-    source: &str,
-    event: &str,
-    payload: &Value,
-    to: Option<&[String]>,
-) -> usize {
-    if check_event_name(event).is_err() {
+/// One event on its way to the surfaces.
+pub struct Delivery<'a> {
+    pub source: &'a str,
+    pub event: &'a str,
+    pub payload: &'a Value,
+    /// Only these surfaces; `None`: all.
+    pub to: Option<&'a [String]>,
+    /// A further permission each receiver must hold (command, scope value).
+    pub only_if: Option<(&'a str, &'a str)>,
+}
+
+/// Delivers an event to the targeted surfaces that subscribed and may listen.
+pub fn deliver(host: &mut dyn Host, authority: &Authority, events: &EventBus, d: Delivery<'_>) -> usize {
+    if check_event_name(d.event).is_err() {
         return 0;
     }
     let mut delivered = 0;
     for s in host.surfaces() {
-        let targeted = to.is_none_or(|t| t.contains(&s.label));
-        if !targeted || !events.is_subscribed(&s.label, event) {
+        let targeted = d.to.is_none_or(|t| t.contains(&s.label));
+        if !targeted || !events.is_subscribed(&s.label, d.event) {
             continue;
         }
-        if authority.check(&s.label, &s.url, "event.listen", Some(event)).is_err() {
+        if authority.check(&s.label, &s.url, "event.listen", Some(d.event)).is_err() {
             continue;
         }
-        host.post(&s.label, script::event(event, payload, source));
+        if let Some((cmd, value)) = d.only_if {
+            if authority.check(&s.label, &s.url, cmd, Some(value)).is_err() {
+                continue;
+            }
+        }
+        host.post(&s.label, script::event(d.event, d.payload, d.source));
         delivered += 1;
     }
     delivered

@@ -30,7 +30,7 @@ use wry::http::Request;
 use wry::{RequestAsyncResponder, WebContext};
 
 use crate::config::Bundle;
-use crate::ipc::{register_builtins, Authority, CallKey, CallResult, Caller, ReplySink, Router};
+use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, ReplySink, Router};
 use crate::service::notify;
 pub use fetch::on_fetch;
 use host::Surfaces;
@@ -41,6 +41,7 @@ pub enum CoreEvent {
     Ipc { label: String, url: String, body: String },
     Fetch { label: String, request: Box<Request<Vec<u8>>>, responder: RequestAsyncResponder },
     Reply { key: CallKey, result: CallResult },
+    Broadcast(Broadcast),
     PageLoad { label: String, finished: bool, url: String },
     Crashed { label: String, reason: &'static str },
     LoadFailed { label: String, url: String, reason: String },
@@ -64,6 +65,16 @@ impl ReplySink for ProxySink {
         };
         if proxy.send_event(CoreEvent::Reply { key, result }).is_err() {
             log::debug!("event loop gone; answer to call {key} dropped");
+        }
+    }
+
+    fn broadcast(&self, broadcast: Broadcast) {
+        let proxy = match self.0.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if proxy.send_event(CoreEvent::Broadcast(broadcast)).is_err() {
+            log::debug!("event loop gone; core event dropped");
         }
     }
 }
@@ -126,6 +137,8 @@ pub struct Shell {
     recovery: crate::config::Recovery,
     kiosk: crate::config::Kiosk,
     timers: resilience::Timers,
+    /// Flushed and closed last when the kiosk stops.
+    store: Option<crate::store::Store>,
     ready: bool,
 }
 
@@ -159,6 +172,9 @@ impl Shell {
             CoreEvent::Ipc { label, url, body } => self.on_ipc(&label, &url, &body),
             CoreEvent::Fetch { label, request, responder } => self.on_fetch(&label, *request, responder),
             CoreEvent::Reply { key, result } => self.on_reply(key, result),
+            CoreEvent::Broadcast(b) => {
+                self.router.broadcast(&mut self.surfaces, &b);
+            }
             CoreEvent::PageLoad { label, finished, url } => self.on_page_load(&label, finished, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
@@ -189,11 +205,21 @@ impl Shell {
         notify::stopping();
         // Dropping a webview destroys it and ends its web process.
         self.surfaces.close_all();
+        if let Some(store) = self.store.take() {
+            match store.close() {
+                Ok(()) => log::info!("store flushed and closed"),
+                Err(e) => log::error!("closing the store: {e}"),
+            }
+        }
     }
 }
 
 /// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then.
-pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -> Result<(), ShellError> {
+pub fn run(
+    bundle: Bundle,
+    store: Result<crate::store::Store, String>,
+    observer: Option<crate::ipc::router::CallObserver>,
+) -> Result<(), ShellError> {
     let manifest = bundle.manifest;
     let labels: Vec<&str> = manifest.surfaces().map(|s| s.label.as_str()).collect();
     let authority = Authority::new(labels, &bundle.capabilities);
@@ -202,6 +228,7 @@ pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -
     let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));
     let mut router = Router::new(manifest.clone(), authority, sink);
     register_builtins(&mut router);
+    crate::ipc::commands::store::register(&mut router, store.clone());
     if let Some(observer) = observer {
         router.set_observer(observer);
     }
@@ -216,6 +243,7 @@ pub fn run(bundle: Bundle, observer: Option<crate::ipc::router::CallObserver>) -
         recovery: manifest.recovery.clone(),
         kiosk: manifest.kiosk.clone(),
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
+        store: store.ok(),
         ready: false,
     }));
     let mut context = WebContext::new(None);

@@ -1,13 +1,15 @@
 //! The built-in commands. Each is listed in `config::permissions::COMMANDS` and guarded
 //! by its own permission; the router checks that before any of these run.
 
+pub mod store;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ipc::call::{Args, Payload};
 use crate::ipc::events::check_event_name;
 use crate::ipc::protocol::{ErrorCode, IpcError};
-use crate::ipc::router::{deliver, Ctx, Router, SurfaceInfo};
+use crate::ipc::router::{deliver, Ctx, Delivery, Router, SurfaceInfo};
 
 /// Longest wait `ipc.delay` accepts.
 const MAX_DELAY_MS: u64 = 10_000;
@@ -124,8 +126,14 @@ fn emit(ctx: &mut Ctx<'_>, args: EmitArgs) -> Result<Emitted, IpcError> {
     if let Some(unknown) = to.iter().flatten().find(|l| ctx.manifest.surface(l).is_none()) {
         return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{unknown}'")));
     }
-    let delivered =
-        deliver(ctx.host, ctx.authority, ctx.events, ctx.caller.label, &args.event, &args.payload, to.as_deref());
+    let d = Delivery {
+        source: ctx.caller.label,
+        event: &args.event,
+        payload: &args.payload,
+        to: to.as_deref(),
+        only_if: None,
+    };
+    let delivered = deliver(ctx.host, ctx.authority, ctx.events, d);
     Ok(Emitted { delivered })
 }
 

@@ -1,0 +1,65 @@
+//! Whatever a page posts, the router answers with a structured reply or a fault and
+//! never panics; a call is answered at most once.
+#![no_main]
+
+use std::sync::Arc;
+
+use libfuzzer_sys::fuzz_target;
+use vitrine::config::Manifest;
+use vitrine::ipc::{self, Authority, Caller, CallKey, CallResult, Host, IpcError, ReplySink, Router, SurfaceInfo};
+
+/// Stands in for the GTK shell, which cannot run inside the fuzzer: it records the
+/// scripts the router would evaluate.
+#[derive(Default)]
+struct Recorder {
+    scripts: Vec<String>,
+}
+
+impl Host for Recorder {
+    fn surfaces(&self) -> Vec<SurfaceInfo> {
+        vec![SurfaceInfo { label: "main".into(), url: "app://localhost/index.html".into(), visible: true, overlay: false }]
+    }
+    fn set_visible(&mut self, _: &str, _: bool) -> Result<(), IpcError> {
+        Ok(())
+    }
+    fn eval(&mut self, _: &str, script: String) {
+        self.scripts.push(script);
+    }
+}
+
+struct Sink;
+impl ReplySink for Sink {
+    fn send(&self, _: CallKey, _: CallResult) {}
+    fn broadcast(&self, _: ipc::Broadcast) {}
+}
+
+fn router() -> Router {
+    let text = "[app]\nname = \"fuzz\"\n[main]\npage = \"index.html\"\n[limits]\nmax_message_bytes = 65536\nmax_json_depth = 16\n";
+    let ui = std::collections::BTreeSet::from(["index.html"]);
+    let manifest = Manifest::parse(std::path::Path::new("vitrine.toml"), text, &ui).expect("valid manifest");
+    let caps = vec![vitrine::config::Capability::parse(
+        std::path::Path::new("c.json"),
+        r#"{"identifier":"all","windows":["*"],"permissions":["app:allow-info","window:allow-list","ipc:allow-echo",{"identifier":"event:allow-emit","allow":[{"event":"a*"}]},"event:allow-listen"]}"#,
+    )
+    .expect("valid capability")];
+    let authority = Authority::new(["main"], &caps);
+    let mut router = Router::new(manifest, authority, Arc::new(Sink));
+    ipc::register_builtins(&mut router);
+    router.set_token("main", "0123456789abcdef0123456789abcdef".into());
+    router
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut router = router();
+    let mut host = Recorder::default();
+    let text = String::from_utf8_lossy(data);
+    let caller = Caller { label: "main", url: "app://localhost/index.html" };
+    // With the token, as the bridge would send it; and without, as a frame would.
+    router.handle_message(&mut host, caller, &format!("0123456789abcdef0123456789abcdef{text}"));
+    router.handle_message(&mut host, caller, &text);
+    for script in &host.scripts {
+        assert!(script.starts_with("window.__vitrine_bridge&&"), "{script}");
+    }
+    // The frame without the token is always refused.
+    assert!(host.scripts.last().is_some_and(|s| s.contains("bad_message")));
+});

@@ -1,0 +1,109 @@
+//! Property: the router's permission decision depends only on what the core binds —
+//! the surface label and the page URL — and the command, never on anything else a page
+//! puts in its message (fields naming another surface, an origin, a window, …).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use vitrine::config::{Capability, Manifest};
+use vitrine::ipc::{
+    self, Authority, Broadcast, CallKey, CallResult, Caller, Host, IpcError, ReplySink, Router, SurfaceInfo,
+};
+
+/// Records what the router would evaluate; stands in for the GTK shell, which a
+/// property test cannot start thousands of times.
+#[derive(Default)]
+struct Recorder(Vec<String>);
+
+impl Host for Recorder {
+    fn surfaces(&self) -> Vec<SurfaceInfo> {
+        LABELS
+            .iter()
+            .map(|l| SurfaceInfo { label: l.to_string(), url: URL.into(), visible: true, overlay: *l != "main" })
+            .collect()
+    }
+    fn set_visible(&mut self, _: &str, _: bool) -> Result<(), IpcError> {
+        Ok(())
+    }
+    fn eval(&mut self, _: &str, script: String) {
+        self.0.push(script);
+    }
+}
+
+struct Sink;
+impl ReplySink for Sink {
+    fn send(&self, _: CallKey, _: CallResult) {}
+    fn broadcast(&self, _: Broadcast) {}
+}
+
+const LABELS: [&str; 3] = ["main", "toast", "admin"];
+const URL: &str = "app://localhost/index.html";
+const TOKEN: &str = "00112233445566778899aabbccddeeff";
+const COMMANDS: [&str; 5] = ["app.info", "window.list", "window.show", "window.hide", "ipc.echo"];
+
+fn setup() -> (Router, Authority) {
+    let ui = std::collections::BTreeSet::from(["index.html"]);
+    let text = "[app]\nname = \"p\"\n[main]\npage = \"index.html\"\n[[overlay]]\nlabel = \"toast\"\npage = \"index.html\"\n[[overlay]]\nlabel = \"admin\"\npage = \"index.html\"\n";
+    let manifest = Manifest::parse(Path::new("vitrine.toml"), text, &ui).expect("manifest");
+    let caps: Vec<Capability> = [
+        r#"{"identifier":"admin","windows":["admin"],"permissions":["app:allow-info","window:allow-list","window:allow-show","window:allow-hide","ipc:allow-echo"]}"#,
+        r#"{"identifier":"main","windows":["main"],"permissions":["app:allow-info","window:allow-list"]}"#,
+        r#"{"identifier":"locked","windows":["*"],"permissions":["window:deny-hide"]}"#,
+    ]
+    .iter()
+    .map(|t| Capability::parse(Path::new("c.json"), t).expect("capability"))
+    .collect();
+    let authority = Authority::new(LABELS, &caps);
+    let mut router = Router::new(manifest, Authority::new(LABELS, &caps), Arc::new(Sink));
+    ipc::register_builtins(&mut router);
+    for l in LABELS {
+        router.set_token(l, TOKEN.into());
+    }
+    (router, authority)
+}
+
+fn forged_fields() -> impl Strategy<Value = Value> {
+    let name =
+        prop::sample::select(vec!["label", "surface", "window", "origin", "url", "source", "caller", "cmd", "id"]);
+    let value = prop::sample::select(vec!["admin", "main", "app://localhost/admin.html", "https://evil.example/", ""]);
+    prop::collection::btree_map(name, value, 0..5).prop_map(|m| json!(m))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn refusals_follow_the_bound_label_not_the_message(
+        label in prop::sample::select(LABELS.to_vec()),
+        command in prop::sample::select(COMMANDS.to_vec()),
+        args in forged_fields(),
+        extra in forged_fields(),
+    ) {
+        let (mut router, authority) = setup();
+        let mut host = Recorder::default();
+        // Forged fields in the arguments, and beside them in the frame.
+        let mut frame = json!({ "id": 1, "kind": "invoke", "cmd": command, "args": args });
+        let mut forged_beside = false;
+        if let (Some(f), Some(e)) = (frame.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                if !["id", "kind", "cmd", "args"].contains(&k.as_str()) {
+                    f.insert(k.clone(), v.clone());
+                    forged_beside = true;
+                }
+            }
+        }
+        router.handle_message(&mut host, Caller { label, url: URL }, &format!("{TOKEN}{frame}"));
+        prop_assert_eq!(host.0.len(), 1, "one answer");
+        let answer = &host.0[0];
+        let allowed = authority.check(label, URL, command, None).is_ok();
+        if forged_beside {
+            // A frame with fields of its own is not a frame: refused before any command.
+            prop_assert!(answer.contains(r#""code":"bad_message""#), "{}", answer);
+        } else {
+            let refused = answer.contains(r#""code":"not_allowed""#);
+            prop_assert_eq!(refused, !allowed, "{} calling {}: {}", label, command, answer);
+        }
+    }
+}

@@ -11,7 +11,6 @@
 //! kill → page ≤ 150 ms p50; hang → page ≤ 1.5 s.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -8,9 +8,14 @@
 //! * [`ipc`] — the wire protocol, the router, the authority and the built-in commands.
 //! * [`shell`] — the toplevel, the surfaces and the main loop (GTK lives only here).
 //! * [`service`] — systemd notifications and logging.
+//! * [`dbus`] — the control interface (`vitrine ctl`), the tray and notifications;
+//!   [`control`] — the requests they send the shell.
 
 pub mod config;
+pub mod control;
+pub mod dbus;
 pub mod ipc;
+pub mod os;
 pub mod service;
 pub mod shell;
 pub mod store;
@@ -28,10 +33,14 @@ pub enum Error {
     Config(#[from] ConfigErrors),
     #[error("the embedded configuration is unreadable: {0}")]
     Embedded(#[from] postcard::Error),
-    #[error("VITRINE_URL: {0}")]
+    #[error("start page (--url or VITRINE_URL): {0}")]
     StartUrl(String),
     #[error(transparent)]
     Shell(#[from] shell::ShellError),
+    #[error(transparent)]
+    Bus(#[from] dbus::StartError),
+    #[error("vitrine is already running, and it could not be asked to open the page: {0}")]
+    Forward(#[from] dbus::client::ClientError),
 }
 
 /// How to run the kiosk.
@@ -44,6 +53,9 @@ pub struct RunOptions {
     /// Where the store lives, when neither `STATE_DIRECTORY` nor `XDG_STATE_HOME` should
     /// decide (see [`store::state_dir`]).
     pub state_dir: Option<PathBuf>,
+    /// The main surface's page (as `VITRINE_URL`, which it overrides). When Vitrine is
+    /// already running, the running kiosk is asked to open it instead.
+    pub url: Option<String>,
 }
 
 pub fn embedded_bundle() -> Result<Bundle, Error> {
@@ -61,9 +73,21 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
         Some(dir) => check(dir)?,
         None => embedded_bundle()?,
     };
-    if let Ok(url) = std::env::var("VITRINE_URL") {
+    if let Some(url) = options.url.clone().or_else(|| std::env::var("VITRINE_URL").ok()) {
         apply_start_url(&mut bundle, &url)?;
     }
+    // Before the store and the window: a second kiosk must touch neither.
+    let relay = control::Relay::default();
+    let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {
+        Err(dbus::StartError::AlreadyRunning { pid, .. }) if options.url.is_some() => {
+            let url = bundle.manifest.main.page.url();
+            dbus::client::forward_navigate(&bundle.manifest.dbus, &bundle.manifest.main.label, &url)?;
+            let by = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            log::info!("vitrine is already running{by}; asked it to open {url}");
+            return Ok(());
+        }
+        other => other?,
+    };
     log::info!(
         "vitrine {} starting '{}' with {} surfaces",
         env!("CARGO_PKG_VERSION"),
@@ -71,7 +95,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
         bundle.manifest.surfaces().count()
     );
     let store = open_store(options.state_dir.as_deref());
-    shell::run(bundle, store, options.observer)?;
+    let roots = os::default_roots(store::state_dir(options.state_dir.as_deref()).as_deref());
+    shell::run(bundle, store, options.observer, relay, bus, roots)?;
     Ok(())
 }
 

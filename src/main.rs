@@ -1,4 +1,4 @@
-//! `vitrine`: run the kiosk, or check a configuration folder.
+//! `vitrine`: run the kiosk, check a configuration folder, or control a running kiosk.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +22,12 @@ enum Command {
         /// Keep the store here (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/vitrine).
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// The main surface's page; if Vitrine already runs, it is asked to open it.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
     },
+    /// Control the running kiosk over D-Bus.
+    Ctl(vitrine::dbus::client::CtlArgs),
     /// Validate a configuration folder (vitrine.toml, capabilities/, ui/).
     Check {
         #[arg(default_value = ".")]
@@ -32,7 +37,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run { config: None, state_dir: None }) {
+    match cli.command.unwrap_or(Command::Run { config: None, state_dir: None, url: None }) {
         Command::Check { dir } => match vitrine::check(&dir) {
             Ok(bundle) => {
                 let surfaces = bundle.manifest.surfaces().count();
@@ -46,9 +51,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { config, state_dir } => {
+        Command::Ctl(args) => vitrine::dbus::client::main(args),
+        Command::Run { config, state_dir, url } => {
             vitrine::service::logging::init();
-            match vitrine::run(vitrine::RunOptions { config_dir: config, state_dir, ..Default::default() }) {
+            match vitrine::run(vitrine::RunOptions { config_dir: config, state_dir, url, ..Default::default() }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

@@ -154,6 +154,10 @@ pub fn validate_all(caps: &[(std::path::PathBuf, Capability)], labels: Option<&[
                         format!("{place}.{list}[{j}]"),
                         format!("'{}' scopes are objects with one key: '{want}'", p.identifier),
                     );
+                } else if want == "url" {
+                    if let Err(reason) = super::urlpattern::UrlPattern::new(&s.pattern) {
+                        err(format!("{place}.{list}[{j}]"), reason);
+                    }
                 } else if let Err(e) = glob::Pattern::new(&s.pattern) {
                     err(format!("{place}.{list}[{j}]"), format!("'{}' is not a valid glob: {e}", s.pattern));
                 }
@@ -199,13 +203,16 @@ enum RawPermission {
 struct RawScope {
     event: Option<String>,
     key: Option<String>,
+    path: Option<String>,
+    url: Option<String>,
 }
 
 impl RawScope {
     fn into_scope(self) -> Scope {
-        match (self.event, self.key) {
-            (Some(pattern), None) => Scope { kind: "event".into(), pattern },
-            (None, Some(pattern)) => Scope { kind: "key".into(), pattern },
+        let given = [("event", self.event), ("key", self.key), ("path", self.path), ("url", self.url)];
+        let mut given = given.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)));
+        match (given.next(), given.next()) {
+            (Some((kind, pattern)), None) => Scope { kind: kind.into(), pattern },
             _ => Scope { kind: String::new(), pattern: String::new() },
         }
     }

@@ -26,6 +26,9 @@
 //! input = "pass-through"                 # or "normal"
 //! ```
 //!
+//! `[recovery]` and `[kiosk]` are described in `config::policy`, `[dbus]` and `[tray]`
+//! in `config::bus`.
+//!
 //! The raw TOML shapes reject unknown keys; [`Manifest::parse`] turns them into the
 //! validated, normalized form that is embedded in the binary.
 
@@ -34,7 +37,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::bus::{Dbus, RawTray, Tray, TrayContext, DBUS_PRINCIPAL};
 use super::error::{line_col, ConfigError, ConfigErrors};
+use super::os::Http;
 use super::policy::{Kiosk, Recovery};
 
 /// The label of the main surface unless `[main] label` says otherwise.
@@ -55,6 +60,12 @@ pub struct Manifest {
     pub kiosk: Kiosk,
     pub main: SurfaceConfig,
     pub overlays: Vec<SurfaceConfig>,
+    /// `[dbus]`: the control interface's bus and name (see `config::bus`).
+    pub dbus: Dbus,
+    /// `[tray]`: the StatusNotifierItem, if any.
+    pub tray: Option<Tray>,
+    /// `[http]`: requests through the core and their secrets (see `config::os`).
+    pub http: Http,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -197,7 +208,7 @@ impl Manifest {
         if !(1..=100_000).contains(&limits.max_in_flight) {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
-        for (key, reason) in raw.recovery.check() {
+        for (key, reason) in raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check()) {
             err(key, reason);
         }
 
@@ -236,9 +247,18 @@ impl Manifest {
             }
         }
 
+        let overlay_names: Vec<String> = overlays.iter().map(|o| o.label.clone()).collect();
+        let tray = match (raw.tray, &main) {
+            (Some(tray), Some(main)) => {
+                let cx = TrayContext { app_name: &raw.app.name, main: &main.label, overlays: &overlay_names, ui_files };
+                tray.resolve(&cx, &mut err)
+            }
+            _ => None,
+        };
+
         match main {
             Some(main) if errors.is_empty() => {
-                let (recovery, kiosk) = (raw.recovery, raw.kiosk);
+                let (recovery, kiosk, dbus) = (raw.recovery, raw.kiosk, raw.dbus);
                 Ok(Manifest {
                     name: raw.app.name,
                     csp,
@@ -248,6 +268,9 @@ impl Manifest {
                     kiosk,
                     main,
                     overlays,
+                    dbus,
+                    tray,
+                    http: raw.http,
                 })
             }
             _ => Err((errors, labels)),
@@ -277,6 +300,11 @@ struct RawManifest {
     main: Option<RawMain>,
     #[serde(default)]
     overlay: Vec<RawSurface>,
+    #[serde(default)]
+    http: Http,
+    #[serde(default)]
+    dbus: Dbus,
+    tray: Option<RawTray>,
 }
 
 #[derive(Deserialize)]
@@ -393,6 +421,9 @@ fn check_label(label: &str) -> Result<(), String> {
     if label.len() > 64 || !label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
     {
         return Err(format!("'{label}' must be 1-64 characters of a-z, 0-9, '-' and '_'"));
+    }
+    if label == DBUS_PRINCIPAL {
+        return Err(format!("'{label}' is reserved: capabilities name D-Bus callers with it"));
     }
     Ok(())
 }

@@ -9,9 +9,11 @@
 //! This module must stay free of anything outside itself (no `crate::` paths, no GTK):
 //! the build script compiles it on its own.
 
+pub mod bus;
 pub mod capability;
 pub mod error;
 pub mod manifest;
+pub mod os;
 pub mod permissions;
 pub mod policy;
 pub mod urlpattern;
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use bus::{BusKind, Dbus, Tray, TrayAction, TrayIcon, TrayItem, DBUS_PRINCIPAL};
 pub use capability::{Capability, PermissionEntry, Scope};
 pub use error::{ConfigError, ConfigErrors};
 pub use manifest::{Anchor, InputMode, Length, Limits, Manifest, Page, SurfaceConfig};
@@ -107,7 +110,8 @@ pub fn load_dir(dir: &Path) -> Result<Bundle, ConfigErrors> {
     // checked, all but whether their windows match a surface.
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let known = (manifest.is_some() || !labels.is_empty()).then_some(labels.as_slice());
-    errors.extend(capability::validate_all(&capabilities, known));
+    let principal_errors = |e: &ConfigError| principal_only(&capabilities, e);
+    errors.extend(capability::validate_all(&capabilities, known).into_iter().filter(|e| !principal_errors(e)));
 
     match manifest {
         Some(manifest) if errors.is_empty() => {
@@ -115,6 +119,17 @@ pub fn load_dir(dir: &Path) -> Result<Bundle, ConfigErrors> {
         }
         _ => Err(errors),
     }
+}
+
+/// Whether `e` says a `windows` glob matches no surface when it matches the D-Bus
+/// callers' principal ([`DBUS_PRINCIPAL`]): such a glob is valid.
+fn principal_only(caps: &[(PathBuf, Capability)], e: &ConfigError) -> bool {
+    let index =
+        e.place.strip_prefix("windows[").and_then(|r| r.strip_suffix(']')).and_then(|i| i.parse::<usize>().ok());
+    let Some(index) = index else { return false };
+    let window = caps.iter().find(|(file, _)| *file == e.file).and_then(|(_, c)| c.windows.get(index));
+    e.reason.contains("matches no surface")
+        && window.and_then(|w| glob::Pattern::new(w).ok()).is_some_and(|p| p.matches(DBUS_PRINCIPAL))
 }
 
 /// The capability files that parse, and the errors of those that do not.

@@ -14,6 +14,10 @@ pub enum ScopeKind {
     Event,
     /// The scope's `key` key, a glob over store keys.
     Key,
+    /// The scope's `path` key, a glob over `$ROOT/…` paths (`*` also crosses `/`).
+    Path,
+    /// The scope's `url` key, a URL pattern (see `config::urlpattern`).
+    Url,
 }
 
 impl ScopeKind {
@@ -22,6 +26,8 @@ impl ScopeKind {
         match self {
             ScopeKind::Event => "event",
             ScopeKind::Key => "key",
+            ScopeKind::Path => "path",
+            ScopeKind::Url => "url",
         }
     }
 }
@@ -93,6 +99,44 @@ pub const COMMANDS: &[CommandSpec] = &[
         scope: Some(ScopeKind::Key),
         guard: None,
         summary: "compare-and-set several keys in one transaction",
+    },
+    CommandSpec {
+        name: "notification.send",
+        scope: None,
+        guard: None,
+        summary: "show a desktop notification (or the built-in toast when no server runs)",
+    },
+    CommandSpec {
+        name: "fs.read",
+        scope: Some(ScopeKind::Path),
+        guard: None,
+        summary: "read a file, as text or bytes",
+    },
+    CommandSpec { name: "fs.write", scope: Some(ScopeKind::Path), guard: None, summary: "replace a file atomically" },
+    CommandSpec { name: "fs.list", scope: Some(ScopeKind::Path), guard: None, summary: "list a directory" },
+    CommandSpec {
+        name: "fs.stat",
+        scope: Some(ScopeKind::Path),
+        guard: None,
+        summary: "size, kind and time of a file",
+    },
+    CommandSpec {
+        name: "fs.remove",
+        scope: Some(ScopeKind::Path),
+        guard: None,
+        summary: "remove a file or empty directory",
+    },
+    CommandSpec {
+        name: "http.fetch",
+        scope: Some(ScopeKind::Url),
+        guard: None,
+        summary: "an HTTP request from the core, with core-held credentials attached",
+    },
+    CommandSpec {
+        name: "device.info",
+        scope: None,
+        guard: None,
+        summary: "hostname, OS, uptime, network, display, version",
     },
     CommandSpec {
         name: "event.unlisten",

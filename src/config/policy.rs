@@ -17,7 +17,14 @@
 //! hide_pointer = true
 //! context_menu = false
 //! idle_timeout_secs = 0   # after this long without input the main surface goes home (0: off)
+//! acceleration = "default" # WebKit's hardware acceleration: "default", "always" or "never"
+//! dmabuf_renderer = true  # false sets WEBKIT_DISABLE_DMABUF_RENDERER=1 before WebKit starts
 //! ```
+//!
+//! The two rendering switches are for boards where WebKitGTK shows a blank window: try
+//! `dmabuf_renderer = false` first, then `acceleration = "never"`. Both cost transparent
+//! overlays their transparency on the machines measured (an opaque black box); the core
+//! logs a warning when a configuration combines them.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,11 +98,45 @@ pub struct Kiosk {
     pub hide_pointer: bool,
     pub context_menu: bool,
     pub idle_timeout_secs: u64,
+    /// WebKit's hardware-acceleration policy for every surface.
+    pub acceleration: Acceleration,
+    /// WebKitGTK's DMA-BUF renderer; `false` sets `WEBKIT_DISABLE_DMABUF_RENDERER=1`
+    /// before the first surface starts.
+    pub dmabuf_renderer: bool,
 }
 
 impl Default for Kiosk {
     fn default() -> Self {
-        Self { hide_pointer: true, context_menu: false, idle_timeout_secs: 0 }
+        Self {
+            hide_pointer: true,
+            context_menu: false,
+            idle_timeout_secs: 0,
+            acceleration: Acceleration::Default,
+            dmabuf_renderer: true,
+        }
+    }
+}
+
+/// `[kiosk] acceleration`: WebKit's `hardware-acceleration-policy` setting.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Acceleration {
+    /// Whatever this WebKit does by default (accelerated when a GL driver works).
+    #[default]
+    Default,
+    /// Always composite with the GPU.
+    Always,
+    /// Never: software rendering, for GPUs whose driver shows a blank window.
+    Never,
+}
+
+impl Acceleration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Acceleration::Default => "default",
+            Acceleration::Always => "always",
+            Acceleration::Never => "never",
+        }
     }
 }
 
@@ -110,6 +151,16 @@ mod tests {
         for bad in ["4:30", "24:00", "12:60", "noon", "12:3x", "1230"] {
             assert_eq!(parse_hh_mm(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn rendering_switches_parse_and_default_to_webkits_own_choice() {
+        let k: Kiosk = toml::from_str("acceleration = \"never\"\ndmabuf_renderer = false").unwrap();
+        assert_eq!((k.acceleration, k.dmabuf_renderer), (Acceleration::Never, false));
+        let k: Kiosk = toml::from_str("").unwrap();
+        assert_eq!((k.acceleration, k.dmabuf_renderer), (Acceleration::Default, true));
+        let err = toml::from_str::<Kiosk>("acceleration = \"sometimes\"").unwrap_err().to_string();
+        assert!(err.contains("unknown variant `sometimes`") && err.contains("`always`"), "{err}");
     }
 
     #[test]

@@ -32,8 +32,33 @@ struct Grant {
     capability: String,
     effect: Effect,
     /// `None`: any value; otherwise the allow scopes.
-    allow: Option<Vec<glob::Pattern>>,
-    deny: Vec<glob::Pattern>,
+    allow: Option<Vec<Matcher>>,
+    deny: Vec<Matcher>,
+}
+
+/// A scope pattern: a glob, or for URL scopes a [`UrlPattern`] (whose `*` cannot leave
+/// the host).
+#[derive(Debug, Clone)]
+enum Matcher {
+    Glob(glob::Pattern),
+    Url(UrlPattern),
+}
+
+impl Matcher {
+    fn new(scope: &crate::config::Scope) -> Option<Self> {
+        if scope.kind == "url" {
+            UrlPattern::new(&scope.pattern).ok().map(Matcher::Url)
+        } else {
+            glob::Pattern::new(&scope.pattern).ok().map(Matcher::Glob)
+        }
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Glob(p) => p.matches(value),
+            Matcher::Url(p) => p.matches(value),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -148,9 +173,7 @@ impl Checker {
 }
 
 fn resolve(cap: &Capability) -> ResolvedCapability {
-    let patterns = |v: &[crate::config::Scope]| -> Vec<glob::Pattern> {
-        v.iter().filter_map(|s| glob::Pattern::new(&s.pattern).ok()).collect()
-    };
+    let patterns = |v: &[crate::config::Scope]| -> Vec<Matcher> { v.iter().filter_map(Matcher::new).collect() };
     let mut grants: BTreeMap<&'static str, Vec<Grant>> = BTreeMap::new();
     for p in &cap.permissions {
         let Some((spec, effect)) = permissions::parse_permission(&p.identifier) else {

@@ -20,6 +20,10 @@ const BUILTIN: &[(&str, &[u8])] = &[
     ("offline.html", include_bytes!("pages/offline.html")),
     ("builtin.css", include_bytes!("pages/builtin.css")),
     ("builtin.js", include_bytes!("pages/builtin.js")),
+    // The notification toast (shell/control.rs), kept with the notification code.
+    ("toast.html", include_bytes!("../dbus/toast/toast.html")),
+    ("toast.js", include_bytes!("../dbus/toast/toast.js")),
+    ("toast.css", include_bytes!("../dbus/toast/toast.css")),
 ];
 
 /// Where the built-in pages live.

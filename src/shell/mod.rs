@@ -7,6 +7,7 @@
 //! through the loop.
 
 mod assets;
+mod control;
 mod fetch;
 mod health;
 mod host;
@@ -38,14 +39,40 @@ use surface::BuildCtx;
 
 /// Work for the main loop, sent from callbacks, worker threads and signal handlers.
 pub enum CoreEvent {
-    Ipc { label: String, url: String, body: String },
-    Fetch { label: String, request: Box<Request<Vec<u8>>>, responder: RequestAsyncResponder },
-    Reply { key: CallKey, result: CallResult },
+    Ipc {
+        label: String,
+        url: String,
+        body: String,
+    },
+    Fetch {
+        label: String,
+        request: Box<Request<Vec<u8>>>,
+        responder: RequestAsyncResponder,
+    },
+    Reply {
+        key: CallKey,
+        result: CallResult,
+    },
     Broadcast(Broadcast),
-    PageLoad { label: String, finished: bool, url: String },
-    Crashed { label: String, reason: &'static str },
-    LoadFailed { label: String, url: String, reason: String },
-    Quit { signal: &'static str },
+    PageLoad {
+        label: String,
+        finished: bool,
+        url: String,
+    },
+    Crashed {
+        label: String,
+        reason: &'static str,
+    },
+    LoadFailed {
+        label: String,
+        url: String,
+        reason: String,
+    },
+    /// A request from the D-Bus control interface, the tray or notifications.
+    Control(crate::control::Request),
+    Quit {
+        signal: &'static str,
+    },
 }
 
 thread_local! {
@@ -140,10 +167,15 @@ pub struct Shell {
     /// Flushed and closed last when the kiosk stops.
     store: Option<crate::store::Store>,
     ready: bool,
+    /// Control requests, the bus link and the toast overlay (see `control.rs`).
+    control: control::ControlState,
 }
 
 impl Shell {
     pub fn on_ipc(&mut self, label: &str, url: &str, body: &str) {
+        if self.on_toast_message(label, body) {
+            return;
+        }
         self.router.handle_message(&mut self.surfaces, Caller { label, url }, body);
     }
 
@@ -178,6 +210,7 @@ impl Shell {
             CoreEvent::PageLoad { label, finished, url } => self.on_page_load(&label, finished, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
+            CoreEvent::Control(request) => self.on_control(request),
             CoreEvent::Quit { signal } => return Some(signal),
         }
         None
@@ -214,26 +247,48 @@ impl Shell {
     }
 }
 
-/// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then.
+/// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then. `relay` is
+/// where other threads' control requests arrive; `bus` the D-Bus side, if it runs.
 pub fn run(
     bundle: Bundle,
     store: Result<crate::store::Store, String>,
     observer: Option<crate::ipc::router::CallObserver>,
+    relay: crate::control::Relay,
+    bus: Option<crate::dbus::Bus>,
+    roots: crate::os::fs::Roots,
 ) -> Result<(), ShellError> {
     let manifest = bundle.manifest;
-    let labels: Vec<&str> = manifest.surfaces().map(|s| s.label.as_str()).collect();
+    // D-Bus callers are a principal of their own (config::bus).
+    let labels = manifest.surfaces().map(|s| s.label.as_str()).chain([crate::config::DBUS_PRINCIPAL]);
     let authority = Authority::new(labels, &bundle.capabilities);
+    let toast = control::wants_toast(&authority, &manifest);
     let event_loop = EventLoopBuilder::<CoreEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));
     let mut router = Router::new(manifest.clone(), authority, sink);
     register_builtins(&mut router);
     crate::ipc::commands::store::register(&mut router, store.clone());
+    let link = bus.map(|b| b.link);
+    let notifier = crate::dbus::notifications::Notifier::new(link.clone(), relay.clone());
+    crate::dbus::notifications::register(&mut router, notifier);
+    let dbus_token = new_token()?;
+    router.set_token(crate::config::DBUS_PRINCIPAL, dbus_token.clone());
     if let Some(observer) = observer {
         router.set_observer(observer);
     }
     let toplevel = window::create(&event_loop, &manifest.name)?;
     notify::status("starting surfaces");
+    let http = &manifest.http;
+    let os = crate::ipc::commands::os::OsDeps {
+        roots,
+        http: crate::os::http::Client::new(
+            crate::os::http::load_secrets(&http.secret),
+            std::time::Duration::from_millis(http.timeout_ms),
+            http.max_response_bytes,
+        ),
+        display: crate::os::device::Display { width: toplevel.screen.width, height: toplevel.screen.height },
+    };
+    crate::ipc::commands::os::register(&mut router, os);
 
     let shell = Rc::new(RefCell::new(Shell {
         router,
@@ -245,6 +300,7 @@ pub fn run(
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         store: store.ok(),
         ready: false,
+        control: control::ControlState::new(&manifest, link, dbus_token),
     }));
     let mut context = WebContext::new(None);
     let mut ctx = BuildCtx {
@@ -279,7 +335,11 @@ pub fn run(
         log::info!(surface = cfg.label.as_str(); "surface created for {} (web process {pid})", cfg.page.url());
         shell.borrow_mut().surfaces.push(s);
     }
-    if !manifest.overlays.is_empty() {
+    if toast {
+        control::build_toast(&shell, &mut ctx)?;
+    }
+    control::attach(&relay, proxy.clone());
+    if !manifest.overlays.is_empty() || toast {
         window::repair_partial_redraws(&toplevel.window);
     }
     notify::status("loading pages");

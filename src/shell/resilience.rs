@@ -132,6 +132,8 @@ impl Shell {
         self.check_idle(now);
         self.check_daily_reload(now);
         self.update_status();
+        // Properties, crash and recovery signals for the D-Bus control interface.
+        self.publish();
     }
 
     fn perform(&mut self, label: &str, action: Action) {

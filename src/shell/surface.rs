@@ -15,8 +15,9 @@ use wry::{
 
 use std::time::Instant;
 
-use webkit2gtk::{URIResponseExt, UserContentManagerExt, WebResourceExt, WebViewExt};
+use webkit2gtk::{SettingsExt, URIResponseExt, UserContentManagerExt, WebResourceExt, WebViewExt};
 
+use crate::config::policy::Acceleration;
 use crate::config::{Anchor, InputMode, Kiosk, Manifest, Recovery, SurfaceConfig};
 use crate::ipc::bridge_script;
 use crate::shell::assets::{Assets, SCHEME};
@@ -76,6 +77,7 @@ pub struct BuildCtx<'a> {
 
 /// Builds the surface `cfg`; `token` is the secret its bridge puts on every call.
 pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry::Error> {
+    prepare_rendering(&ctx.manifest.kiosk);
     let url = cfg.page.url();
     let is_main = cfg.label == ctx.manifest.main.label;
     let label = cfg.label.clone();
@@ -142,6 +144,7 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
     };
     watch_web_process(&label, &webview, ctx);
     apply_kiosk_policy(&webview, &ctx.manifest.kiosk);
+    log_rendering(&webview, ctx.manifest);
     Ok(Surface::new(cfg, webview, container, &ctx.manifest.recovery))
 }
 
@@ -184,9 +187,79 @@ fn watch_web_process(label: &str, webview: &WebView, ctx: &BuildCtx<'_>) {
     });
 }
 
-/// No context menu, no pointer, unless the configuration wants them.
+/// `[kiosk] dmabuf_renderer = false`: WebKit reads the variable when it starts rendering,
+/// and its web processes inherit it, so it is set once, before the first surface.
+fn prepare_rendering(kiosk: &Kiosk) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if !kiosk.dmabuf_renderer {
+            std::env::set_var(DISABLE_DMABUF, "1");
+        }
+    });
+}
+
+const DISABLE_DMABUF: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+
+/// Logs, once, the WebKit version and how it renders; warns when the rendering switches
+/// cost transparent overlays their transparency (measured: an opaque black box instead).
+fn log_rendering(webview: &WebView, manifest: &Manifest) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: plain getters of constants compiled into libwebkit2gtk.
+        let version = unsafe {
+            use webkit2gtk::ffi;
+            (ffi::webkit_get_major_version(), ffi::webkit_get_minor_version(), ffi::webkit_get_micro_version())
+        };
+        let policy = WebViewExt::settings(&webview.webview()).map(|s| s.hardware_acceleration_policy());
+        let policy = match policy {
+            Some(webkit2gtk::HardwareAccelerationPolicy::Always) => "always",
+            Some(webkit2gtk::HardwareAccelerationPolicy::Never) => "never",
+            Some(webkit2gtk::HardwareAccelerationPolicy::OnDemand) => "on-demand",
+            _ => "unknown",
+        };
+        // WebKit's own test: set and not "0".
+        let dmabuf_off = std::env::var_os(DISABLE_DMABUF).is_some_and(|v| !v.is_empty() && v != "0");
+        let why = if !manifest.kiosk.dmabuf_renderer {
+            " (vitrine.toml)"
+        } else if dmabuf_off {
+            " (environment)"
+        } else {
+            ""
+        };
+        log::info!(
+            "WebKitGTK {}.{}.{}; hardware acceleration {} (vitrine.toml: {}); DMA-BUF renderer {}{why}",
+            version.0,
+            version.1,
+            version.2,
+            policy,
+            manifest.kiosk.acceleration.as_str(),
+            if dmabuf_off { "off" } else { "on" },
+        );
+        let transparent: Vec<&str> =
+            manifest.overlays.iter().filter(|o| o.transparent).map(|o| o.label.as_str()).collect();
+        if !transparent.is_empty() && (dmabuf_off || policy == "never") {
+            log::warn!(
+                "transparent overlays ({}) are drawn as opaque boxes over the main surface when {}; \
+                 keep the DMA-BUF renderer and hardware acceleration on where the board allows",
+                transparent.join(", "),
+                if dmabuf_off { "the DMA-BUF renderer is off" } else { "hardware acceleration is off" }
+            );
+        }
+    });
+}
+
+/// No context menu, no pointer, unless the configuration wants them; the configured
+/// hardware-acceleration policy.
 fn apply_kiosk_policy(webview: &WebView, kiosk: &Kiosk) {
     let native = webview.webview();
+    let policy = match kiosk.acceleration {
+        Acceleration::Default => None,
+        Acceleration::Always => Some(webkit2gtk::HardwareAccelerationPolicy::Always),
+        Acceleration::Never => Some(webkit2gtk::HardwareAccelerationPolicy::Never),
+    };
+    if let (Some(policy), Some(settings)) = (policy, WebViewExt::settings(&native)) {
+        settings.set_hardware_acceleration_policy(policy);
+    }
     if !kiosk.context_menu {
         native.connect_context_menu(|_, _, _, _| true);
     }

@@ -407,3 +407,273 @@ pub fn count(log: &LineLog, needle: &str) -> usize {
 pub fn kill(pid: u32, sig: &str) {
     let _ = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status();
 }
+
+// ---- Wayland: headless sway, grim, and a kiosk on it (tests/wayland.rs) --------------
+
+/// Whether `program` is an executable on `PATH`.
+pub fn installed(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// The account headless sway and the kiosk on it run as when the tests run as root:
+/// sway refuses to run as root.
+pub const WAYLAND_USER: u32 = 65534;
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A command that runs as [`WAYLAND_USER`] when the tests run as root, as is otherwise.
+fn as_wayland_user(program: &str) -> Command {
+    if running_as_root() {
+        let mut cmd = Command::new("setpriv");
+        let id = WAYLAND_USER.to_string();
+        cmd.args(["--reuid", &id, "--regid", &id, "--clear-groups", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+/// A directory the Wayland user owns (mode `mode`).
+fn wayland_owned_dir(mode: u32) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    if running_as_root() {
+        std::os::unix::fs::chown(dir.path(), Some(WAYLAND_USER), Some(WAYLAND_USER)).expect("chown");
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).expect("chmod");
+    dir
+}
+
+/// Headless sway (wlroots' headless backend, software rendering) with one output of its
+/// own, in its own `XDG_RUNTIME_DIR`, making every window fullscreen as kiosk
+/// compositors do.
+pub struct Sway {
+    child: Child,
+    pub runtime_dir: tempfile::TempDir,
+    pub wayland_display: String,
+    pub log: LineLog,
+}
+
+impl Sway {
+    /// Starts sway with a `width`×`height` output; `None` when sway is not installed.
+    pub fn start(width: u32, height: u32) -> Option<Sway> {
+        if !installed("sway") {
+            return None;
+        }
+        let runtime_dir = wayland_owned_dir(0o700);
+        let config = runtime_dir.path().join("sway.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "output HEADLESS-1 resolution {width}x{height} position 0 0\n\
+                 for_window [title=\".*\"] fullscreen enable\n\
+                 default_border none\n\
+                 xwayland disable\n"
+            ),
+        )
+        .expect("write sway.conf");
+        let mut child = as_wayland_user("sway")
+            .arg("--config")
+            .arg(&config)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("XDG_RUNTIME_DIR", runtime_dir.path())
+            .env("HOME", runtime_dir.path())
+            .env("WLR_BACKENDS", "headless")
+            .env("WLR_RENDERER", "pixman")
+            .env("WLR_LIBINPUT_NO_DEVICES", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sway (and setpriv, from util-linux, when running as root)");
+        let log = LineLog::default();
+        log.feed(child.stderr.take().expect("piped stderr"), "");
+        let mut sway = Sway { child, runtime_dir, wayland_display: String::new(), log };
+        // sway names its socket wayland-N in the runtime directory once it serves.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let socket = std::fs::read_dir(sway.runtime_dir.path()).ok().and_then(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .find(|n| n.starts_with("wayland-") && !n.ends_with(".lock"))
+            });
+            if let (Some(name), true) = (socket, sway.ipc_socket().is_some()) {
+                sway.wayland_display = name;
+                return Some(sway);
+            }
+            if let Ok(Some(status)) = sway.child.try_wait() {
+                panic!("sway exited ({status}) at start:\n{}", sway.log.all().join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sway did not open its sockets within 20 s:\n{}", sway.log.all().join("\n"));
+    }
+
+    fn ipc_socket(&self) -> Option<PathBuf> {
+        let entries = std::fs::read_dir(self.runtime_dir.path()).ok()?;
+        entries.flatten().map(|e| e.path()).find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("sway-ipc.") && n.to_string_lossy().ends_with(".sock"))
+        })
+    }
+
+    /// The environment a client of this compositor needs.
+    pub fn client_env(&self, cmd: &mut Command) {
+        cmd.env("XDG_RUNTIME_DIR", self.runtime_dir.path())
+            .env("WAYLAND_DISPLAY", &self.wayland_display)
+            .env("GDK_BACKEND", "wayland")
+            .env_remove("DISPLAY");
+        if let Some(sock) = self.ipc_socket() {
+            cmd.env("SWAYSOCK", sock);
+        }
+    }
+
+    /// `swaymsg -r ARGS` as JSON.
+    pub fn msg(&self, args: &[&str]) -> serde_json::Value {
+        let mut cmd = Command::new("swaymsg");
+        self.client_env(&mut cmd);
+        let out = cmd.arg("-r").args(args).output().expect("swaymsg (package sway)");
+        assert!(out.status.success(), "swaymsg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("swaymsg prints JSON")
+    }
+
+    /// The whole output as RGB pixels, captured with grim.
+    pub fn screenshot(&self) -> Image {
+        let mut cmd = Command::new("grim");
+        self.client_env(&mut cmd);
+        let out = cmd.args(["-t", "ppm", "-"]).output().expect("grim is installed (package grim)");
+        assert!(out.status.success(), "grim failed: {}", String::from_utf8_lossy(&out.stderr));
+        Image::from_ppm(&out.stdout)
+    }
+
+    /// Takes screenshots until `ready` holds, returning the last one either way.
+    pub fn screenshot_when(&self, ready: impl Fn(&Image) -> bool, timeout: Duration) -> Image {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let shot = self.screenshot();
+            if ready(&shot) || Instant::now() >= deadline {
+                return shot;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Sway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A kiosk running as a client of a [`Sway`] (as the Wayland user when the tests run as
+/// root), with a real `NOTIFY_SOCKET` and its log read line by line.
+pub struct WaylandKiosk {
+    child: Child,
+    pub log: LineLog,
+    pub notify: LineLog,
+    _home: tempfile::TempDir,
+    pub started: Instant,
+}
+
+impl WaylandKiosk {
+    pub fn start(sway: &Sway, fixture_name: &str, env: &[(&str, &str)]) -> WaylandKiosk {
+        use std::os::unix::fs::PermissionsExt;
+        let home = wayland_owned_dir(0o755);
+        // The socket lives in the compositor's runtime directory, which the kiosk's user
+        // owns; it may send to it.
+        let socket_path = sway.runtime_dir.path().join(format!("notify-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&socket_path);
+        let socket = UnixDatagram::bind(&socket_path).expect("bind NOTIFY_SOCKET");
+        std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o666)).expect("chmod socket");
+        let notify = LineLog::default();
+        {
+            let notify = notify.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n) = socket.recv(&mut buf) {
+                    for line in String::from_utf8_lossy(&buf[..n]).lines() {
+                        notify.push(line.to_string());
+                    }
+                }
+            });
+        }
+        let started = Instant::now();
+        let mut cmd = as_wayland_user(vitrine_bin());
+        cmd.args(["run", "--config"])
+            .arg(fixture(fixture_name))
+            .arg("--state-dir")
+            .arg(home.path().join("state"))
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("VITRINE_LOG", "debug")
+            .env("HOME", home.path())
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        sway.client_env(&mut cmd);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start vitrine");
+        let log = LineLog::default();
+        log.feed(child.stderr.take().expect("piped stderr"), "  | ");
+        WaylandKiosk { child, log, notify, _home: home, started }
+    }
+
+    /// The kiosk's process (`setpriv` execs it, so the pid is the same).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn wait_ready(&self) -> Duration {
+        self.notify.wait_for("READY=1", STARTUP).unwrap_or_else(|| panic!("no READY=1; log:\n{}", self.dump()));
+        self.started.elapsed()
+    }
+
+    pub fn result(&self, name: &str) -> String {
+        let marker = format!("RESULT {name} ");
+        let line =
+            self.log.wait_for(&marker, STARTUP).unwrap_or_else(|| panic!("no RESULT {name}; log:\n{}", self.dump()));
+        line.split_once(&marker).map(|(_, v)| v.to_string()).unwrap_or_default()
+    }
+
+    pub fn dump(&self) -> String {
+        self.log.all().join("\n")
+    }
+
+    pub fn signal(&self, sig: &str) {
+        kill(self.pid(), sig);
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for WaylandKiosk {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,6 +1,7 @@
 //! The built-in commands. Each is listed in `config::permissions::COMMANDS` and guarded
 //! by its own permission; the router checks that before any of these run.
 
+pub mod os;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,347 @@
+//! IPC benchmark: Vitrine's `invoke` against the bare wry transports it is built on,
+//! measured in the same run on the same display.
+//!
+//! `cargo bench --bench ipc` needs no display: it starts its own `Xvfb`, prints a table,
+//! and writes `ipc.json` and `ipc.svg` to `<target dir>/bench/`.
+//!
+//! # Method
+//!
+//! * **Processes.** tao's event loop never returns and only one may exist per process,
+//!   so every measurement runs in a child process of this binary (`--child raw`,
+//!   `--child vitrine DIR`) on the parent's Xvfb. A child prints its raw samples as
+//!   `SAMPLES {json}` lines and exits; the parent pools them over `IPC_BENCH_ROUNDS`
+//!   (default 3) alternating raw/Vitrine runs, so slow drift of the machine hits both.
+//! * **Timing on the Rust side.** WebKitGTK's `performance.now()` has 1 ms resolution
+//!   here, so the page only runs a tight sequential loop (`for (…) await call()`), and the
+//!   Rust side stamps `Instant::now()` as each call arrives: the gap between consecutive
+//!   arrivals is exactly one full round trip (reply delivery, promise resolution, the
+//!   next call's send). Warm-up iterations are dropped. Vitrine is stamped by the
+//!   `RunOptions::observer`, which the router calls on the main thread for every call
+//!   before any check; the raw handlers stamp on entry. Where in the handler the stamp
+//!   is taken does not matter: the offset is the same for every call of a case.
+//! * **Vitrine side** ([`kiosk`]): `vitrine::run` on `benches/ipc/kiosk` (a main page and
+//!   three listener overlays), every call through `window.vitrine`. Between cases the
+//!   page invokes `app.info`; `window.list` means done.
+//! * **Floor** ([`raw`]): a tao window with the same webview layout on one shared
+//!   `WebContext`, an IPC handler (postMessage in, `evaluate_script` out) and an
+//!   asynchronous custom protocol (fetch POST in, HTTP response out) that only stamp
+//!   and echo. The page loop (`benches/ipc/kiosk/ui/common.js`) is the very same file.
+//!   The raw child also prices designs Vitrine could adopt (fetch in + `evaluate_script`
+//!   out, `call_async_javascript_function`, base64 + `Uint8Array.fromBase64` replies,
+//!   fan-out acks that are answered like invokes); they appear in the raw table only.
+//! * **Fan-out.** The main page emits to three listeners, each acks with an invoke; the
+//!   sample is the emit's arrival to the third ack's arrival. Its floor is one
+//!   `evaluate_script` into one bare webview whose page acks by postMessage, timed from
+//!   the handler that evaluates it to the ack. Rounds are paced (`FANOUT_PACE_MS`).
+//! * **The core's share** ([`core_cpu`]): the router's work per call, timed in-process
+//!   with a stub host, to tell the core's overhead from the bridge's and WebKit's.
+//!
+//! The ratio of a case is Vitrine's p50 over the lowest p50 among the raw transports
+//! that do the same work.
+//!
+//! Knobs: `IPC_BENCH_ROUNDS=N` (child runs per side), `IPC_BENCH_SCALE=F` (loop lengths
+//! times F), `IPC_BENCH_ONLY=a,b` (only cases whose id contains a or b).
+
+// A bench target's root is like a mod.rs: its modules would be looked up in benches/.
+#[path = "ipc/core_cpu.rs"]
+mod core_cpu;
+#[path = "ipc/kiosk.rs"]
+mod kiosk;
+#[path = "ipc/plan.rs"]
+mod plan;
+#[path = "ipc/raw.rs"]
+mod raw;
+#[path = "ipc/report.rs"]
+mod report;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// Longest a child may take; a healthy one needs well under a minute.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // `cargo bench` passes `--bench` (and any filter); only `--child` changes the role.
+    if let Some(at) = args.iter().position(|a| a == "--child") {
+        match (args.get(at + 1).map(String::as_str), args.get(at + 2)) {
+            (Some("raw"), _) => raw::run(),
+            (Some("vitrine"), Some(dir)) => kiosk::run(PathBuf::from(dir)),
+            _ => {
+                eprintln!("usage: ipc --child raw | --child vitrine CONFIG_DIR");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    match parent() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ipc bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A virtual X display of the bench's own, so it can run beside other tests.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Result<Xvfb, String> {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start Xvfb (package xvfb): {e}"))?;
+        let mut number = String::new();
+        if let Some(mut out) = child.stdout.take() {
+            let mut byte = [0u8; 1];
+            while out.read(&mut byte).map(|n| n == 1).unwrap_or(false) && byte[0] != b'\n' {
+                number.push(char::from(byte[0]));
+            }
+        }
+        let xvfb = Xvfb { child, display: format!(":{}", number.trim()) };
+        if number.trim().is_empty() {
+            return Err("Xvfb did not report a display number".into());
+        }
+        Ok(xvfb)
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Runs one child to completion and returns its `SAMPLES` lines.
+fn run_child(kind: &str, kiosk_dir: &Path, display: &str, work: &Path, round: usize) -> Result<Vec<String>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    // A private HOME and runtime dir: WebKit keeps caches there, and other test runs on
+    // this machine must not share them.
+    let home = work.join(format!("home-{kind}-{round}"));
+    std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700));
+    }
+    let log_path = work.join(format!("{kind}-{round}.log"));
+    let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["--child", kind]);
+    if kind == "vitrine" {
+        cmd.arg(kiosk_dir);
+    }
+    cmd.env("DISPLAY", display)
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", &home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("STATE_DIRECTORY", home.join("state"))
+        .env("GDK_BACKEND", "x11")
+        .env("NO_AT_BRIDGE", "1")
+        .env("VITRINE_LOG", "warn")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("VITRINE_URL")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start the {kind} child: {e}"))?;
+
+    // WebKit's helper processes may hold the pipe open after the child exits, so lines
+    // come through a channel and the parent stops at DONE rather than at end of file.
+    let (tx, rx) = mpsc::channel::<String>();
+    if let Some(stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + CHILD_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "the {kind} child timed out after {CHILD_TIMEOUT:?}; its log ({}):\n{}",
+                    log_path.display(),
+                    tail(&log_path, 40)
+                ));
+            }
+            Err(e) => return Err(format!("cannot wait for the {kind} child: {e}")),
+        }
+    };
+    report_warnings(kind, &log_path);
+    let mut samples = Vec::new();
+    let mut done = false;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        if line == "DONE" {
+            done = true;
+            break;
+        }
+        if let Some(json) = line.strip_prefix("SAMPLES ") {
+            samples.push(json.to_string());
+        }
+    }
+    if !done {
+        return Err(format!(
+            "the {kind} child ended ({status}) without its samples; its log ({}):\n{}",
+            log_path.display(),
+            tail(&log_path, 40)
+        ));
+    }
+    Ok(samples)
+}
+
+/// Vitrine logs refusals and faults at WARN/ERROR; any during a run means some call
+/// did not do what the bench thinks it measures, so they are shown, not buried.
+fn report_warnings(kind: &str, log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let bad: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).collect();
+    if !bad.is_empty() {
+        eprintln!("ipc bench: the {kind} child logged {} warnings/errors, first ones:", bad.len());
+        for line in bad.iter().take(5) {
+            eprintln!("  | {line}");
+        }
+    }
+}
+
+fn target_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => manifest.join(dir),
+        None => manifest.join("target"),
+    }
+}
+
+/// The 1-minute load average: other processes on a small machine move these numbers
+/// far more than anything measured here, so each run records it.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+fn machine(load_before: Option<f64>, load_after: Option<f64>) -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    let webkit = Command::new("pkg-config")
+        .args(["--modversion", "webkit2gtk-4.1"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "cpu": cpu,
+        "webkit2gtk": webkit,
+        "display": "Xvfb 1280x800x24",
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+    })
+}
+
+fn parent() -> Result<(), String> {
+    let rounds = match std::env::var("IPC_BENCH_ROUNDS") {
+        Ok(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or(format!("IPC_BENCH_ROUNDS={v}: not a count"))?,
+        Err(_) => 3,
+    };
+    let work = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+    let kiosk_dir = work.path().join("kiosk");
+    kiosk::write_folder(&kiosk_dir).map_err(|e| format!("cannot write the bench kiosk: {e}"))?;
+    vitrine::check(&kiosk_dir).map_err(|e| format!("the bench kiosk does not validate:\n{e}"))?;
+
+    let started = Instant::now();
+    let load_before = load_average();
+    let cpus = std::thread::available_parallelism().map(|n| n.get() as f64).unwrap_or(1.0);
+    if load_before.is_some_and(|l| l > cpus * 0.5) {
+        eprintln!(
+            "ipc bench: load average {:.1} on {cpus} CPUs before starting: other work competes, expect noisy ratios",
+            load_before.unwrap_or_default()
+        );
+    }
+    // Samples per case, one list per round: pooled for the percentiles, per round for
+    // the spread of the ratio (raw and Vitrine of one round ran back to back).
+    let mut per_round: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+    let mut lost: BTreeMap<String, usize> = BTreeMap::new();
+    {
+        let xvfb = Xvfb::start()?;
+        eprintln!("ipc bench: Xvfb on {}, {rounds} rounds", xvfb.display);
+        for round in 0..rounds {
+            for kind in ["raw", "vitrine"] {
+                let empty = if kind == "raw" { plan::raw_cases() } else { plan::vitrine_cases() }.is_empty();
+                if empty {
+                    continue;
+                }
+                let t = Instant::now();
+                let lines = run_child(kind, &kiosk_dir, &xvfb.display, work.path(), round)?;
+                for line in &lines {
+                    let v: Value = serde_json::from_str(line).map_err(|e| format!("bad SAMPLES line {line}: {e}"))?;
+                    let id = v["case"].as_str().unwrap_or_default().to_string();
+                    let ms =
+                        v["ms"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+                    per_round.entry(id.clone()).or_default().push(ms);
+                    *lost.entry(id).or_default() += v["lost"].as_u64().unwrap_or(0) as usize;
+                }
+                eprintln!(
+                    "ipc bench: round {}/{rounds} {kind}: {} cases in {:.1} s",
+                    round + 1,
+                    lines.len(),
+                    t.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    let cpu = core_cpu::measure(&kiosk_dir)?;
+
+    let mut stats = BTreeMap::new();
+    let mut round_p50 = BTreeMap::new();
+    for (id, rounds) in &per_round {
+        if let Some(s) = report::Stats::of(&rounds.concat()) {
+            stats.insert(id.clone(), s);
+        }
+        let p50s = rounds.iter().filter_map(|ms| report::Stats::of(ms).map(|s| s.p50)).collect::<Vec<f64>>();
+        round_p50.insert(id.clone(), p50s);
+    }
+    let report = report::Report { stats, round_p50, lost, cpu, rounds };
+    println!("{}", report.table());
+
+    let out = target_dir().join("bench");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let json_path = out.join("ipc.json");
+    let text =
+        serde_json::to_string_pretty(&report.json(machine(load_before, load_average()))).map_err(|e| e.to_string())?;
+    std::fs::write(&json_path, text + "\n").map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let svg_path = out.join("ipc.svg");
+    std::fs::write(&svg_path, report.svg()).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+    println!("wrote {} and {} ({:.0} s)", json_path.display(), svg_path.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}

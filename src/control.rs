@@ -1,0 +1,274 @@
+//! Control requests: what other threads (the D-Bus control interface, the tray, the
+//! notification sender) ask of the shell, and the shell's answers.
+//!
+//! The shell owns GTK and runs on the main thread; nothing else may touch it. A
+//! [`Request`] travels to it through a [`Relay`] (which the shell attaches to its event
+//! loop once that exists) and is answered through a one-shot channel, so the asking side
+//! holds channels only. An answer that does not come in time means the main loop is
+//! frozen, and is reported as such rather than waited for.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrayAction;
+
+/// How long a caller waits for the main loop before calling the kiosk unresponsive.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+/// What to do. The first group is the control interface's; the rest come from the bus
+/// side's own parts.
+#[derive(Debug)]
+pub enum Op {
+    Ping,
+    Status,
+    Navigate {
+        label: String,
+        url: String,
+    },
+    Reload {
+        label: String,
+    },
+    SetVisible {
+        label: String,
+        visible: bool,
+    },
+    /// `payload` is JSON text ("" for null); `to` empty means every surface.
+    Emit {
+        event: String,
+        payload: String,
+        to: Vec<String>,
+    },
+    Screenshot {
+        label: String,
+    },
+    /// Show a notification as the built-in toast (no notification server).
+    Toast(Toast),
+    /// Deliver a core event to one surface (a notification's action was clicked).
+    Deliver {
+        label: String,
+        event: String,
+        payload: serde_json::Value,
+    },
+    /// A tray menu entry was clicked.
+    Tray(TrayAction),
+}
+
+#[derive(Debug)]
+pub enum Reply {
+    Pong,
+    Done,
+    Status(Status),
+    /// How many surfaces an emitted event reached.
+    Emitted(usize),
+    Png(Png),
+}
+
+/// A surface's picture, PNG-encoded.
+#[derive(Debug, Clone)]
+pub struct Png {
+    pub width: u32,
+    pub height: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// The answer to `Status`, sent as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    pub name: String,
+    pub version: String,
+    pub pid: u32,
+    pub uptime_secs: f64,
+    /// The main surface has loaded once.
+    pub ready: bool,
+    pub surfaces: Vec<SurfaceStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SurfaceStatus {
+    pub label: String,
+    pub url: String,
+    pub visible: bool,
+    pub overlay: bool,
+    /// Showing its own page, loaded and answering.
+    pub up: bool,
+    /// The web process, when known.
+    pub pid: Option<u32>,
+    pub crashes: u64,
+    pub hangs: u64,
+    pub recoveries: u64,
+    pub load_failures: u64,
+}
+
+/// What the control interface publishes as properties; sent by the shell when it
+/// changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub ready: bool,
+    pub visible: Vec<String>,
+    pub urls: BTreeMap<String, String>,
+    pub crashes: u64,
+    pub recoveries: u64,
+}
+
+/// A notification shown as the built-in toast.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Toast {
+    pub id: u32,
+    /// The surface that sent it; action clicks go back there.
+    pub sender: String,
+    pub title: String,
+    pub body: String,
+    pub icon: String,
+    pub urgency: Urgency,
+    /// -1: the default; 0: until dismissed; else milliseconds.
+    pub timeout_ms: i32,
+    pub actions: Vec<NoteAction>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Urgency {
+    Low,
+    #[default]
+    Normal,
+    Critical,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NoteAction {
+    pub id: String,
+    pub label: String,
+}
+
+/// Why a request failed; each kind has its own D-Bus error name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    BadArgs(String),
+    #[error("{0}")]
+    Failed(String),
+    /// The shell is not there (starting, stopping) or did not answer in time.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+pub type Answer = Result<Reply, ControlError>;
+
+/// Where the shell sends its answer.
+pub struct Responder(Option<oneshot::Sender<Answer>>);
+
+impl Responder {
+    /// Answers; an asker that gave up is no error.
+    pub fn send(mut self, answer: Answer) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(answer);
+        }
+    }
+
+    /// Nobody waits (fire-and-forget requests).
+    pub fn none() -> Self {
+        Self(None)
+    }
+}
+
+pub struct Request {
+    pub op: Op,
+    pub reply: Responder,
+}
+
+/// The shell's end: implemented on its event loop's proxy.
+pub trait ControlSink: Send + Sync {
+    /// Queues `request` for the main loop; false when the loop is gone (the request is
+    /// dropped, so its asker hears "stopping").
+    fn submit(&self, request: Request) -> bool;
+}
+
+/// The other threads' end: clonable, and usable before the shell exists (requests are
+/// then refused as "starting").
+#[derive(Clone, Default)]
+pub struct Relay(Arc<RwLock<Option<Arc<dyn ControlSink>>>>);
+
+impl Relay {
+    pub fn attach(&self, sink: Arc<dyn ControlSink>) {
+        match self.0.write() {
+            Ok(mut slot) => *slot = Some(sink),
+            Err(poisoned) => *poisoned.into_inner() = Some(sink),
+        }
+    }
+
+    fn sink(&self) -> Option<Arc<dyn ControlSink>> {
+        match self.0.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Sends `op` without waiting for an answer; false when the shell is not there.
+    pub fn post(&self, op: Op) -> bool {
+        self.sink().is_some_and(|s| s.submit(Request { op, reply: Responder::none() }))
+    }
+
+    /// Sends `op` and waits (asynchronously) for the answer, at most [`ANSWER_WITHIN`].
+    pub async fn call(&self, op: Op) -> Answer {
+        let Some(sink) = self.sink() else {
+            return Err(ControlError::Unavailable("the kiosk is still starting".into()));
+        };
+        let (tx, rx) = oneshot::channel();
+        if !sink.submit(Request { op, reply: Responder(Some(tx)) }) {
+            return Err(ControlError::Unavailable("the kiosk is stopping".into()));
+        }
+        let timeout = async {
+            async_io::Timer::after(ANSWER_WITHIN).await;
+            None
+        };
+        match futures_lite::future::or(async { Some(rx.await) }, timeout).await {
+            Some(Ok(answer)) => answer,
+            Some(Err(oneshot::Canceled)) => {
+                Err(ControlError::Unavailable("the kiosk dropped the request: it is stopping".into()))
+            }
+            None => Err(ControlError::Unavailable(format!(
+                "the kiosk did not answer within {} s: its main loop is busy or frozen",
+                ANSWER_WITHIN.as_secs()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+
+    impl ControlSink for Echo {
+        fn submit(&self, request: Request) -> bool {
+            match request.op {
+                Op::Ping => request.reply.send(Ok(Reply::Pong)),
+                // Dropped unanswered: the asker must hear that, not hang.
+                _ => drop(request),
+            }
+            true
+        }
+    }
+
+    #[test]
+    fn calls_are_answered_refused_before_attach_and_never_hang() {
+        let relay = Relay::default();
+        let early = async_io::block_on(relay.call(Op::Ping));
+        assert!(matches!(early, Err(ControlError::Unavailable(m)) if m.contains("starting")));
+        assert!(!relay.post(Op::Ping));
+        relay.attach(Arc::new(Echo));
+        assert!(matches!(async_io::block_on(relay.call(Op::Ping)), Ok(Reply::Pong)));
+        let dropped = async_io::block_on(relay.call(Op::Status));
+        assert!(matches!(dropped, Err(ControlError::Unavailable(ref m)) if m.contains("dropped")), "{dropped:?}");
+    }
+}

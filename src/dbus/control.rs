@@ -1,0 +1,329 @@
+//! `org.vitrine.Vitrine1` at `/org/vitrine/Vitrine1`: the kiosk's control interface.
+//!
+//! Methods (each answered by the shell on the main thread, through the [`Relay`]):
+//!
+//! | method | in | out |
+//! |---|---|---|
+//! | `Ping` | — | `s` "pong" (the main loop answered) |
+//! | `Status` | — | `s` JSON: name, version, pid, uptime, ready, surfaces with url, visibility, web process, crash/hang/recovery counts |
+//! | `Navigate` | `s` label, `s` url | — (the surface's navigation allow-list applies) |
+//! | `Reload`, `Show`, `Hide` | `s` label | — (show/hide: overlays only) |
+//! | `Emit` | `s` event, `s` payload JSON ("" = null), `as` targets (empty = all) | `u` surfaces reached |
+//! | `Screenshot` | `s` label | `ay` PNG |
+//! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
+//!
+//! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
+//! permission and scope checks as a page's `event.emit`. The others are guarded by the
+//! bus: same user on the session bus, `root` and group `vitrine` on the system bus
+//! (`packaging/dbus/org.vitrine.Vitrine1.conf`).
+//!
+//! Properties (cached here from what the shell publishes, with `PropertiesChanged`):
+//! `Name`, `Version`, `Surfaces` (constant), `Ready`, `Visible`, `Urls`, `Crashes`,
+//! `Recoveries`. Signals: `SurfaceCrashed(label, reason)`, `SurfaceRecovered(label)`.
+//!
+//! Errors are `org.vitrine.Vitrine1.Error.{NotFound, NotAllowed, BadArgs, Failed,
+//! Unavailable}` with a message saying why.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+
+use zbus::message::Header;
+use zbus::object_server::{InterfaceRef, SignalEmitter};
+
+use crate::config::{Dbus, Manifest};
+use crate::control::{ControlError, Op, Relay, Reply, Snapshot};
+use crate::dbus::{Notice, PATH};
+
+/// The errors callers see.
+#[derive(Debug, zbus::DBusError)]
+#[zbus(prefix = "org.vitrine.Vitrine1.Error")]
+pub enum Fault {
+    #[zbus(error)]
+    ZBus(zbus::Error),
+    NotFound(String),
+    NotAllowed(String),
+    BadArgs(String),
+    Failed(String),
+    Unavailable(String),
+}
+
+impl From<ControlError> for Fault {
+    fn from(e: ControlError) -> Self {
+        match e {
+            ControlError::NotFound(m) => Fault::NotFound(m),
+            ControlError::NotAllowed(m) => Fault::NotAllowed(m),
+            ControlError::BadArgs(m) => Fault::BadArgs(m),
+            ControlError::Failed(m) => Fault::Failed(m),
+            ControlError::Unavailable(m) => Fault::Unavailable(m),
+        }
+    }
+}
+
+/// The object served at [`PATH`]: a relay to the shell and the last published state.
+pub struct ControlObject {
+    relay: Relay,
+    name: String,
+    surfaces: Vec<String>,
+    state: Snapshot,
+}
+
+impl ControlObject {
+    pub fn new(manifest: &Manifest, relay: Relay) -> Self {
+        Self {
+            relay,
+            name: manifest.name.clone(),
+            surfaces: manifest.surfaces().map(|s| s.label.clone()).collect(),
+            state: Snapshot::default(),
+        }
+    }
+
+    async fn call(&self, op: Op) -> Result<Reply, Fault> {
+        Ok(self.relay.call(op).await?)
+    }
+}
+
+fn unexpected(reply: Reply) -> Fault {
+    Fault::Failed(format!("unexpected answer from the shell: {reply:?}"))
+}
+
+/// Who called, for the log.
+fn caller(header: &Header<'_>) -> String {
+    header.sender().map_or_else(|| "?".to_string(), |s| s.to_string())
+}
+
+#[zbus::interface(name = "org.vitrine.Vitrine1")]
+impl ControlObject {
+    /// Answers "pong" once the main loop has seen the request.
+    #[zbus(out_args("reply"))]
+    async fn ping(&self) -> Result<String, Fault> {
+        match self.call(Op::Ping).await? {
+            Reply::Pong => Ok("pong".into()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The kiosk and its surfaces, as JSON.
+    #[zbus(out_args("status_json"))]
+    async fn status(&self) -> Result<String, Fault> {
+        match self.call(Op::Status).await? {
+            Reply::Status(status) => {
+                serde_json::to_string(&status).map_err(|e| Fault::Failed(format!("cannot encode the status: {e}")))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn navigate(&self, label: String, url: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!(surface = label.as_str(); "D-Bus {}: Navigate to {url}", caller(&header));
+        self.call(Op::Navigate { label, url }).await.map(drop)
+    }
+
+    async fn reload(&self, label: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!(surface = label.as_str(); "D-Bus {}: Reload", caller(&header));
+        self.call(Op::Reload { label }).await.map(drop)
+    }
+
+    async fn show(&self, label: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!(surface = label.as_str(); "D-Bus {}: Show", caller(&header));
+        self.call(Op::SetVisible { label, visible: true }).await.map(drop)
+    }
+
+    async fn hide(&self, label: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!(surface = label.as_str(); "D-Bus {}: Hide", caller(&header));
+        self.call(Op::SetVisible { label, visible: false }).await.map(drop)
+    }
+
+    /// Emits `event` as the principal `dbus`; returns how many surfaces received it.
+    #[zbus(out_args("delivered"))]
+    async fn emit(
+        &self,
+        event: String,
+        payload_json: String,
+        target: Vec<String>,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<u32, Fault> {
+        log::info!("D-Bus {}: Emit '{event}' to {target:?}", caller(&header));
+        match self.call(Op::Emit { event, payload: payload_json, to: target }).await? {
+            Reply::Emitted(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A PNG of what the surface shows.
+    #[zbus(out_args("png"))]
+    async fn screenshot(&self, label: String) -> Result<Vec<u8>, Fault> {
+        match self.call(Op::Screenshot { label }).await? {
+            Reply::Png(png) => Ok(png.bytes),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Writes a PNG of the surface to `path`, which must be absolute and must not exist:
+    /// the kiosk writes as its own user, so it never replaces a file.
+    #[zbus(out_args("width", "height"))]
+    async fn screenshot_to_file(
+        &self,
+        label: String,
+        path: String,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(u32, u32), Fault> {
+        let path = Path::new(&path);
+        if !path.is_absolute() {
+            return Err(Fault::BadArgs(format!("'{}' is not an absolute path", path.display())));
+        }
+        let png = match self.call(Op::Screenshot { label: label.clone() }).await? {
+            Reply::Png(png) => png,
+            other => return Err(unexpected(other)),
+        };
+        write_new(path, &png.bytes).map_err(|e| Fault::Failed(format!("cannot write '{}': {e}", path.display())))?;
+        log::info!(surface = label.as_str(); "D-Bus {}: screenshot written to {}", caller(&header), path.display());
+        Ok((png.width, png.height))
+    }
+
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+
+    /// The configured surfaces' labels, main first.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn surfaces(&self) -> Vec<String> {
+        self.surfaces.clone()
+    }
+
+    /// The main surface has loaded.
+    #[zbus(property)]
+    fn ready(&self) -> bool {
+        self.state.ready
+    }
+
+    /// The labels of the surfaces shown now.
+    #[zbus(property)]
+    fn visible(&self) -> Vec<String> {
+        self.state.visible.clone()
+    }
+
+    /// What each surface shows, by label.
+    #[zbus(property)]
+    fn urls(&self) -> HashMap<String, String> {
+        self.state.urls.clone().into_iter().collect()
+    }
+
+    /// Web-process ends (crashes, kills, hangs) over all surfaces.
+    #[zbus(property)]
+    fn crashes(&self) -> u64 {
+        self.state.crashes
+    }
+
+    #[zbus(property)]
+    fn recoveries(&self) -> u64 {
+        self.state.recoveries
+    }
+
+    #[zbus(signal)]
+    async fn surface_crashed(emitter: &SignalEmitter<'_>, label: &str, reason: &str) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    async fn surface_recovered(emitter: &SignalEmitter<'_>, label: &str) -> zbus::Result<()>;
+}
+
+/// Creates `path` (never an existing file) and writes `bytes` to it.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("no {bus} bus: {source}")]
+    Connect { bus: &'static str, source: zbus::Error },
+    #[error("cannot serve {PATH} on the {bus} bus: {source}")]
+    Serve { bus: &'static str, source: zbus::Error },
+    #[error("may not own {name} on the {bus} bus: {source}")]
+    Name { bus: &'static str, name: String, source: zbus::Error },
+    #[error("the name is taken")]
+    NameTaken { pid: Option<u32> },
+}
+
+/// Connects, serves [`ControlObject`] at [`PATH`], then claims the name without queueing
+/// (objects first, so that no call arrives before they are there).
+pub async fn serve(cfg: &Dbus, objects: ControlObject) -> Result<zbus::Connection, ServeError> {
+    let bus = cfg.bus.as_str();
+    let connection = super::connect(cfg.bus).await.map_err(|source| ServeError::Connect { bus, source })?;
+    connection.object_server().at(PATH, objects).await.map_err(|source| ServeError::Serve { bus, source })?;
+    let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
+    match connection.request_name_with_flags(cfg.name.as_str(), flags).await {
+        Ok(_) => Ok(connection),
+        Err(zbus::Error::NameTaken) => Err(ServeError::NameTaken { pid: owner_pid(&connection, &cfg.name).await }),
+        Err(source) => Err(ServeError::Name { bus, name: cfg.name.clone(), source }),
+    }
+}
+
+/// The process owning `name`, as the bus reports it.
+pub async fn owner_pid(connection: &zbus::Connection, name: &str) -> Option<u32> {
+    let proxy = zbus::fdo::DBusProxy::new(connection).await.ok()?;
+    let name = zbus::names::BusName::try_from(name).ok()?;
+    proxy.get_connection_unix_process_id(name).await.ok()
+}
+
+/// Publishes what the shell sends: property changes and signals.
+pub struct Publisher {
+    iface: InterfaceRef<ControlObject>,
+}
+
+impl Publisher {
+    pub async fn new(connection: &zbus::Connection) -> Option<Self> {
+        match connection.object_server().interface::<_, ControlObject>(PATH).await {
+            Ok(iface) => Some(Self { iface }),
+            Err(e) => {
+                log::error!("the control object is gone: {e}; properties and signals are off");
+                None
+            }
+        }
+    }
+
+    pub async fn publish(&self, notice: Notice) {
+        let emitter = self.iface.signal_emitter();
+        let sent = match notice {
+            Notice::State(new) => self.update(new).await,
+            Notice::Crashed { label, reason } => ControlObject::surface_crashed(emitter, &label, &reason).await,
+            Notice::Recovered { label } => ControlObject::surface_recovered(emitter, &label).await,
+            Notice::Notify(_) => Ok(()),
+        };
+        if let Err(e) = sent {
+            log::warn!("cannot publish on D-Bus: {e}");
+        }
+    }
+
+    /// Stores the new state and announces each property that changed.
+    async fn update(&self, new: Snapshot) -> zbus::Result<()> {
+        let emitter = self.iface.signal_emitter();
+        let mut objects = self.iface.get_mut().await;
+        let old = std::mem::replace(&mut objects.state, new);
+        let now = &objects.state;
+        if old.ready != now.ready {
+            objects.ready_changed(emitter).await?;
+        }
+        if old.visible != now.visible {
+            objects.visible_changed(emitter).await?;
+        }
+        if old.urls != now.urls {
+            objects.urls_changed(emitter).await?;
+        }
+        if old.crashes != now.crashes {
+            objects.crashes_changed(emitter).await?;
+        }
+        if old.recoveries != now.recoveries {
+            objects.recoveries_changed(emitter).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,765 @@
+//! D-Bus end to end: a private `dbus-daemon` per test, the real kiosk under Xvfb, and
+//! real peers — `busctl` and `vitrine ctl` as clients, `dunst` as the notification
+//! server, `status-notifier-watcher` as the tray's watcher, `setpriv` for a caller
+//! under another uid.
+//!
+//! The private session bus uses `tests/fixtures/dbus-bus/session.conf`: the stock
+//! session configuration less service activation, so that only the peers a test starts
+//! are on it (an installed dunst would otherwise be activated by the first notification).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{count, fixture, kill, vitrine_bin, web_pid, Kiosk, STARTUP};
+use serde_json::Value;
+
+const NAME: &str = "org.vitrine.Vitrine1";
+const PATH: &str = "/org/vitrine/Vitrine1";
+const IFACE: &str = "org.vitrine.Vitrine1";
+
+/// A `dbus-daemon` of the test's own, stopped when dropped.
+struct PrivateBus {
+    address: String,
+    pid: u32,
+}
+
+impl PrivateBus {
+    fn start(config: &Path) -> PrivateBus {
+        let out = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--print-address=1", "--print-pid=1", "--fork"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("dbus-daemon is installed (package dbus-daemon)");
+        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let address = lines.next().expect("address").trim().to_string();
+        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
+        PrivateBus { address, pid }
+    }
+
+    fn session() -> PrivateBus {
+        Self::start(&fixture("dbus-bus/session.conf"))
+    }
+
+    fn busctl(&self, args: &[&str]) -> Output {
+        Command::new("busctl").arg(format!("--address={}", self.address)).args(args).output().expect("busctl")
+    }
+
+    /// Calls a control method with busctl; the reply's data (JSON) or the error text.
+    fn call(&self, method: &str, signature: &str, args: &[&str]) -> Result<Value, String> {
+        let mut argv = vec!["--json=short", "call", NAME, PATH, IFACE, method];
+        if !signature.is_empty() {
+            argv.push(signature);
+            argv.push("--");
+            argv.extend_from_slice(args);
+        }
+        let out = self.busctl(&argv);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        let reply: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        Ok(reply["data"].clone())
+    }
+
+    fn property(&self, name: &str) -> Value {
+        let out = self.busctl(&["--json=short", "get-property", NAME, PATH, IFACE, name]);
+        assert!(out.status.success(), "get-property {name}: {out:?}");
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON")["data"].clone()
+    }
+
+    /// Waits for a property to take `want` (the shell publishes within a tick).
+    fn wait_property(&self, name: &str, want: Value) {
+        let ok = wait_until(Duration::from_secs(3), || self.property(name) == want);
+        assert!(ok, "{name} is {}, not {want}", self.property(name));
+    }
+
+    fn status(&self) -> Value {
+        let data = self.call("Status", "", &[]).expect("Status");
+        serde_json::from_str(data[0].as_str().expect("a string")).expect("Status is JSON")
+    }
+
+    fn env(&self) -> [(&'static str, &str); 2] {
+        [("DBUS_SESSION_BUS_ADDRESS", &self.address), ("NO_AT_BRIDGE", "1")]
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        kill(self.pid, "TERM");
+    }
+}
+
+/// A helper process (dunst, the watcher, dbus-monitor), ended when dropped.
+struct Peer {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Peer {
+    fn start(cmd: &mut Command) -> Peer {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start peer");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("piped");
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Peer { child, lines }
+    }
+
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `dbus-monitor` for everything the control object sends.
+fn monitor(bus: &PrivateBus) -> Peer {
+    let peer = Peer::start(Command::new("dbus-monitor").args([
+        "--address",
+        &bus.address,
+        &format!("type='signal',path='{PATH}'"),
+    ]));
+    // It prints its own NameAcquired once it listens.
+    assert!(wait_until(Duration::from_secs(5), || peer.text().contains("NameAcquired")), "dbus-monitor did not start");
+    peer
+}
+
+fn wait_until(timeout: Duration, f: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `vitrine ctl ARGS` on the bus; (exit code, stdout, stderr).
+fn ctl(bus: &PrivateBus, args: &[&str]) -> (i32, String, String) {
+    ctl_env(&[("DBUS_SESSION_BUS_ADDRESS", &bus.address)], args)
+}
+
+fn ctl_env(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(vitrine_bin());
+    cmd.arg("ctl").args(args).env_remove("DBUS_SESSION_BUS_ADDRESS").env_remove("DBUS_SYSTEM_BUS_ADDRESS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run vitrine ctl");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// Starts the `dbus` fixture on `bus` and waits until its pages listen.
+fn kiosk_on(bus: &PrivateBus, extra: &[(&str, &str)]) -> Kiosk {
+    let mut env: Vec<(&str, &str)> = bus.env().to_vec();
+    env.extend_from_slice(extra);
+    let kiosk = Kiosk::start_with("dbus", &env);
+    kiosk.wait_ready();
+    kiosk.result("main-listening");
+    kiosk.result("side-listening");
+    kiosk
+}
+
+/// Waits until `needle` has been logged more than `seen` times.
+fn wait_count(kiosk: &Kiosk, needle: &str, seen: usize) {
+    let ok = wait_until(Duration::from_secs(10), || count(&kiosk.log, needle) > seen);
+    assert!(ok, "'{needle}' not logged again; log:\n{}", kiosk.dump());
+}
+
+/// One pixel of a PNG file, as RGB (ImageMagick; not the `convert` of another package).
+fn pixel(png: &Path, x: u32, y: u32) -> [u8; 3] {
+    let out = Command::new("/usr/bin/convert")
+        .arg(png)
+        .args(["-crop", &format!("1x1+{x}+{y}"), "-depth", "8", "rgb:-"])
+        .output()
+        .expect("ImageMagick");
+    assert!(out.status.success() && out.stdout.len() == 3, "convert: {out:?}");
+    [out.stdout[0], out.stdout[1], out.stdout[2]]
+}
+
+fn identify(png: &Path) -> String {
+    let out = Command::new("identify").args(["-format", "%m %w %h"]).arg(png).output().expect("identify");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn surface<'a>(status: &'a Value, label: &str) -> &'a Value {
+    status["surfaces"].as_array().and_then(|a| a.iter().find(|s| s["label"] == label)).expect("surface in status")
+}
+
+#[test]
+fn every_control_method_works_against_the_running_kiosk() {
+    let bus = PrivateBus::session();
+    let kiosk = kiosk_on(&bus, &[]);
+    let signals = monitor(&bus);
+
+    // Introspection is clean and complete.
+    let out = bus.busctl(&["introspect", NAME, PATH]);
+    assert!(out.status.success() && out.stderr.is_empty(), "introspect: {out:?}");
+    let all = String::from_utf8_lossy(&out.stdout);
+    let text = all.split_once("\norg.vitrine.Vitrine1 ").map(|(_, ours)| ours).unwrap_or_default();
+    for (member, signature) in [
+        (".Ping ", "method    -         s"),
+        (".Status ", "method    -         s"),
+        (".Navigate ", "method    ss        -"),
+        (".Reload ", "method    s         -"),
+        (".Show ", "method    s         -"),
+        (".Hide ", "method    s         -"),
+        (".Emit ", "method    ssas      u"),
+        (".Screenshot ", "method    s         ay"),
+        (".ScreenshotToFile ", "method    ss        uu"),
+        (".Ready ", "property  b"),
+        (".Visible ", "property  as"),
+        (".Urls ", "property  a{ss}"),
+        (".Crashes ", "property  t"),
+        (".SurfaceCrashed ", "signal    ss"),
+        (".SurfaceRecovered ", "signal    s"),
+    ] {
+        let line = text.lines().find(|l| l.starts_with(member)).unwrap_or_else(|| panic!("no {member} in:\n{text}"));
+        assert!(line.contains(signature), "{line}");
+    }
+    let xml = bus.busctl(&["introspect", "--xml-interface", NAME, PATH]);
+    let xml = String::from_utf8_lossy(&xml.stdout);
+    assert!(xml.contains(r#"<arg name="payload_json" type="s" direction="in"/>"#), "{xml}");
+    assert!(xml.contains(r#"<arg name="png" type="ay" direction="out"/>"#), "{xml}");
+
+    // Ping and Status.
+    assert_eq!(bus.call("Ping", "", &[]).expect("Ping"), serde_json::json!(["pong"]));
+    let status = bus.status();
+    assert_eq!(status["name"], "dbus fixture");
+    assert_eq!(status["pid"], kiosk.pid());
+    assert_eq!(status["ready"], true);
+    let labels: Vec<&str> =
+        status["surfaces"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["main", "side", "hidden", "vitrine.toast"]);
+    let side = surface(&status, "side");
+    assert_eq!(side["pid"].as_u64().map(|p| p as u32), web_pid(&kiosk.log, "side"));
+    assert_eq!((side["visible"].clone(), side["crashes"].clone()), (Value::Bool(true), Value::from(0)));
+    assert_eq!(surface(&status, "hidden")["visible"], false);
+    bus.wait_property("Ready", Value::Bool(true));
+
+    // Emit goes through the event ACL as the principal "dbus".
+    let seen_side = count(&kiosk.log, "RESULT side-got");
+    assert_eq!(
+        bus.call("Emit", "ssas", &["from-dbus", r#"{"n":1}"#, "1", "main"]).expect("Emit"),
+        serde_json::json!([1])
+    );
+    assert_eq!(kiosk.result("main-got"), r#"{"n":1} from dbus"#);
+    assert_eq!(bus.call("Emit", "ssas", &["from-dbus", r#"{"n":2}"#, "0"]).expect("Emit"), serde_json::json!([2]));
+    kiosk.log.wait_for(r#"RESULT side-got {"n":2} from dbus"#, STARTUP).expect("side got the untargeted event");
+    assert_eq!(count(&kiosk.log, "RESULT side-got"), seen_side + 1, "side got the event targeted at main");
+    assert!(!kiosk.log.contains("RESULT hidden-got"), "an overlay without the capability heard it");
+    let secret = bus.call("Emit", "ssas", &["secret", "{}", "0"]).expect_err("not in the dbus scope");
+    assert!(secret.contains("surface 'dbus' may not call 'event.emit' for 'secret'"), "{secret}");
+    let bad = bus.call("Emit", "ssas", &["from-dbus", "{nope", "0"]).expect_err("not JSON");
+    assert!(bad.contains("not JSON"), "{bad}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!kiosk.log.contains("RESULT main-secret"), "a refused event was delivered");
+
+    // Navigate really changes the page, within the allow-list only.
+    bus.call("Navigate", "ss", &["main", "app://localhost/page2.html"]).expect("Navigate");
+    assert!(kiosk.result("page2-loaded").starts_with("app://localhost/page2.html"));
+    let urls = wait_until(Duration::from_secs(3), || bus.property("Urls")["main"] == "app://localhost/page2.html");
+    assert!(urls, "{}", bus.property("Urls"));
+    let refused = bus.call("Navigate", "ss", &["main", "https://example.com/"]).expect_err("outside the allow-list");
+    assert!(refused.contains("may not navigate"), "{refused}");
+    let missing = bus.call("Navigate", "ss", &["ghost", "app://localhost/page2.html"]).expect_err("no such surface");
+    assert!(missing.contains("no surface labelled 'ghost'"), "{missing}");
+
+    // Reload.
+    let listening = count(&kiosk.log, "RESULT side-listening");
+    bus.call("Reload", "s", &["side"]).expect("Reload");
+    wait_count(&kiosk, "RESULT side-listening", listening);
+
+    // Hide and Show, with PropertiesChanged.
+    bus.call("Hide", "s", &["side"]).expect("Hide");
+    bus.wait_property("Visible", serde_json::json!(["main"]));
+    assert!(wait_until(Duration::from_secs(3), || signals.text().contains("member=PropertiesChanged")));
+    bus.call("Show", "s", &["side"]).expect("Show");
+    bus.wait_property("Visible", serde_json::json!(["main", "side"]));
+    assert_eq!(surface(&bus.status(), "side")["visible"], true);
+    let main_refused = bus.call("Hide", "s", &["main"]).expect_err("main cannot hide");
+    assert!(main_refused.contains("only overlays"), "{main_refused}");
+
+    // Screenshots: a real PNG of the surface's size and content.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shot = dir.path().join("main.png");
+    let size = bus.call("ScreenshotToFile", "ss", &["main", shot.to_str().unwrap()]).expect("ScreenshotToFile");
+    assert_eq!(size, serde_json::json!([1920, 1080]));
+    assert_eq!(identify(&shot), "PNG 1920 1080");
+    assert!(common::near(pixel(&shot, 200, 600), [0xc0, 0x30, 0x20]), "page2 is red: {:?}", pixel(&shot, 200, 600));
+    let again = bus.call("ScreenshotToFile", "ss", &["main", shot.to_str().unwrap()]).expect_err("exists");
+    assert!(again.contains("File exists"), "{again}");
+    let relative = bus.call("ScreenshotToFile", "ss", &["main", "shot.png"]).expect_err("relative");
+    assert!(relative.contains("not an absolute path"), "{relative}");
+    let side_shot = dir.path().join("side.png");
+    let size = bus.call("ScreenshotToFile", "ss", &["side", side_shot.to_str().unwrap()]).expect("side");
+    assert_eq!(size, serde_json::json!([400, 300]));
+    assert!(common::near(pixel(&side_shot, 200, 150), [0x30, 0xa0, 0x50]));
+    let hidden = bus.call("ScreenshotToFile", "ss", &["hidden", "/tmp/never.png"]).expect_err("hidden");
+    assert!(hidden.contains("hidden; show it first"), "{hidden}");
+
+    // A crashed web process: SurfaceCrashed, then SurfaceRecovered, and the counts.
+    let pid = surface(&bus.status(), "side")["pid"].as_u64().expect("side's web process") as u32;
+    let loads = count(&kiosk.log, "RESULT side-loaded");
+    kill(pid, "KILL");
+    wait_count(&kiosk, "RESULT side-loaded", loads);
+    let crashed = wait_until(Duration::from_secs(5), || {
+        let t = signals.text();
+        t.contains("member=SurfaceCrashed") && t.contains("member=SurfaceRecovered")
+    });
+    assert!(crashed, "signals:\n{}", signals.text());
+    let t = signals.text();
+    let after = t.split("member=SurfaceCrashed").nth(1).unwrap_or_default();
+    assert!(after.trim_start().starts_with("string \"side\""), "{t}");
+    let side = surface(&bus.status(), "side").clone();
+    assert_eq!((side["crashes"].as_u64(), side["recoveries"].as_u64()), (Some(1), Some(1)), "{side}");
+    assert_ne!(side["pid"].as_u64(), Some(u64::from(pid)));
+    bus.wait_property("Crashes", Value::from(1));
+}
+
+#[test]
+fn vitrine_ctl_drives_every_method() {
+    let bus = PrivateBus::session();
+    let kiosk = kiosk_on(&bus, &[]);
+
+    let (code, out, err) = ctl(&bus, &["ping"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with(&format!("pong from {NAME} (pid {})", kiosk.pid())), "{out}");
+    let (_, out, _) = ctl(&bus, &["--json", "ping"]);
+    assert_eq!(serde_json::from_str::<Value>(&out).expect("JSON")["pid"], kiosk.pid());
+    let config = fixture("dbus-system");
+    let (code, _, err) = ctl(&bus, &["--config", config.to_str().unwrap(), "ping"]);
+    assert_eq!(code, 3, "that folder's kiosk is on the system bus: {err}");
+    let (code, _, _) = ctl(&bus, &["--config", fixture("dbus").to_str().unwrap(), "--session", "ping"]);
+    assert_eq!(code, 0);
+
+    let (code, out, _) = ctl(&bus, &["status"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("dbus fixture — vitrine "), "{out}");
+    let columns = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let head = columns(out.lines().nth(1).unwrap_or_default());
+    assert_eq!(head, ["SURFACE", "VISIBLE", "STATE", "PID", "CRASHES", "HANGS", "RECOVERED", "URL"], "{out}");
+    let side = out.lines().map(columns).find(|c| c[0] == "side").expect("a row for side");
+    let pid = surface(&bus.status(), "side")["pid"].to_string();
+    assert_eq!(side, ["side", "yes", "up", &pid, "0", "0", "0", "app://localhost/side.html"], "{out}");
+    let (_, out, _) = ctl(&bus, &["status", "--json"]);
+    let status: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(surface(&status, "hidden")["visible"], false);
+
+    let (code, out, _) = ctl(&bus, &["navigate", "main", "app://localhost/page2.html"]);
+    assert_eq!((code, out.trim()), (0, "main: opening app://localhost/page2.html"));
+    kiosk.result("page2-loaded");
+    let (code, _, err) = ctl(&bus, &["navigate", "main", "https://example.com/"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("may not navigate"), "{err}");
+
+    let listening = count(&kiosk.log, "RESULT side-listening");
+    let (code, out, _) = ctl(&bus, &["reload", "side"]);
+    assert_eq!((code, out.trim()), (0, "side: reloading"));
+    wait_count(&kiosk, "RESULT side-listening", listening);
+
+    let (code, out, _) = ctl(&bus, &["hide", "side"]);
+    assert_eq!((code, out.trim()), (0, "side: hidden"));
+    bus.wait_property("Visible", serde_json::json!(["main"]));
+    let (code, out, _) = ctl(&bus, &["show", "side"]);
+    assert_eq!((code, out.trim()), (0, "side: shown"));
+    let (code, _, err) = ctl(&bus, &["show", "ghost"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no surface labelled 'ghost'"), "{err}");
+
+    let (code, out, _) = ctl(&bus, &["emit", "from-dbus", r#"{"via":"ctl"}"#, "--to", "side"]);
+    assert_eq!((code, out.trim()), (0, "'from-dbus' delivered to 1 surface"));
+    kiosk.log.wait_for(r#"RESULT side-got {"via":"ctl"} from dbus"#, STARTUP).expect("side got it");
+    let (code, out, err) = ctl(&bus, &["--json", "emit", "secret"]);
+    assert_eq!(code, 1, "{err}");
+    let error: Value = serde_json::from_str(&out).expect("JSON error");
+    assert_eq!(error["error"]["code"], "not_allowed", "{error}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("shot.png");
+    let (code, out, err) = ctl(&bus, &["screenshot", "main", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("main: 1920x1080 PNG written to"), "{out}");
+    assert_eq!(identify(&file), "PNG 1920 1080");
+    let (_, out, _) = ctl(&bus, &["--json", "screenshot", "side", dir.path().join("s.png").to_str().unwrap()]);
+    let shot: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!((shot["width"].as_u64(), shot["height"].as_u64()), (Some(400), Some(300)));
+}
+
+#[test]
+fn without_a_kiosk_ctl_fails_clearly_and_a_second_vitrine_stops_or_forwards() {
+    let bus = PrivateBus::session();
+    let (code, _, err) = ctl(&bus, &["ping"]);
+    assert_eq!(code, 3);
+    assert!(err.contains(&format!("vitrine is not running: nobody owns {NAME} on the session bus")), "{err}");
+    let (code, out, _) = ctl(&bus, &["--json", "status"]);
+    assert_eq!(code, 3);
+    assert_eq!(serde_json::from_str::<Value>(&out).expect("JSON")["error"]["code"], "not_running");
+    let (code, _, err) = ctl_env(&[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")], &["ping"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("cannot reach the session bus"), "{err}");
+
+    let kiosk = kiosk_on(&bus, &[]);
+    // A second kiosk on the same bus: no display needed, it stops before GTK.
+    let second = |extra: &[&str]| {
+        let home = tempfile::tempdir().expect("tempdir");
+        Command::new(vitrine_bin())
+            .args(["run", "--config"])
+            .arg(fixture("dbus"))
+            .args(extra)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("XDG_RUNTIME_DIR", home.path())
+            .env("HOME", home.path())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("JOURNAL_STREAM")
+            .output()
+            .expect("run a second vitrine")
+    };
+    let out = second(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "vitrine is already running: {NAME} on the session bus is owned by process {}",
+            kiosk.pid()
+        )),
+        "{err}"
+    );
+    let out = second(&["--url", "page2.html"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("asked it to open app://localhost/page2.html"), "{err}");
+    assert!(kiosk.result("page2-loaded").starts_with("app://localhost/page2.html"));
+}
+
+#[test]
+fn notifications_reach_dunst_and_action_clicks_come_back() {
+    let bus = PrivateBus::session();
+    let kiosk = kiosk_on(&bus, &[]);
+    // What reaches the server, as the bus carries it.
+    let calls = Peer::start(Command::new("dbus-monitor").args([
+        "--address",
+        &bus.address,
+        "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+    ]));
+    let home = tempfile::tempdir().expect("tempdir");
+    let _dunst = Peer::start(
+        Command::new("dunst")
+            .env("DISPLAY", &kiosk.xvfb.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path()),
+    );
+    let dunstctl = |args: &[&str]| {
+        let out = Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .output()
+            .expect("dunstctl (package dunst)");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert!(wait_until(Duration::from_secs(10), || dunstctl(&["count", "displayed"]) == "0"), "dunst did not start");
+
+    let note = r#"{"notify":{"title":"Door open","body":"Back entrance","icon":"dialog-warning","urgency":"critical","timeout":0,"actions":[{"id":"default","label":"Show"},{"id":"ack","label":"Acknowledge"}]}}"#;
+    bus.call("Emit", "ssas", &["from-dbus", note, "1", "main"]).expect("Emit");
+    let sent: Value = serde_json::from_str(&kiosk.result("notify-sent")).expect("JSON");
+    assert_eq!(sent["shown"], "server", "{}", kiosk.dump());
+    assert!(wait_until(Duration::from_secs(5), || dunstctl(&["count", "displayed"]) == "1"));
+
+    // The default action, as a click on the notification in dunst.
+    dunstctl(&["action", "0"]);
+    let action: Value = serde_json::from_str(&kiosk.result("action")).expect("JSON");
+    assert_eq!(action, serde_json::json!({ "id": sent["id"], "action": "default" }));
+
+    dunstctl(&["close-all"]);
+    let history: Value = serde_json::from_str(&dunstctl(&["history"])).expect("dunstctl history is JSON");
+    let seen = history["data"][0].as_array().and_then(|n| n.iter().find(|n| n["summary"]["data"] == "Door open"));
+    let seen = seen.unwrap_or_else(|| panic!("not in dunst's history: {history}"));
+    assert_eq!(seen["body"]["data"], "Back entrance");
+    assert_eq!(seen["appname"]["data"], "dbus fixture");
+    assert_eq!(seen["id"]["data"], sent["id"]);
+    // Icon, urgency, timeout and actions, as sent (dunst's history keeps none of them).
+    let notify = calls.text();
+    let notify = notify.split("member=Notify").nth(1).unwrap_or_else(|| panic!("no Notify call seen: {notify}"));
+    for part in [
+        r#"string "dbus fixture""#,
+        r#"string "dialog-warning""#,
+        r#"string "Door open""#,
+        r#"string "default""#,
+        r#"string "Acknowledge""#,
+        r#"string "urgency""#,
+        "byte 2",
+        "int32 0",
+    ] {
+        assert!(notify.contains(part), "no {part} in the Notify call:\n{notify}");
+    }
+    assert!(!kiosk.log.contains("shown as a toast"));
+}
+
+#[test]
+fn without_a_notification_server_the_toast_shows_and_clicks_come_back() {
+    let bus = PrivateBus::session();
+    let kiosk = kiosk_on(&bus, &[]);
+    let note = r#"{"notify":{"title":"Toast here","body":"no server","timeout":0,"actions":[{"id":"default","label":"Open"},{"id":"ack","label":"Acknowledge"}]}}"#;
+    bus.call("Emit", "ssas", &["from-dbus", note, "1", "main"]).expect("Emit");
+    let sent: Value = serde_json::from_str(&kiosk.result("notify-sent")).expect("JSON");
+    assert_eq!(sent["shown"], "toast");
+    assert!(kiosk.log.wait_for("surface=vitrine.toast vitrine: toast", STARTUP).is_some(), "{}", kiosk.dump());
+    assert!(kiosk.log.contains("no notification server"));
+    assert!(wait_until(Duration::from_secs(5), || bus.property("Visible").to_string().contains("vitrine.toast")));
+
+    // The toast is drawn in the top-right corner, over the main page's blue.
+    let blue = [0x20, 0x40, 0x60];
+    let outside = [(1400, 40), (1600, 250)];
+    let drawn = |s: &common::Image| {
+        !common::near(s.pixel(1600, 40), blue) && outside.iter().all(|&(x, y)| common::near(s.pixel(x, y), blue))
+    };
+    let shot = kiosk.xvfb.screenshot_when(drawn, Duration::from_secs(5));
+    assert!(!common::near(shot.pixel(1600, 40), blue), "no toast drawn");
+    for (x, y) in outside {
+        assert!(common::near(shot.pixel(x, y), blue), "the toast covers ({x},{y}): {:?}", shot.pixel(x, y));
+    }
+
+    // A click on it is its default action, and comes back to the sender.
+    kiosk.xvfb.xdotool(&["mousemove", "1600", "40", "click", "1"]);
+    let action: Value = serde_json::from_str(&kiosk.result("action")).expect("JSON");
+    assert_eq!(action, serde_json::json!({ "id": sent["id"], "action": "default" }));
+    // The empty toast overlay hides again, so it covers nothing.
+    assert!(wait_until(Duration::from_secs(3), || !bus.property("Visible").to_string().contains("vitrine.toast")));
+}
+
+/// The tray item's bus name, once registered with the watcher.
+fn registered_item(bus: &PrivateBus, kiosk: &Kiosk, timeout: Duration) -> Option<String> {
+    let wanted = format!("org.kde.StatusNotifierItem-{}-", kiosk.pid());
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let out = bus.busctl(&[
+            "--json=short",
+            "get-property",
+            "org.kde.StatusNotifierWatcher",
+            "/StatusNotifierWatcher",
+            "org.kde.StatusNotifierWatcher",
+            "RegisteredStatusNotifierItems",
+        ]);
+        let items: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let found =
+            items["data"].as_array().into_iter().flatten().filter_map(Value::as_str).find(|i| i.contains(&wanted));
+        if let Some(item) = found {
+            return Some(item.split('/').next().unwrap_or(item).to_string());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn watcher(bus: &PrivateBus) -> Peer {
+    let peer = Peer::start(
+        Command::new("status-notifier-watcher").env("DBUS_SESSION_BUS_ADDRESS", &bus.address).env("HOME", "/tmp"),
+    );
+    let up = wait_until(Duration::from_secs(10), || {
+        bus.busctl(&["status", "org.kde.StatusNotifierWatcher"]).status.success()
+    });
+    assert!(up, "status-notifier-watcher did not start (package haskell-status-notifier-item-utils)");
+    peer
+}
+
+#[test]
+fn the_tray_registers_and_its_menu_reaches_the_page() {
+    let bus = PrivateBus::session();
+    let _watcher = watcher(&bus);
+    let kiosk = kiosk_on(&bus, &[]);
+    let item = registered_item(&bus, &kiosk, Duration::from_secs(10)).unwrap_or_else(|| panic!("{}", kiosk.dump()));
+
+    let title = bus.busctl(&["get-property", &item, "/StatusNotifierItem", "org.kde.StatusNotifierItem", "Title"]);
+    assert_eq!(String::from_utf8_lossy(&title.stdout).trim(), r#"s "Fixture tray""#);
+    let pixmap =
+        bus.busctl(&["get-property", &item, "/StatusNotifierItem", "org.kde.StatusNotifierItem", "IconPixmap"]);
+    // One 16x16 icon, opaque red in ARGB.
+    assert!(String::from_utf8_lossy(&pixmap.stdout).starts_with("a(iiay) 1 16 16 1024 255 255 0 0 "), "{pixmap:?}");
+
+    // The menu as a host sees it, then clicks as a host sends them.
+    let out = bus.busctl(&[
+        "--json=short",
+        "call",
+        &item,
+        "/MenuBar",
+        "com.canonical.dbusmenu",
+        "GetLayout",
+        "iias",
+        "--",
+        "0",
+        "-1",
+        "0",
+    ]);
+    let layout: Value = serde_json::from_slice(&out.stdout).expect("GetLayout JSON");
+    let id_of = |label: &str| {
+        layout["data"][1][2]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["data"][1]["label"]["data"] == label))
+            .and_then(|i| i["data"][0].as_i64())
+            .unwrap_or_else(|| panic!("no '{label}' in {layout}"))
+            .to_string()
+    };
+    let click = |id: &str| {
+        let out = bus.busctl(&[
+            "call",
+            &item,
+            "/MenuBar",
+            "com.canonical.dbusmenu",
+            "Event",
+            "isvu",
+            id,
+            "clicked",
+            "s",
+            "",
+            "0",
+        ]);
+        assert!(out.status.success(), "Event: {out:?}");
+    };
+    click(&id_of("Say hello"));
+    assert_eq!(kiosk.result("tray-hello"), r#"{"n":1} from core"#);
+    click(&id_of("Hide side"));
+    bus.wait_property("Visible", serde_json::json!(["main"]));
+}
+
+#[test]
+fn the_tray_registers_when_the_watcher_starts_late() {
+    let bus = PrivateBus::session();
+    let kiosk = kiosk_on(&bus, &[]);
+    assert!(kiosk.log.wait_for("tray: no StatusNotifierWatcher yet", STARTUP).is_some(), "{}", kiosk.dump());
+    assert!(registered_item(&bus, &kiosk, Duration::from_millis(300)).is_none());
+    let _watcher = watcher(&bus);
+    assert!(registered_item(&bus, &kiosk, Duration::from_secs(10)).is_some(), "{}", kiosk.dump());
+    assert!(kiosk.log.contains("tray: a StatusNotifierWatcher appeared"));
+}
+
+#[test]
+fn without_any_bus_the_kiosk_runs_serves_pages_and_toasts() {
+    let nowhere = "unix:path=/nonexistent/vitrine-test/bus";
+    let kiosk = Kiosk::start_with(
+        "dbus",
+        &[("DBUS_SESSION_BUS_ADDRESS", nowhere), ("NO_AT_BRIDGE", "1"), ("VITRINE_URL", "main.html?notify=1")],
+    );
+    kiosk.wait_ready();
+    kiosk.result("main-listening");
+    assert!(kiosk.log.contains("no session bus"), "{}", kiosk.dump());
+    assert!(kiosk.log.contains("the control interface is off"));
+    assert!(kiosk.log.wait_for("tray off", STARTUP).is_some(), "{}", kiosk.dump());
+    // notification.send still works: as the toast.
+    let sent: Value = serde_json::from_str(&kiosk.result("notify-sent")).expect("JSON");
+    assert_eq!(sent["shown"], "toast");
+    assert!(kiosk.log.wait_for("vitrine: toast 1 shown: On load", STARTUP).is_some(), "{}", kiosk.dump());
+    let (code, _, err) = ctl_env(&[("DBUS_SESSION_BUS_ADDRESS", nowhere)], &["ping"]);
+    assert_eq!(code, 3, "{err}");
+}
+
+/// Copies the binary where another uid can run it (the work tree may be private).
+fn public_binary() -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = dir.path().join("vitrine");
+    std::fs::copy(vitrine_bin(), &bin).expect("copy the binary");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (dir, bin)
+}
+
+/// The gid of group `vitrine`, created (as a system group) when missing.
+fn vitrine_group() -> u32 {
+    let lookup = || {
+        let out = Command::new("getent").args(["group", "vitrine"]).output().expect("getent");
+        String::from_utf8_lossy(&out.stdout).split(':').nth(2).and_then(|g| g.trim().parse().ok())
+    };
+    if let Some(gid) = lookup() {
+        return gid;
+    }
+    let status = Command::new("groupadd").args(["--system", "vitrine"]).status().expect("groupadd");
+    assert!(status.success() || lookup().is_some(), "cannot create group vitrine");
+    lookup().expect("group vitrine")
+}
+
+#[test]
+fn the_system_bus_policy_admits_root_and_group_vitrine_only() {
+    // SAFETY: geteuid only reads the process's credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: the system-bus policy test runs clients under other uids, which needs root");
+        return;
+    }
+    // Before the bus reads the policy, which names the group.
+    let gid = vitrine_group().to_string();
+    let bus = PrivateBus::start(&fixture("dbus-system/bus.conf"));
+    let kiosk = Kiosk::start_with("dbus-system", &[("DBUS_SYSTEM_BUS_ADDRESS", &bus.address), ("NO_AT_BRIDGE", "1")]);
+    kiosk.wait_ready();
+    assert!(kiosk.log.contains("on the system bus"), "{}", kiosk.dump());
+    let (_dir, bin) = public_binary();
+    let as_user = |groups: &[&str], program: &Path, args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534"]);
+        match groups {
+            [] => cmd.arg("--clear-groups"),
+            gs => cmd.arg(format!("--groups={}", gs.join(","))),
+        };
+        cmd.arg(program).args(args).env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address).env_remove("DBUS_SESSION_BUS_ADDRESS");
+        cmd.output().expect("setpriv (package util-linux)")
+    };
+    let busctl = Path::new("/usr/bin/busctl");
+    let address = format!("--address={}", bus.address);
+
+    // root (the kiosk's owner here) may call.
+    let root = ctl_env(&[("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)], &["--system", "ping"]);
+    assert_eq!(root.0, 0, "{}", root.2);
+
+    // Anyone else is refused: by name, by unique name, introspection, owning the name.
+    let out = as_user(&[], &bin, &["ctl", "--system", "ping"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("access denied by the system bus policy"), "{err}");
+    let owner = bus.busctl(&[
+        "call",
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "GetNameOwner",
+        "s",
+        NAME,
+    ]);
+    let unique = String::from_utf8_lossy(&owner.stdout).split('"').nth(1).expect("owner").to_string();
+    for target in [NAME, unique.as_str()] {
+        let out = as_user(&[], busctl, &[&address, "call", target, PATH, IFACE, "Ping"]);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Access denied"), "{out:?}");
+    }
+    let out = as_user(&[], busctl, &[&address, "introspect", NAME, PATH]);
+    assert!(!out.status.success(), "{out:?}");
+    let request =
+        ["call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su"];
+    let mut args = vec![address.as_str()];
+    args.extend_from_slice(&request);
+    args.extend_from_slice(&[NAME, "4"]);
+    let out = as_user(&[], busctl, &args);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Access denied"), "{out:?}");
+
+    // A member of group vitrine may.
+    let out = as_user(&[&gid], &bin, &["ctl", "--system", "ping"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

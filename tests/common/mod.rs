@@ -245,6 +245,9 @@ impl Kiosk {
             .env("NOTIFY_SOCKET", &socket_path)
             .env("VITRINE_LOG", "debug")
             .env_remove("JOURNAL_STREAM")
+            // A developer's desktop bus would make parallel kiosks compete for one name;
+            // tests that want a bus pass their own address.
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("WAYLAND_DISPLAY")
             .env("XDG_RUNTIME_DIR", dir.path())
             .env("HOME", dir.path())

@@ -10,129 +10,43 @@
 //! * [`service`] — systemd notifications and logging.
 //! * [`dbus`] — the control interface (`vitrine ctl`), the tray and notifications;
 //!   [`control`] — the requests they send the shell.
+//! * [`store`] — the SQLite store; [`os`] — files, HTTP and device facts for pages.
+//!
+//! Without the default `kiosk` feature the crate is only the parts that need no GTK or
+//! D-Bus (configuration, IPC, store, OS access): what the fuzz targets build on.
 
 pub mod config;
+#[cfg(feature = "kiosk")]
 pub mod control;
+#[cfg(feature = "kiosk")]
 pub mod dbus;
 pub mod ipc;
+#[cfg(feature = "kiosk")]
+mod kiosk;
 pub mod os;
 pub mod service;
+#[cfg(feature = "kiosk")]
 pub mod shell;
 pub mod store;
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "kiosk")]
+pub use kiosk::{run, Error, RunOptions};
 
-use config::{Bundle, ConfigErrors, Page};
+use std::path::Path;
+
+use config::{Bundle, ConfigErrors};
+
+/// The embedded configuration could not be decoded.
+pub type EmbeddedError = postcard::Error;
 
 /// The configuration embedded by `build.rs`.
 const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundle.postcard"));
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("invalid configuration:\n{0}")]
-    Config(#[from] ConfigErrors),
-    #[error("the embedded configuration is unreadable: {0}")]
-    Embedded(#[from] postcard::Error),
-    #[error("start page (--url or VITRINE_URL): {0}")]
-    StartUrl(String),
-    #[error(transparent)]
-    Shell(#[from] shell::ShellError),
-    #[error(transparent)]
-    Bus(#[from] dbus::StartError),
-    #[error("vitrine is already running, and it could not be asked to open the page: {0}")]
-    Forward(#[from] dbus::client::ClientError),
-}
-
-/// How to run the kiosk.
-#[derive(Default)]
-pub struct RunOptions {
-    /// Load this folder instead of the embedded configuration (development and tests).
-    pub config_dir: Option<PathBuf>,
-    /// Sees every IPC call as it arrives (benchmarks, metrics).
-    pub observer: Option<ipc::router::CallObserver>,
-    /// Where the store lives, when neither `STATE_DIRECTORY` nor `XDG_STATE_HOME` should
-    /// decide (see [`store::state_dir`]).
-    pub state_dir: Option<PathBuf>,
-    /// The main surface's page (as `VITRINE_URL`, which it overrides). When Vitrine is
-    /// already running, the running kiosk is asked to open it instead.
-    pub url: Option<String>,
-}
-
-pub fn embedded_bundle() -> Result<Bundle, Error> {
-    Ok(Bundle::from_postcard(EMBEDDED)?)
+pub fn embedded_bundle() -> Result<Bundle, EmbeddedError> {
+    Bundle::from_postcard(EMBEDDED)
 }
 
 /// Validates a configuration folder, as the build does.
 pub fn check(dir: &Path) -> Result<Bundle, ConfigErrors> {
     config::load_dir(dir)
-}
-
-/// Runs the kiosk. Returns only on a start-up error; a normal stop exits the process.
-pub fn run(options: RunOptions) -> Result<(), Error> {
-    let mut bundle = match &options.config_dir {
-        Some(dir) => check(dir)?,
-        None => embedded_bundle()?,
-    };
-    if let Some(url) = options.url.clone().or_else(|| std::env::var("VITRINE_URL").ok()) {
-        apply_start_url(&mut bundle, &url)?;
-    }
-    // Before the store and the window: a second kiosk must touch neither.
-    let relay = control::Relay::default();
-    let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {
-        Err(dbus::StartError::AlreadyRunning { pid, .. }) if options.url.is_some() => {
-            let url = bundle.manifest.main.page.url();
-            dbus::client::forward_navigate(&bundle.manifest.dbus, &bundle.manifest.main.label, &url)?;
-            let by = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            log::info!("vitrine is already running{by}; asked it to open {url}");
-            return Ok(());
-        }
-        other => other?,
-    };
-    log::info!(
-        "vitrine {} starting '{}' with {} surfaces",
-        env!("CARGO_PKG_VERSION"),
-        bundle.manifest.name,
-        bundle.manifest.surfaces().count()
-    );
-    let store = open_store(options.state_dir.as_deref());
-    let roots = os::default_roots(store::state_dir(options.state_dir.as_deref()).as_deref());
-    shell::run(bundle, store, options.observer, relay, bus, roots)?;
-    Ok(())
-}
-
-/// Opens the store; on failure the kiosk runs without it (its commands then answer
-/// `internal`), since a kiosk that cannot start is worse than one that forgets.
-fn open_store(explicit: Option<&Path>) -> Result<store::Store, String> {
-    let dir = store::state_dir(explicit).ok_or("no state directory: set STATE_DIRECTORY or --state-dir")?;
-    match store::Store::open(store::StoreConfig::in_dir(&dir)) {
-        Ok((store, report)) => {
-            if let Some(aside) = report.recovered_from {
-                log::error!("the store was unreadable and was moved aside to {}; starting empty", aside.display());
-            }
-            log::info!("store at {}", store.path().display());
-            Ok(store)
-        }
-        Err(e) => {
-            log::error!("cannot open the store in {}: {e}; running without it", dir.display());
-            Err(e.to_string())
-        }
-    }
-}
-
-/// A device's own start page (as an `EnvironmentFile=` sets it) replaces the main page.
-fn apply_start_url(bundle: &mut Bundle, url: &str) -> Result<(), Error> {
-    let page = if url.starts_with("https://") || url.starts_with("http://") {
-        url::Url::parse(url).map_err(|e| Error::StartUrl(format!("'{url}' is not a valid URL: {e}")))?;
-        Page::Remote(url.to_string())
-    } else {
-        let path = url.trim_start_matches('/');
-        let file = path.split(['?', '#']).next().unwrap_or_default();
-        if bundle.ui_file(file).is_none() {
-            return Err(Error::StartUrl(format!("'{file}' is neither an http(s) URL nor a file in ui/")));
-        }
-        Page::Local(path.to_string())
-    };
-    log::info!("start page from VITRINE_URL: {}", page.url());
-    bundle.manifest.main.page = page;
-    Ok(())
 }

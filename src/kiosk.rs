@@ -45,6 +45,9 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     if let Some(url) = options.url.clone().or_else(|| std::env::var("VITRINE_URL").ok()) {
         apply_start_url(&mut bundle, &url)?;
     }
+    if let Some(bus) = crate::config::BusKind::from_env() {
+        bundle.manifest.dbus.bus = bus;
+    }
     // Before the store and the window: a second kiosk must touch neither.
     let relay = control::Relay::default();
     let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {

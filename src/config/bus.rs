@@ -54,6 +54,17 @@ pub enum BusKind {
 }
 
 impl BusKind {
+    /// `VITRINE_BUS` (`session`, `system`, `none`) overrides `[dbus] bus` on one device:
+    /// the shipped unit runs the kiosk as a system service, which has no session bus.
+    pub fn from_env() -> Option<BusKind> {
+        match std::env::var("VITRINE_BUS").ok()?.as_str() {
+            "session" => Some(BusKind::Session),
+            "system" => Some(BusKind::System),
+            "none" => Some(BusKind::None),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             BusKind::Session => "session",

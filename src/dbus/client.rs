@@ -195,6 +195,7 @@ pub fn main(args: CtlArgs) -> ExitCode {
         },
         None => crate::embedded_bundle().map(|b| b.manifest.dbus).unwrap_or_default(),
     };
+    let configured = crate::config::Dbus { bus: BusKind::from_env().unwrap_or(configured.bus), ..configured };
     let kind = match (args.system, args.session) {
         (true, _) => BusKind::System,
         (_, true) => BusKind::Session,

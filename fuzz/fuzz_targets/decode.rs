@@ -49,8 +49,17 @@ fn router() -> Router {
     router
 }
 
+thread_local! {
+    // One router for the whole run: building one starts worker threads, which would
+    // cost more than the input itself.
+    static ROUTER: std::cell::RefCell<Router> = std::cell::RefCell::new(router());
+}
+
 fuzz_target!(|data: &[u8]| {
-    let mut router = router();
+    ROUTER.with(|r| run(&mut r.borrow_mut(), data));
+});
+
+fn run(router: &mut Router, data: &[u8]) {
     let mut host = Recorder::default();
     let text = String::from_utf8_lossy(data);
     let caller = Caller { label: "main", url: "app://localhost/index.html" };
@@ -62,4 +71,4 @@ fuzz_target!(|data: &[u8]| {
     }
     // The frame without the token is always refused.
     assert!(host.scripts.last().is_some_and(|s| s.contains("bad_message")));
-});
+}

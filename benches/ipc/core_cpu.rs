@@ -88,6 +88,16 @@ fn response_body(result: CallResult) -> Vec<u8> {
     }
 }
 
+/// Nesting depth of a parsed value. serde_json itself refuses more than 128 levels, so
+/// this recursion is bounded; it visits containers only, so a long string costs nothing.
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 const TOKEN: &str = "00112233445566778899aabbccddeeff";
 const MAIN_URL: &str = "app://localhost/bench.html";
 const LISTENER_URL: &str = "app://localhost/listener.html";
@@ -172,12 +182,27 @@ pub fn measure(kiosk_dir: &Path) -> Result<Vec<CpuStat>, String> {
         || (),
         |()| serde_json::from_slice::<Value>(&big).is_ok(),
     ));
+    out.push(time(
+        "  alternative: parse, then check depth on the Value",
+        60,
+        || (),
+        |()| serde_json::from_slice::<Value>(&big).map(|v| depth(&v) <= limits.max_json_depth).unwrap_or(false),
+    ));
     let value = Value::String(text(1 << 20));
     out.push(time(
         "  of which: serde_json::to_vec 1 MiB (the response)",
         60,
         || (),
         |()| serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(0),
+    ));
+    out.push(time(
+        "  alternative: to_writer into a Vec sized from the request",
+        60,
+        || (),
+        |()| {
+            let mut buf = Vec::with_capacity(big.len() + 64);
+            serde_json::to_writer(&mut buf, &value).map(|()| buf.len()).unwrap_or(0)
+        },
     ));
 
     for (i, label) in LISTENERS.iter().enumerate() {

@@ -77,6 +77,12 @@ fn eval(webview: Option<&WebView>, script: &str) {
     }
 }
 
+/// A frame from the main page: one tag character, then the payload.
+///
+/// `e` echo the JSON, `s` answer its size, `d` answer the 1 MiB download, `c`/`D` the
+/// same echo/download through `call_async_javascript_function`, `b` the download as
+/// base64 for `Uint8Array.fromBase64`, `f`/`h`/`k` one fan-out round (plain, by
+/// `call_async_javascript_function`, acks answered), `m` next case, `z` done, `x` failed.
 fn on_main_message(body: &str) {
     let t = Instant::now();
     let (tag, rest) = body.split_at(body.char_indices().nth(1).map_or(body.len(), |(i, _)| i));
@@ -212,7 +218,12 @@ fn on_request(
             }
             "echo" => {
                 record(Ev::Call);
-                respond(responder, StatusCode::OK, "application/octet-stream", Cow::Owned(request.into_body()));
+                // Typed like Vitrine's answers: a string body (fetch sends it as text) is
+                // JSON here, an ArrayBuffer body is bytes.
+                let text =
+                    request.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/"));
+                let content_type = if text { "application/json" } else { "application/octet-stream" };
+                respond(responder, StatusCode::OK, content_type, Cow::Owned(request.into_body()));
             }
             "sink" => {
                 record(Ev::Call);

@@ -302,7 +302,7 @@ impl Report {
             .iter()
             .map(|l| {
                 json!({
-                    "name": l.row.name,
+                    "name": l.row.name.trim(),
                     "vitrine_case": l.row.vitrine,
                     "p50_ms": l.vitrine.map(|s| s.p50),
                     "p99_ms": l.vitrine.map(|s| s.p99),
@@ -399,7 +399,7 @@ impl Report {
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
                 left - 8.0,
                 mid + 4.0,
-                esc(l.row.name)
+                esc(l.row.name.trim())
             );
             match l.vitrine {
                 Some(v) => {

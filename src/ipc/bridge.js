@@ -26,6 +26,8 @@
 
   function toBase64(value) {
     const bytes = value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    // Native where the engine has it (WebKitGTK 2.50 does): far faster than the loop.
+    if (bytes.toBase64) return bytes.toBase64();
     let text = "";
     for (let i = 0; i < bytes.length; i += 0x8000) {
       text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
@@ -34,6 +36,7 @@
   }
 
   function fromBase64(text) {
+    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text).buffer;
     const raw = atob(text);
     const bytes = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);

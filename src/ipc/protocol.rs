@@ -1,8 +1,9 @@
 //! Frames between a page's bridge script and the core, and their decoding.
 //!
-//! See the module doc of [`crate::ipc`] for the wire format. Decoding never panics and
-//! never allocates beyond the message it was handed: the size limit is checked on the
-//! raw string, and the nesting depth by a byte scan, before any JSON parsing.
+//! See the module doc of [`crate::ipc`] for the wire format. Decoding never panics: the
+//! size limit is checked on the raw text before parsing; serde_json stops at 128 levels
+//! of nesting on its own, and the configured depth is checked on the parsed value
+//! (cheaper than scanning the text first, measured by the ipc benchmark).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -102,34 +103,71 @@ pub struct Rejection {
 /// Decodes one frame under the configured limits.
 pub fn decode(raw: &str, limits: &Limits) -> Result<Inbound, Rejection> {
     let reject = |error| Rejection { id: leading_id(raw), error };
-    check_limits(raw.as_bytes(), limits).map_err(reject)?;
-    serde_json::from_str(raw).map_err(|e| {
-        let what = if e.is_syntax() || e.is_eof() { "not valid JSON" } else { "not a Vitrine frame" };
-        reject(IpcError::new(ErrorCode::BadMessage, format!("{what}: {e}")))
-    })
+    check_size(raw.as_bytes(), limits).map_err(reject)?;
+    let frame: Inbound = serde_json::from_str(raw).map_err(|e| reject(parse_error(e, limits)))?;
+    if let Inbound::Invoke { args, .. } = &frame {
+        // The frame itself is one level.
+        check_depth(args, limits.max_json_depth.saturating_sub(1), limits).map_err(reject)?;
+    }
+    Ok(frame)
+}
+
+/// serde_json stops at 128 levels on its own (its recursion limit); shallower limits are
+/// checked on the parsed value, which costs a fraction of scanning the text first.
+fn parse_error(e: serde_json::Error, limits: &Limits) -> IpcError {
+    if e.to_string().starts_with("recursion limit exceeded") {
+        return too_deep(limits, 128);
+    }
+    let what = if e.is_syntax() || e.is_eof() { "not valid JSON" } else { "not a Vitrine frame" };
+    IpcError::new(ErrorCode::BadMessage, format!("{what}: {e}"))
+}
+
+fn too_deep(limits: &Limits, depth: usize) -> IpcError {
+    IpcError::new(
+        ErrorCode::TooLarge,
+        format!("message nests deeper than {} levels (at least {depth})", limits.max_json_depth),
+    )
+}
+
+fn check_depth(value: &Value, max: usize, limits: &Limits) -> Result<(), IpcError> {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        let depth = depth + 1;
+        if depth > max {
+            return Err(too_deep(limits, depth + (limits.max_json_depth - max)));
+        }
+        stack.extend(children.map(|c| (c, depth)));
+    }
+    Ok(())
 }
 
 /// Decodes the JSON arguments of a call that arrived as a request body.
 pub fn decode_args(body: &[u8], limits: &Limits) -> Result<Value, IpcError> {
-    check_limits(body, limits)?;
+    check_size(body, limits)?;
     if body.is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(body)
-        .map_err(|e| IpcError::new(ErrorCode::BadMessage, format!("arguments are not valid JSON: {e}")))
+    let value: Value = serde_json::from_slice(body).map_err(|e| match parse_error(e, limits) {
+        IpcError { code: ErrorCode::BadMessage, message } => IpcError::new(
+            ErrorCode::BadMessage,
+            format!("arguments are {}", message.trim_start_matches("not a Vitrine frame: ")),
+        ),
+        other => other,
+    })?;
+    check_depth(&value, limits.max_json_depth, limits)?;
+    Ok(value)
 }
 
-fn check_limits(raw: &[u8], limits: &Limits) -> Result<(), IpcError> {
+fn check_size(raw: &[u8], limits: &Limits) -> Result<(), IpcError> {
     if raw.len() > limits.max_message_bytes {
         return Err(IpcError::new(
             ErrorCode::TooLarge,
             format!("message of {} bytes exceeds the limit of {} bytes", raw.len(), limits.max_message_bytes),
-        ));
-    }
-    if let Some(depth) = depth_exceeds(raw, limits.max_json_depth) {
-        return Err(IpcError::new(
-            ErrorCode::TooLarge,
-            format!("message nests deeper than {} levels (at least {depth})", limits.max_json_depth),
         ));
     }
     Ok(())
@@ -141,37 +179,6 @@ fn leading_id(raw: &str) -> Option<u64> {
     let rest = raw.strip_prefix("{\"id\":")?;
     let end = rest.find(|c: char| !c.is_ascii_digit())?;
     rest[..end].parse().ok()
-}
-
-/// Scans JSON text for array/object nesting beyond `max`, skipping string contents.
-/// Returns the depth reached when it exceeds `max`.
-fn depth_exceeds(bytes: &[u8], max: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return Some(depth);
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ include="$(IFS=,; echo "${packages[*]}")"
 
 # This machine's apt sources for the target suite (bookworm, -updates, -security), in
 # one-line form, however they are written (sources.list or deb822 .sources files).
-sources="$(apt-get indextargets --format '$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)' |
+sources="$(apt-get indextargets --no-release-info --format '$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)' |
   awk -v s="$suite" '$1 == "deb" && ($3 == s || index($3, s "-") == 1) { print }' |
   awk '{ key = $2 " " $3; if (!(key in c)) { order[++n] = key; c[key] = $4 } else if (index(" " c[key] " ", " " $4 " ") == 0) c[key] = c[key] " " $4 }
        END { for (i = 1; i <= n; i++) print "deb " order[i] " " c[order[i]] }')"

@@ -48,6 +48,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     if let Some(bus) = crate::config::BusKind::from_env() {
         bundle.manifest.dbus.bus = bus;
     }
+    // Before the bus and store threads start.
+    shell::prepare_rendering(&bundle.manifest.kiosk);
     // Before the store and the window: a second kiosk must touch neither.
     let relay = control::Relay::default();
     let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {

@@ -35,6 +35,7 @@ use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, C
 use crate::service::notify;
 pub use fetch::on_fetch;
 use host::Surfaces;
+pub(crate) use surface::prepare_rendering;
 use surface::BuildCtx;
 
 /// Work for the main loop, sent from callbacks, worker threads and signal handlers.

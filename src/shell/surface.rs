@@ -77,7 +77,6 @@ pub struct BuildCtx<'a> {
 
 /// Builds the surface `cfg`; `token` is the secret its bridge puts on every call.
 pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry::Error> {
-    prepare_rendering(&ctx.manifest.kiosk);
     let url = cfg.page.url();
     let is_main = cfg.label == ctx.manifest.main.label;
     let label = cfg.label.clone();
@@ -188,14 +187,12 @@ fn watch_web_process(label: &str, webview: &WebView, ctx: &BuildCtx<'_>) {
 }
 
 /// `[kiosk] dmabuf_renderer = false`: WebKit reads the variable when it starts rendering,
-/// and its web processes inherit it, so it is set once, before the first surface.
-fn prepare_rendering(kiosk: &Kiosk) {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if !kiosk.dmabuf_renderer {
-            std::env::set_var(DISABLE_DMABUF, "1");
-        }
-    });
+/// and its web processes inherit it. Called once at start-up, before any other thread
+/// exists, since changing the environment races with threads reading it.
+pub(crate) fn prepare_rendering(kiosk: &Kiosk) {
+    if !kiosk.dmabuf_renderer {
+        std::env::set_var(DISABLE_DMABUF, "1");
+    }
 }
 
 const DISABLE_DMABUF: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";

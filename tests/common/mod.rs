@@ -455,6 +455,19 @@ fn wayland_owned_dir(mode: u32) -> tempfile::TempDir {
     dir
 }
 
+/// Copies a folder recursively, readable by everyone (fixtures are small).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create folder");
+    for entry in std::fs::read_dir(from).expect("read folder").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
 /// Headless sway (wlroots' headless backend, software rendering) with one output of its
 /// own, in its own `XDG_RUNTIME_DIR`, making every window fullscreen as kiosk
 /// compositors do.
@@ -611,10 +624,21 @@ impl WaylandKiosk {
                 }
             });
         }
+        // The Wayland user may not reach the checkout (a clone under /root, say): it gets
+        // copies of the binary and the fixture in its own home.
+        let (bin, config) = if running_as_root() {
+            let bin = home.path().join("vitrine");
+            std::fs::copy(vitrine_bin(), &bin).expect("copy the vitrine binary");
+            let config = home.path().join("config");
+            copy_tree(&fixture(fixture_name), &config);
+            (bin, config)
+        } else {
+            (PathBuf::from(vitrine_bin()), fixture(fixture_name))
+        };
         let started = Instant::now();
-        let mut cmd = as_wayland_user(vitrine_bin());
+        let mut cmd = as_wayland_user(&bin.to_string_lossy());
         cmd.args(["run", "--config"])
-            .arg(fixture(fixture_name))
+            .arg(&config)
             .arg("--state-dir")
             .arg(home.path().join("state"))
             .env("NOTIFY_SOCKET", &socket_path)

@@ -115,9 +115,12 @@ fn files_http_and_device_within_their_scopes() {
                 let _ = std::fs::remove_file(&tmp);
                 let _ = std::fs::write(&tmp, "inside");
                 let _ = std::fs::rename(&tmp, &swap);
+                // Each state lasts a moment, so that reads meet both.
+                std::thread::sleep(Duration::from_micros(300));
                 let _ = std::fs::remove_file(&tmp);
                 let _ = std::os::unix::fs::symlink(&outside, &tmp);
                 let _ = std::fs::rename(&tmp, &swap);
+                std::thread::sleep(Duration::from_micros(300));
             }
         })
     };

@@ -223,3 +223,40 @@ fn an_atomic_write_is_whole_after_kill_9() {
     assert!(leftovers.len() <= 5, "{leftovers:?}");
     assert!(Path::new(&file).exists());
 }
+
+/// `device.online` follows connectivity: the kiosk runs in a network namespace of the
+/// test's own with only loopback (offline), then the test gives it a veth pair with an
+/// address (online), then takes it down (offline). No traffic leaves the namespace.
+#[test]
+fn device_online_events_follow_connectivity() {
+    let ip = |args: &[&str]| std::process::Command::new("ip").args(args).status().map(|s| s.success()).unwrap_or(false);
+    let ns = format!("vitrine-online-{}", std::process::id());
+    assert!(ip(&["netns", "add", &ns]), "cannot make a network namespace (needs root and iproute2)");
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _cleanup = Cleanup(ns.clone());
+    let d = dirs();
+    let mut env = env_for(&d);
+    env.push(("VITRINE_URL", "main.html?mode=online".to_string()));
+    env.push(("VITRINE_TEST_WRAP", format!("ip netns exec {ns}")));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let kiosk = Kiosk::start_with("os", &env);
+    kiosk.wait_ready();
+    kiosk.result("online-listening");
+    // A veth pair with both ends in the namespace: up and running once both are up.
+    assert!(ip(&["-n", &ns, "link", "add", "vt0", "type", "veth", "peer", "name", "vt1"]));
+    assert!(ip(&["-n", &ns, "addr", "add", "10.99.0.1/24", "dev", "vt0"]));
+    assert!(ip(&["-n", &ns, "link", "set", "vt1", "up"]));
+    assert!(ip(&["-n", &ns, "link", "set", "vt0", "up"]));
+    assert_eq!(kiosk.result_within("online", Duration::from_secs(10)).as_deref(), Some("true"), "{}", kiosk.dump());
+    assert!(ip(&["-n", &ns, "link", "set", "vt0", "down"]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !kiosk.log.contains("RESULT online false") {
+        assert!(std::time::Instant::now() < deadline, "no offline event; log:\n{}", kiosk.dump());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

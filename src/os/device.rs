@@ -116,3 +116,26 @@ mod tests {
         assert!(!i.hostname.is_empty() && i.uptime_secs > 0);
     }
 }
+
+/// How often connectivity is looked at.
+const ONLINE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Watches connectivity on a thread of its own and calls `changed(online)` whenever it
+/// flips (not for the state at start, which `device.info` tells).
+pub fn watch_online(changed: impl Fn(bool) + Send + 'static) {
+    let spawned = std::thread::Builder::new().name("vitrine-online".into()).spawn(move || {
+        let mut last = online();
+        loop {
+            std::thread::sleep(ONLINE_POLL);
+            let now = online();
+            if now != last {
+                log::info!("the device is {}", if now { "online" } else { "offline" });
+                changed(now);
+                last = now;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        log::error!("cannot watch connectivity: {e}");
+    }
+}

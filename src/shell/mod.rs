@@ -266,6 +266,14 @@ pub fn run(
     let event_loop = EventLoopBuilder::<CoreEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));
+    {
+        // `device.online` reaches the surfaces that listen to it and may.
+        let sink = Arc::clone(&sink);
+        crate::os::device::watch_online(move |online| {
+            let payload = serde_json::json!({ "online": online });
+            sink.broadcast(Broadcast { event: "device.online".into(), payload, only_if: None });
+        });
+    }
     let mut router = Router::new(manifest.clone(), authority, sink);
     register_builtins(&mut router);
     crate::ipc::commands::store::register(&mut router, store.clone());

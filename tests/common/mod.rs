@@ -238,7 +238,20 @@ impl Kiosk {
             });
         }
         let started = Instant::now();
-        let mut cmd = Command::new(vitrine_bin());
+        // VITRINE_TEST_WRAP runs the binary through a command (e.g. `ip netns exec NS`).
+        let wrap: Vec<String> = env
+            .iter()
+            .find(|(k, _)| *k == "VITRINE_TEST_WRAP")
+            .map(|(_, v)| v.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let mut cmd = match wrap.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(vitrine_bin());
+                c
+            }
+            None => Command::new(vitrine_bin()),
+        };
         cmd.args(["run", "--config"])
             .arg(fixture(fixture_name))
             .env("DISPLAY", &xvfb.display)

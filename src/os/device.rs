@@ -103,20 +103,6 @@ unsafe fn address(sa: *const libc::sockaddr) -> Option<String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_is_listed_with_its_address() {
-        let all = interfaces();
-        let lo = all.iter().find(|i| i.name == "lo").expect("lo");
-        assert!(lo.addresses.iter().any(|a| a == "127.0.0.1"), "{all:?}");
-        let i = info(Display { width: 1, height: 2 });
-        assert!(!i.hostname.is_empty() && i.uptime_secs > 0);
-    }
-}
-
 /// How often connectivity is looked at.
 const ONLINE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -137,5 +123,19 @@ pub fn watch_online(changed: impl Fn(bool) + Send + 'static) {
     });
     if let Err(e) = spawned {
         log::error!("cannot watch connectivity: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_listed_with_its_address() {
+        let all = interfaces();
+        let lo = all.iter().find(|i| i.name == "lo").expect("lo");
+        assert!(lo.addresses.iter().any(|a| a == "127.0.0.1"), "{all:?}");
+        let i = info(Display { width: 1, height: 2 });
+        assert!(!i.hostname.is_empty() && i.uptime_secs > 0);
     }
 }

@@ -54,14 +54,18 @@ mod raw;
 #[path = "ipc/report.rs"]
 mod report;
 
+#[path = "support/xvfb.rs"]
+mod xvfb;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use xvfb::{tail, Xvfb};
 
 /// Longest a child may take; a healthy one needs well under a minute.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(240);
@@ -86,49 +90,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// A virtual X display of the bench's own, so it can run beside other tests.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start() -> Result<Xvfb, String> {
-        let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start Xvfb (package xvfb): {e}"))?;
-        let mut number = String::new();
-        if let Some(mut out) = child.stdout.take() {
-            let mut byte = [0u8; 1];
-            while out.read(&mut byte).map(|n| n == 1).unwrap_or(false) && byte[0] != b'\n' {
-                number.push(char::from(byte[0]));
-            }
-        }
-        let xvfb = Xvfb { child, display: format!(":{}", number.trim()) };
-        if number.trim().is_empty() {
-            return Err("Xvfb did not report a display number".into());
-        }
-        Ok(xvfb)
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// Runs one child to completion and returns its `SAMPLES` lines.

@@ -60,14 +60,7 @@ impl Xvfb {
     /// Takes screenshots until `ready` holds (pages paint a little after they say they
     /// have), returning the last one either way.
     pub fn screenshot_when(&self, ready: impl Fn(&Image) -> bool, timeout: Duration) -> Image {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let shot = self.screenshot();
-            if ready(&shot) || Instant::now() >= deadline {
-                return shot;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_screenshot(|| self.screenshot(), ready, timeout)
     }
 
     pub fn xdotool(&self, args: &[&str]) {
@@ -292,9 +285,7 @@ impl Kiosk {
     }
 
     pub fn result_within(&self, name: &str, timeout: Duration) -> Option<String> {
-        let marker = format!("RESULT {name} ");
-        let line = self.log.wait_for(&marker, timeout)?;
-        Some(line.split_once(&marker).map(|(_, v)| v.to_string()).unwrap_or_default())
+        page_result(&self.log, name, timeout)
     }
 
     pub fn dump(&self) -> String {
@@ -308,16 +299,7 @@ impl Kiosk {
 
     /// Waits for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_child(&mut self.child, timeout)
     }
 }
 
@@ -587,14 +569,7 @@ impl Sway {
 
     /// Takes screenshots until `ready` holds, returning the last one either way.
     pub fn screenshot_when(&self, ready: impl Fn(&Image) -> bool, timeout: Duration) -> Image {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let shot = self.screenshot();
-            if ready(&shot) || Instant::now() >= deadline {
-                return shot;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_screenshot(|| self.screenshot(), ready, timeout)
     }
 }
 
@@ -683,10 +658,7 @@ impl WaylandKiosk {
     }
 
     pub fn result(&self, name: &str) -> String {
-        let marker = format!("RESULT {name} ");
-        let line =
-            self.log.wait_for(&marker, STARTUP).unwrap_or_else(|| panic!("no RESULT {name}; log:\n{}", self.dump()));
-        line.split_once(&marker).map(|(_, v)| v.to_string()).unwrap_or_default()
+        page_result(&self.log, name, STARTUP).unwrap_or_else(|| panic!("no RESULT {name}; log:\n{}", self.dump()))
     }
 
     pub fn dump(&self) -> String {
@@ -698,16 +670,7 @@ impl WaylandKiosk {
     }
 
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_child(&mut self.child, timeout)
     }
 }
 
@@ -716,4 +679,38 @@ impl Drop for WaylandKiosk {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Takes screenshots until `ready` holds (pages paint a little after they say they
+/// have), returning the last one either way.
+fn poll_screenshot(take: impl Fn() -> Image, ready: impl Fn(&Image) -> bool, timeout: Duration) -> Image {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let shot = take();
+        if ready(&shot) || Instant::now() >= deadline {
+            return shot;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits for `child` to exit, reaping it.
+fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for `RESULT <name> …` from a page and returns what follows the name.
+fn page_result(log: &LineLog, name: &str, timeout: Duration) -> Option<String> {
+    let marker = format!("RESULT {name} ");
+    let line = log.wait_for(&marker, timeout)?;
+    Some(line.split_once(&marker).map(|(_, v)| v.to_string()).unwrap_or_default())
 }

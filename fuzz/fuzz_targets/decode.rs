@@ -33,6 +33,8 @@ impl ReplySink for Sink {
     fn broadcast(&self, _: ipc::Broadcast) {}
 }
 
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
 fn router() -> Router {
     let text = "[app]\nname = \"fuzz\"\n[main]\npage = \"index.html\"\n[limits]\nmax_message_bytes = 65536\nmax_json_depth = 16\n";
     let ui = std::collections::BTreeSet::from(["index.html"]);
@@ -45,7 +47,7 @@ fn router() -> Router {
     let authority = Authority::new(["main"], &caps);
     let mut router = Router::new(manifest, authority, Arc::new(Sink));
     ipc::register_builtins(&mut router);
-    router.set_token("main", "0123456789abcdef0123456789abcdef".into());
+    router.set_token("main", TOKEN.into());
     router
 }
 
@@ -64,11 +66,14 @@ fn run(router: &mut Router, data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let caller = Caller { label: "main", url: "app://localhost/index.html" };
     // With the token, as the bridge would send it; and without, as a frame would.
-    router.handle_message(&mut host, caller, &format!("0123456789abcdef0123456789abcdef{text}"));
+    router.handle_message(&mut host, caller, &format!("{TOKEN}{text}"));
     router.handle_message(&mut host, caller, &text);
     for script in &host.scripts {
         assert!(script.starts_with("window.__vitrine_bridge&&"), "{script}");
     }
-    // The frame without the token is always refused.
-    assert!(host.scripts.last().is_some_and(|s| s.contains("bad_message")));
+    // The frame without the token is always refused, unless the input happens to begin
+    // with the token itself (the fuzzer finds it), which makes it a tokened frame.
+    if !text.starts_with(TOKEN) {
+        assert!(host.scripts.last().is_some_and(|s| s.contains("bad_message")));
+    }
 }

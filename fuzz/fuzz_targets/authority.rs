@@ -38,7 +38,9 @@ fuzz_target!(|input: Input| {
     // The rules, checked from the files directly for local pages.
     if !input.remote {
         let applies: Vec<&Capability> = caps.iter().filter(|c| c.applies_to(label)).collect();
-        let has = |effect| applies.iter().any(|c| c.permissions.iter().any(|p| p.identifier == permission_id(command, effect)));
+        let has = |effect| {
+            applies.iter().any(|c| c.permissions.iter().any(|p| p.identifier == permission_id(command, effect)))
+        };
         if has(Effect::Deny) || !has(Effect::Allow) {
             assert!(!allowed, "{label} {command}: deny or no grant, yet allowed");
         }

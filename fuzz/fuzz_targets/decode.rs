@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use vitrine::config::Manifest;
-use vitrine::ipc::{self, Authority, Caller, CallKey, CallResult, Host, IpcError, ReplySink, Router, SurfaceInfo};
+use vitrine::ipc::{self, Authority, CallKey, CallResult, Caller, Host, IpcError, ReplySink, Router, SurfaceInfo};
 
 /// Stands in for the GTK shell, which cannot run inside the fuzzer: it records the
 /// scripts the router would evaluate.
@@ -17,7 +17,12 @@ struct Recorder {
 
 impl Host for Recorder {
     fn surfaces(&self) -> Vec<SurfaceInfo> {
-        vec![SurfaceInfo { label: "main".into(), url: "app://localhost/index.html".into(), visible: true, overlay: false }]
+        vec![SurfaceInfo {
+            label: "main".into(),
+            url: "app://localhost/index.html".into(),
+            visible: true,
+            overlay: false,
+        }]
     }
     fn set_visible(&mut self, _: &str, _: bool) -> Result<(), IpcError> {
         Ok(())

@@ -15,7 +15,7 @@ use vitrine::ipc::protocol::{decode, decode_args};
 use vitrine::ipc::{
     register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, Host, IpcError, Payload, ReplySink,
 };
-use vitrine::ipc::{Router, SurfaceInfo};
+use vitrine::ipc::{HttpCall, HttpReply, Router, SurfaceInfo};
 
 use crate::plan::LISTENERS;
 
@@ -80,11 +80,12 @@ fn text(bytes: usize) -> String {
 }
 
 /// What the shell's `fetch::to_response` does with a result: the body bytes.
-fn response_body(result: CallResult) -> Vec<u8> {
-    match result {
-        Ok(Payload::Json(v)) => serde_json::to_vec(&v).unwrap_or_default(),
-        Ok(Payload::Bytes(b)) => b,
-        Err(e) => serde_json::to_vec(&e).unwrap_or_default(),
+fn response_body(reply: HttpReply) -> Vec<u8> {
+    match reply {
+        HttpReply::Answer(Ok(Payload::Json(v))) => serde_json::to_vec(&v).unwrap_or_default(),
+        HttpReply::Answer(Ok(Payload::Bytes(b))) => b,
+        HttpReply::Answer(Err(e)) => serde_json::to_vec(&e).unwrap_or_default(),
+        HttpReply::Settled => Vec::new(),
     }
 }
 
@@ -152,18 +153,20 @@ pub fn measure(kiosk_dir: &Path) -> Result<Vec<CpuStat>, String> {
             || body.clone(),
             |body| {
                 let answered = Arc::clone(&answered);
-                let respond = Box::new(move |result: CallResult| {
-                    answered.fetch_add(black_box(response_body(result)).len().min(1), Ordering::Relaxed);
+                let respond = Box::new(move |reply: HttpReply| {
+                    answered.fetch_add(black_box(response_body(reply)).len().min(1), Ordering::Relaxed);
                 });
-                router.handle_http(&mut host, main, TOKEN, cmd, binary, body, respond)
+                // As the bridge sends it: with a call id, so JSON answers go by script.
+                let call = HttpCall { token: TOKEN, cmd, binary, id: Some(1), body };
+                router.handle_http(&mut host, main, call, respond)
             },
         )
     };
     let json = |bytes: usize| serde_json::to_vec(&text(bytes)).unwrap_or_default();
     let bytes = |n: usize| (0..n).map(|i| (i * 31) as u8).collect::<Vec<u8>>();
-    out.push(http("64 KiB JSON echo: fetch body -> response body", 500, "ipc.echo", false, json(64 * 1024)));
+    out.push(http("64 KiB JSON echo: fetch body -> reply script", 500, "ipc.echo", false, json(64 * 1024)));
     out.push(http("64 KiB bytes echo: fetch body -> response body", 500, "ipc.echo", true, bytes(64 * 1024)));
-    out.push(http("1 MiB JSON echo: fetch body -> response body", 60, "ipc.echo", false, json(1 << 20)));
+    out.push(http("1 MiB JSON echo: fetch body -> reply script", 60, "ipc.echo", false, json(1 << 20)));
     out.push(http("1 MiB bytes echo: fetch body -> response body", 60, "ipc.echo", true, bytes(1 << 20)));
     let emit = serde_json::json!({"event": "bench-sink", "payload": text(1 << 20)});
     let emit = serde_json::to_vec(&emit).unwrap_or_default();

@@ -21,10 +21,15 @@
 //! The bridge writes `id` first so that even a frame too large to parse is answered on
 //! its own promise.
 //!
-//! Core → page: scripts evaluated in the surface's page, calling the bridge:
-//! `reply(id, ok, value)` settles a call, `event({event, payload, source})` delivers an
-//! event, `fault({code, message})` reports a frame that could not be tied to a call
-//! (it is logged and dispatched as a `vitrine-fault` DOM event).
+//! Large JSON and all bytes go by `fetch` instead (`POST app://localhost/__vitrine/ipc`,
+//! token, command and call id in headers, the arguments as the body; see
+//! `shell/fetch.rs`): JSON answers still come back as a script, bytes as the body.
+//!
+//! Core → page: scripts evaluated in the surface's page, each one call on the bridge
+//! with one JSON argument (see [`script`] for why): `reply([id, ok, value, kind])`
+//! settles a call, `event({event, payload, source})` delivers an event,
+//! `fault({code, message})` reports a frame that could not be tied to a call (it is
+//! logged and dispatched as a `vitrine-fault` DOM event).
 //!
 //! # Errors
 //!
@@ -47,10 +52,10 @@ pub mod router;
 pub mod script;
 
 pub use authority::{Authority, Denied};
-pub use call::{Args, Broadcast, CallKey, CallResult, Payload, ReplySink, Responder};
+pub use call::{Args, Broadcast, CallKey, CallResult, HttpReply, Payload, ReplySink, Respond, Responder};
 pub use commands::register_builtins;
 pub use protocol::{ErrorCode, IpcError};
-pub use router::{Caller, Host, Router, SurfaceInfo};
+pub use router::{Caller, Host, HttpCall, Router, SurfaceInfo};
 
 /// JSON arguments at least this long travel by `fetch` instead of `postMessage`.
 pub const FETCH_MIN_BYTES: usize = 64 * 1024;

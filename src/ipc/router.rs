@@ -22,7 +22,9 @@ use serde_json::Value;
 
 use crate::config::{Limits, Manifest};
 use crate::ipc::authority::{Authority, Denied};
-use crate::ipc::call::{to_json, Args, Broadcast, CallKey, CallResult, Payload, ReplySink, Responder, Route};
+use crate::ipc::call::{
+    to_json, Args, Broadcast, CallKey, CallResult, HttpReply, Payload, ReplySink, Respond, Responder, Route,
+};
 use crate::ipc::events::{check_event_name, EventBus};
 use crate::ipc::pool::Pool;
 use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound, IpcError};
@@ -99,6 +101,17 @@ pub type CallObserver = Box<dyn Fn(&str, &str)>;
 
 /// A command: answers now (`Some`) or has deferred (`None`).
 type Handler = Box<dyn Fn(&mut Ctx<'_>, Args) -> Result<Option<Payload>, IpcError>>;
+
+/// One call that came by `fetch`: the token, command and call id come from headers,
+/// the arguments are the body (JSON text, or raw bytes when `binary`).
+pub struct HttpCall<'a> {
+    pub token: &'a str,
+    pub cmd: &'a str,
+    pub binary: bool,
+    /// The bridge's call id; without it every answer is the response body.
+    pub id: Option<u64>,
+    pub body: Vec<u8>,
+}
 
 struct Pending {
     label: String,
@@ -243,23 +256,14 @@ impl Router {
         }
     }
 
-    /// Handles one call sent with `fetch`: the token and command come from headers,
-    /// the arguments are the body (JSON text, or raw bytes when `binary`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn handle_http(
-        &mut self,
-        host: &mut dyn Host,
-        caller: Caller<'_>,
-        token: &str,
-        cmd: &str,
-        binary: bool,
-        body: Vec<u8>,
-        respond: Box<dyn FnOnce(CallResult) + Send>,
-    ) {
+    /// Handles one call sent with `fetch`. Refusals before the call is identified
+    /// (token, size, JSON) are the response body.
+    pub fn handle_http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, respond: Respond) {
+        let HttpCall { token, cmd, binary, id, body } = request;
         if self.tokens.get(caller.label).is_none_or(|t| t != token) {
             let error = IpcError::new(ErrorCode::BadMessage, "the request did not come from the surface's bridge");
             log::warn!(surface = caller.label; "rejected request: {error}");
-            return respond(Err(error));
+            return respond(HttpReply::Answer(Err(error)));
         }
         let args = if binary {
             if body.len() > self.manifest.limits.max_message_bytes {
@@ -271,10 +275,10 @@ impl Router {
             decode_args(&body, &self.manifest.limits).map(Args::Json)
         };
         match args {
-            Ok(args) => self.call(host, caller, cmd, args, Route::Http(respond)),
+            Ok(args) => self.call(host, caller, cmd, args, Route::Http { id, respond }),
             Err(error) => {
                 log::warn!(surface = caller.label, command = cmd; "rejected request: {error}");
-                respond(Err(error));
+                respond(HttpReply::Answer(Err(error)));
             }
         }
     }
@@ -358,9 +362,9 @@ impl Router {
         self.events.reset(label);
         let gone: Vec<CallKey> = self.pending.iter().filter(|(_, p)| p.label == label).map(|(k, _)| *k).collect();
         for key in gone {
-            if let Some(Pending { route: Route::Http(respond), .. }) = self.pending.remove(&key) {
+            if let Some(Pending { route: Route::Http { respond, .. }, .. }) = self.pending.remove(&key) {
                 // Finish the request so WebKit does not hold it open; nobody reads it.
-                respond(Err(IpcError::new(ErrorCode::Internal, "the page was replaced")));
+                respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
             }
         }
     }
@@ -416,7 +420,11 @@ fn too_large_text(len: usize, limits: &Limits) -> String {
 fn answer(host: &mut dyn Host, label: &str, route: Route, result: CallResult) {
     match route {
         Route::Script { id } => host.eval(label, script::reply(id, &result)),
-        Route::Http(respond) => respond(result),
+        Route::Http { id: Some(id), respond } if !matches!(result, Ok(Payload::Bytes(_))) => {
+            respond(HttpReply::Settled);
+            host.eval(label, script::reply(id, &result));
+        }
+        Route::Http { respond, .. } => respond(HttpReply::Answer(result)),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::control::{
 use crate::dbus::notifications::ACTION_EVENT;
 use crate::dbus::{Link, Notice};
 use crate::ipc::protocol::{decode, Inbound};
-use crate::ipc::{script, Authority, CallResult, Caller, ErrorCode, Host, IpcError, Payload};
+use crate::ipc::{script, Authority, CallResult, Caller, ErrorCode, Host, HttpCall, HttpReply, IpcError, Payload};
 use crate::shell::health::Showing;
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::surface::{self, BuildCtx, Surface};
@@ -280,10 +280,14 @@ impl Shell {
             args["to"] = serde_json::json!(to);
         }
         let body = args.to_string().into_bytes();
-        let respond = Box::new(move |result: CallResult| reply.send(emitted(result)));
+        // Without a call id every answer comes back here, never as a script.
+        let respond = Box::new(move |answer| match answer {
+            HttpReply::Answer(result) => reply.send(emitted(result)),
+            HttpReply::Settled => reply.send(Err(ControlError::Failed("the answer went elsewhere".into()))),
+        });
         let caller = Caller { label: DBUS_PRINCIPAL, url: DBUS_URL };
-        let token = &self.control.dbus_token;
-        self.router.handle_http(&mut self.surfaces, caller, token, "event.emit", false, body, respond);
+        let call = HttpCall { token: &self.control.dbus_token, cmd: "event.emit", binary: false, id: None, body };
+        self.router.handle_http(&mut self.surfaces, caller, call, respond);
     }
 
     fn screenshot(&mut self, label: &str, reply: Responder) {

@@ -3,9 +3,11 @@
 //!
 //! It is same-origin for local pages (no CORS preflight, allowed by `connect-src
 //! 'self'`), and carries large and binary payloads without the string copies and
-//! base64 of the script-message path. The answer is the HTTP response: JSON or
-//! `application/octet-stream` on success, `{code, message}` with a 4xx/5xx status on
-//! failure.
+//! base64 of the script-message path. With the bridge's call id in `X-Vitrine-Id`, a
+//! JSON answer or error settles the call by script and the response is an empty 204;
+//! bytes are the response body (`application/octet-stream`). Refusals before the call
+//! is identified, and every answer to a request without an id, are the body: JSON on
+//! success, `{code, message}` with a 4xx/5xx status on failure.
 
 use std::borrow::Cow;
 
@@ -13,7 +15,7 @@ use tao::event_loop::EventLoopProxy;
 use wry::http::{header, Request, Response, StatusCode};
 use wry::RequestAsyncResponder;
 
-use crate::ipc::{script, CallResult, ErrorCode, Payload};
+use crate::ipc::{script, ErrorCode, HttpReply, Payload};
 use crate::shell::{dispatch, CoreEvent, CURRENT};
 
 /// Called by the custom-protocol handler, on the main thread.
@@ -26,7 +28,7 @@ pub fn on_fetch(
     let shell = CURRENT.with(|c| c.borrow().clone());
     if shell.strong_count() == 0 {
         let stopping = crate::ipc::IpcError::new(ErrorCode::Internal, "the core is stopping");
-        responder.respond(to_response(Err(stopping)));
+        responder.respond(to_response(HttpReply::Answer(Err(stopping))));
         return;
     }
     dispatch(&shell, proxy, CoreEvent::Fetch { label, request: Box::new(request), responder });
@@ -36,8 +38,18 @@ pub fn header_str<'r>(request: &'r Request<Vec<u8>>, name: &str) -> &'r str {
     request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
-/// Turns a call's result into the HTTP response the bridge expects.
-pub fn to_response(result: CallResult) -> Response<Cow<'static, [u8]>> {
+/// Turns a call's answer into the HTTP response the bridge expects.
+pub fn to_response(reply: HttpReply) -> Response<Cow<'static, [u8]>> {
+    let result = match reply {
+        HttpReply::Answer(result) => result,
+        HttpReply::Settled => {
+            return Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(Cow::Borrowed(&b""[..]))
+                .unwrap_or_else(|_| Response::new(Cow::Borrowed(&b""[..])));
+        }
+    };
     let (status, content_type, body) = match result {
         Ok(Payload::Json(v)) => (StatusCode::OK, "application/json", serde_json::to_vec(&v).unwrap_or_default()),
         Ok(Payload::Bytes(b)) => (StatusCode::OK, "application/octet-stream", b),

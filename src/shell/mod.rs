@@ -31,7 +31,7 @@ use wry::http::Request;
 use wry::{RequestAsyncResponder, WebContext};
 
 use crate::config::Bundle;
-use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, ReplySink, Router};
+use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, HttpCall, ReplySink, Router};
 use crate::service::notify;
 pub use fetch::on_fetch;
 use host::Surfaces;
@@ -186,9 +186,11 @@ impl Shell {
         let token = fetch::header_str(&request, "X-Vitrine-Token").to_string();
         let cmd = fetch::header_str(&request, "X-Vitrine-Command").to_string();
         let binary = fetch::header_str(&request, "X-Vitrine-Binary") == "1";
-        let respond = Box::new(move |result| responder.respond(fetch::to_response(result)));
+        let id = fetch::header_str(&request, "X-Vitrine-Id").parse().ok();
+        let respond = Box::new(move |reply| responder.respond(fetch::to_response(reply)));
         let caller = Caller { label, url: &url };
-        self.router.handle_http(&mut self.surfaces, caller, &token, &cmd, binary, request.into_body(), respond);
+        let call = HttpCall { token: &token, cmd: &cmd, binary, id, body: request.into_body() };
+        self.router.handle_http(&mut self.surfaces, caller, call, respond);
     }
 
     fn surfaces_mut(&mut self) -> &mut Surfaces {

@@ -18,6 +18,14 @@ fn binary_deferred_limits_frames_and_bursts() {
     }
     assert_eq!(kiosk.result("big-json"), "same");
 
+    // Uploads answered small, generated downloads checked byte by byte, the message
+    // limit on what a page may ask for, and a refusal of a call that went by fetch.
+    assert_eq!(kiosk.result("sink"), "bytes 1048576 json");
+    assert_eq!(kiosk.result("blob-bytes"), "pattern 1048576");
+    assert_eq!(kiosk.result("blob-text"), "100000 0123456789ab…opqr");
+    assert_eq!(kiosk.result("blob-over"), "too_large");
+    assert_eq!(kiosk.result("big-denied"), "not_allowed");
+
     // Blocking calls finish in their own time and each lands on its own promise.
     assert_eq!(kiosk.result("order"), "0,100,200,300");
     assert_eq!(kiosk.result("values-match"), "yes");

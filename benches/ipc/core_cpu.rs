@@ -168,9 +168,7 @@ pub fn measure(kiosk_dir: &Path) -> Result<Vec<CpuStat>, String> {
     out.push(http("64 KiB bytes echo: fetch body -> response body", 500, "ipc.echo", true, bytes(64 * 1024)));
     out.push(http("1 MiB JSON echo: fetch body -> reply script", 60, "ipc.echo", false, json(1 << 20)));
     out.push(http("1 MiB bytes echo: fetch body -> response body", 60, "ipc.echo", true, bytes(1 << 20)));
-    let emit = serde_json::json!({"event": "bench-sink", "payload": text(1 << 20)});
-    let emit = serde_json::to_vec(&emit).unwrap_or_default();
-    out.push(http("1 MiB JSON upload: event.emit, no listener", 60, "event.emit", false, emit));
+    out.push(http("1 MiB JSON upload: ipc.sink", 60, "ipc.sink", false, json(1 << 20)));
 
     let big = json(1 << 20);
     out.push(time(

@@ -83,6 +83,9 @@ pub fn vitrine_cases() -> Vec<Case> {
         case("vitrine/echo-1MiB-json", "echo-json", MIB),
         case("vitrine/echo-1MiB-bytes", "echo-bytes", MIB),
         case("vitrine/upload-1MiB-json", "sink-json", MIB),
+        case("vitrine/upload-1MiB-bytes", "sink-bytes", MIB),
+        case("vitrine/download-1MiB-json", "download-json", MIB),
+        case("vitrine/download-1MiB-bytes", "download-bytes", MIB),
         fanout("vitrine/fanout-3", 3, ""),
     ])
 }

@@ -75,6 +75,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "return the arguments unchanged (JSON or bytes), for health checks",
     },
     CommandSpec {
+        name: "ipc.sink",
+        scope: None,
+        guard: None,
+        summary: "take any arguments and answer only their kind and size, for upload checks",
+    },
+    CommandSpec {
+        name: "ipc.blob",
+        scope: None,
+        guard: None,
+        summary: "answer a generated payload of a given length (bytes or text), for download checks",
+    },
+    CommandSpec {
         name: "ipc.delay",
         scope: None,
         guard: None,

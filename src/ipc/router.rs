@@ -394,7 +394,8 @@ impl Router {
     }
 }
 
-fn json_args<A: DeserializeOwned>(name: &str, label: &str, args: Args) -> Result<A, IpcError> {
+/// Deserializes JSON arguments (absent ones count as `{}`) for the command `name`.
+pub(crate) fn json_args<A: DeserializeOwned>(name: &str, label: &str, args: Args) -> Result<A, IpcError> {
     let value = match args {
         Args::Json(Value::Null) => Value::Object(Default::default()),
         Args::Json(v) => v,

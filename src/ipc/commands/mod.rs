@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::ipc::call::{Args, Payload};
 use crate::ipc::events::check_event_name;
 use crate::ipc::protocol::{ErrorCode, IpcError};
-use crate::ipc::router::{deliver, Ctx, Delivery, Router, SurfaceInfo};
+use crate::ipc::router::{deliver, json_args, Ctx, Delivery, Router, SurfaceInfo};
 
 /// Longest wait `ipc.delay` accepts.
 const MAX_DELAY_MS: u64 = 10_000;
@@ -56,6 +56,35 @@ struct DelayArgs {
     value: Value,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlobArgs {
+    length: usize,
+    #[serde(default, rename = "as")]
+    kind: BlobKind,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum BlobKind {
+    #[default]
+    Bytes,
+    Text,
+}
+
+/// `ipc.blob`'s answer: byte `i` is `i % 251` (a prime, so the pattern does not line up
+/// with buffer sizes and a page can check every byte); text repeats `0-9a-z`.
+fn blob(length: usize, kind: BlobKind) -> Payload {
+    match kind {
+        BlobKind::Bytes => Payload::Bytes((0..length).map(|i| (i % 251) as u8).collect()),
+        BlobKind::Text => {
+            const UNIT: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+            let text: String = UNIT.iter().cycle().take(length).map(|&b| b as char).collect();
+            Payload::Json(Value::String(text))
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct AppInfo {
     name: String,
@@ -96,6 +125,24 @@ pub fn register_builtins(router: &mut Router) {
             Args::Json(v) => Payload::Json(v),
             Args::Bytes(b) => Payload::Bytes(b),
         }))
+    });
+    router.register_raw("ipc.sink", |_, args| {
+        let received = match args {
+            Args::Json(_) => serde_json::json!({ "kind": "json" }),
+            Args::Bytes(b) => serde_json::json!({ "kind": "bytes", "length": b.len() }),
+        };
+        Ok(Some(Payload::Json(received)))
+    });
+    router.register_raw("ipc.blob", |ctx, args| {
+        let BlobArgs { length, kind } = json_args("ipc.blob", ctx.caller.label, args)?;
+        let max = ctx.manifest.limits.max_message_bytes;
+        if length > max {
+            return Err(IpcError::new(
+                ErrorCode::TooLarge,
+                format!("length {length} exceeds the message limit of {max} bytes"),
+            ));
+        }
+        Ok(Some(blob(length, kind)))
     });
     router.register_blocking("ipc.delay", |DelayArgs { ms, value }| {
         if ms > MAX_DELAY_MS {

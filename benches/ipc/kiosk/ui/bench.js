@@ -12,14 +12,28 @@ const vitrineOps = {
     const arg = byteBuffer(c.bytes);
     return { call: () => vitrine.invoke("ipc.echo", arg), check: expectBytes(c.bytes) };
   },
-  // No built-in command takes a large argument and answers small except event.emit
-  // to an event nobody listens to: it answers {delivered: 0}.
   "sink-json": (c) => {
-    const args = { event: "bench-sink", payload: jsonText(c.bytes) };
+    const arg = jsonText(c.bytes);
     return {
-      call: () => vitrine.invoke("event.emit", args),
-      check: (r) => (r && r.delivered === 0 ? null : "expected {delivered: 0}, got " + describe(r)),
+      call: () => vitrine.invoke("ipc.sink", arg),
+      check: (r) => (r && r.kind === "json" ? null : "expected {kind: json}, got " + describe(r)),
     };
+  },
+  "sink-bytes": (c) => {
+    const arg = byteBuffer(c.bytes);
+    return {
+      call: () => vitrine.invoke("ipc.sink", arg),
+      check: (r) => (r && r.length === c.bytes ? null : "expected {length: " + c.bytes + "}, got " + describe(r)),
+    };
+  },
+  // The same payloads as the raw downloads: a JSON string literal of c.bytes, and bytes.
+  "download-json": (c) => {
+    const args = { length: c.bytes - 2, as: "text" };
+    return { call: () => vitrine.invoke("ipc.blob", args), check: expectText(c.bytes - 2) };
+  },
+  "download-bytes": (c) => {
+    const args = { length: c.bytes };
+    return { call: () => vitrine.invoke("ipc.blob", args), check: expectBytes(c.bytes) };
   },
   fanout: (c) => {
     const to = PLAN.listeners.slice(0, c.listeners);

@@ -205,15 +205,17 @@
       if (!ok) call.reject(value);
       else call.resolve(kind === "b" ? fromBase64(value) : value);
     },
-    event: function (frame) {
-      const set = handlers.get(frame.event);
-      if (!set) return;
-      Array.from(set).forEach(function (h) {
-        try {
-          h(frame);
-        } catch (e) {
-          forward("error", ["listener for '" + frame.event + "' threw: " + text(e)]);
-        }
+    events: function (frames) {
+      frames.forEach(function (frame) {
+        const set = handlers.get(frame.event);
+        if (!set) return;
+        Array.from(set).forEach(function (h) {
+          try {
+            h(frame);
+          } catch (e) {
+            forward("error", ["listener for '" + frame.event + "' threw: " + text(e)]);
+          }
+        });
       });
     },
     ping: function () {

@@ -27,7 +27,7 @@
 //!
 //! Core → page: scripts evaluated in the surface's page, each one call on the bridge
 //! with one JSON argument (see [`script`] for why): `reply([id, ok, value, kind])`
-//! settles a call, `event({event, payload, source})` delivers an event,
+//! settles a call, `events([{event, payload, source}, …])` delivers a batch of events,
 //! `fault({code, message})` reports a frame that could not be tied to a call (it is
 //! logged and dispatched as a `vitrine-fault` DOM event).
 //!

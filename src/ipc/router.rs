@@ -52,9 +52,10 @@ pub trait Host {
     fn set_visible(&mut self, label: &str, visible: bool) -> Result<(), IpcError>;
     /// Runs `script` in the surface `label`'s page now.
     fn eval(&mut self, label: &str, script: String);
-    /// Runs `script` in the page soon, batched with other posted scripts (events).
-    fn post(&mut self, label: &str, script: String) {
-        self.eval(label, script);
+    /// Delivers an event frame (JSON, see [`script::event_frame`]) soon, batched with
+    /// the surface's other events into one script.
+    fn post_event(&mut self, label: &str, frame: String) {
+        self.eval(label, script::events(std::slice::from_ref(&frame)));
     }
     /// The page answered a ping.
     fn beat(&mut self, _label: &str) {}
@@ -446,6 +447,7 @@ pub fn deliver(host: &mut dyn Host, authority: &Authority, events: &EventBus, d:
         return 0;
     }
     let mut delivered = 0;
+    let frame = script::event_frame(d.event, d.payload, d.source);
     for s in host.surfaces() {
         let targeted = d.to.is_none_or(|t| t.contains(&s.label));
         if !targeted || !events.is_subscribed(&s.label, d.event) {
@@ -459,7 +461,7 @@ pub fn deliver(host: &mut dyn Host, authority: &Authority, events: &EventBus, d:
                 continue;
             }
         }
-        host.post(&s.label, script::event(d.event, d.payload, d.source));
+        host.post_event(&s.label, frame.clone());
         delivered += 1;
     }
     delivered

@@ -37,10 +37,27 @@ pub fn ping() -> String {
     format!("window.{BRIDGE}.ping(0)")
 }
 
-/// Delivers an event.
-pub fn event(event: &str, payload: &Value, source: &str) -> String {
-    let frame = serde_json::json!({ "event": event, "payload": payload, "source": source });
-    format!("window.{BRIDGE}.event({})", json(&frame))
+/// One event as the bridge receives it: `{event, payload, source}` as JSON.
+pub fn event_frame(event: &str, payload: &Value, source: &str) -> String {
+    json(&serde_json::json!({ "event": event, "payload": payload, "source": source }))
+}
+
+/// Delivers events, in order, in one script: one array keeps the JSONP shape however
+/// many events a burst batches.
+pub fn events(frames: &[String]) -> String {
+    let len = frames.iter().map(|f| f.len() + 1).sum::<usize>();
+    let mut script = String::with_capacity(len + 40);
+    script.push_str("window.");
+    script.push_str(BRIDGE);
+    script.push_str(".events([");
+    for (i, frame) in frames.iter().enumerate() {
+        if i > 0 {
+            script.push(',');
+        }
+        script.push_str(frame);
+    }
+    script.push_str("])");
+    script
 }
 
 fn json(v: &Value) -> String {
@@ -70,5 +87,10 @@ mod tests {
         let e = IpcError::new(ErrorCode::NotAllowed, "no");
         assert!(reply(9, &Err(e.clone())).contains(r#"reply([9,false,{"code":"not_allowed","message":"no"},"j"])"#));
         assert!(fault(&e).contains(r#".fault({"code":"not_allowed","message":"no"})"#));
+        let frames = [event_frame("a", &Value::Null, "core"), event_frame("b", &serde_json::json!(1), "main")];
+        assert_eq!(
+            events(&frames),
+            r#"window.__vitrine_bridge.events([{"event":"a","payload":null,"source":"core"},{"event":"b","payload":1,"source":"main"}])"#
+        );
     }
 }

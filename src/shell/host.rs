@@ -12,14 +12,14 @@ use std::time::Instant;
 use gtk::glib;
 use gtk::prelude::*;
 
-use crate::ipc::{ErrorCode, Host, IpcError, SurfaceInfo};
+use crate::ipc::{script, ErrorCode, Host, IpcError, SurfaceInfo};
 use crate::shell::surface::Surface;
 use crate::shell::CURRENT;
 
 pub struct Surfaces {
     list: Vec<Surface>,
     /// Scripts waiting for the end of this loop turn, per surface.
-    queued: BTreeMap<String, String>,
+    queued: BTreeMap<String, Vec<String>>,
     flush_scheduled: bool,
     /// The last time a page saw input (for the idle timeout).
     pub last_activity: Instant,
@@ -70,8 +70,8 @@ impl Surfaces {
     /// Evaluates everything queued, one script per surface.
     pub fn flush(&mut self) {
         self.flush_scheduled = false;
-        for (label, script) in std::mem::take(&mut self.queued) {
-            self.eval(&label, script);
+        for (label, frames) in std::mem::take(&mut self.queued) {
+            self.eval(&label, script::events(&frames));
         }
     }
 }
@@ -137,12 +137,8 @@ impl Host for Surfaces {
         self.last_activity = Instant::now();
     }
 
-    fn post(&mut self, label: &str, script: String) {
-        let queued = self.queued.entry(label.to_string()).or_default();
-        if !queued.is_empty() {
-            queued.push(';');
-        }
-        queued.push_str(&script);
+    fn post_event(&mut self, label: &str, frame: String) {
+        self.queued.entry(label.to_string()).or_default().push(frame);
         if !self.flush_scheduled {
             self.flush_scheduled = true;
             schedule_flush();

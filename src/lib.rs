@@ -21,6 +21,7 @@ pub mod control;
 #[cfg(feature = "kiosk")]
 pub mod dbus;
 pub mod ipc;
+pub mod json;
 #[cfg(feature = "kiosk")]
 mod kiosk;
 pub mod os;

@@ -130,20 +130,10 @@ fn too_deep(limits: &Limits, depth: usize) -> IpcError {
 }
 
 fn check_depth(value: &Value, max: usize, limits: &Limits) -> Result<(), IpcError> {
-    let mut stack = vec![(value, 0usize)];
-    while let Some((v, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(a) => Box::new(a.iter()),
-            Value::Object(o) => Box::new(o.values()),
-            _ => continue,
-        };
-        let depth = depth + 1;
-        if depth > max {
-            return Err(too_deep(limits, depth + (limits.max_json_depth - max)));
-        }
-        stack.extend(children.map(|c| (c, depth)));
+    match crate::json::depth_beyond(value, max) {
+        Some(level) => Err(too_deep(limits, level + (limits.max_json_depth - max))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Decodes the JSON arguments of a call that arrived as a request body.

@@ -245,21 +245,8 @@ fn shown(key: &str) -> &str {
     }
 }
 
-/// Without recursion, so a hostile value cannot overflow the store thread's stack.
 fn json_deeper_than(value: &serde_json::Value, max: usize) -> bool {
-    let mut stack = vec![(value, 1usize)];
-    while let Some((value, depth)) = stack.pop() {
-        let is_container = matches!(value, serde_json::Value::Array(_) | serde_json::Value::Object(_));
-        if is_container && depth > max {
-            return true;
-        }
-        match value {
-            serde_json::Value::Array(items) => stack.extend(items.iter().map(|child| (child, depth + 1))),
-            serde_json::Value::Object(map) => stack.extend(map.values().map(|child| (child, depth + 1))),
-            _ => {}
-        }
-    }
-    false
+    crate::json::depth_beyond(value, max).is_some()
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub struct RunOptions {
 
 /// Runs the kiosk. Returns only on a start-up error; a normal stop exits the process.
 pub fn run(options: RunOptions) -> Result<(), Error> {
+    crate::service::alloc::tune();
     let mut bundle = match &options.config_dir {
         Some(dir) => check(dir)?,
         None => embedded_bundle()?,

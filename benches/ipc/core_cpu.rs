@@ -104,6 +104,8 @@ const MAIN_URL: &str = "app://localhost/bench.html";
 const LISTENER_URL: &str = "app://localhost/listener.html";
 
 pub fn measure(kiosk_dir: &Path) -> Result<Vec<CpuStat>, String> {
+    // As the kiosk runs: with the allocator tuned for large messages.
+    vitrine::service::alloc::tune();
     let bundle = vitrine::check(kiosk_dir).map_err(|e| format!("bench kiosk folder: {e}"))?;
     let labels: Vec<String> = bundle.manifest.surfaces().map(|s| s.label.clone()).collect();
     let limits = bundle.manifest.limits;

@@ -1,5 +1,6 @@
-//! The core's place in the system: systemd notifications and logging.
+//! The core's place in the system: systemd notifications, logging and process tuning.
 
+pub mod alloc;
 pub mod logging;
 pub mod notify;
 pub mod procs;

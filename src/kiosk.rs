@@ -75,23 +75,26 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// Opens the store; on failure the kiosk runs without it (its commands then answer
-/// `internal`), since a kiosk that cannot start is worse than one that forgets.
+/// Starts the store, which opens its file on its own thread so that a slow disk or a
+/// large file's check never delays the window. If it cannot open, the kiosk runs
+/// without it (its commands then answer `internal`), since a kiosk that cannot start
+/// is worse than one that forgets.
 fn open_store(explicit: Option<&Path>) -> Result<store::Store, String> {
     let dir = store::state_dir(explicit).ok_or("no state directory: set STATE_DIRECTORY or --state-dir")?;
-    match store::Store::open(store::StoreConfig::in_dir(&dir)) {
-        Ok((store, report)) => {
-            if let Some(aside) = report.recovered_from {
+    let shown = dir.display().to_string();
+    let opened = move |outcome: Result<&store::OpenReport, &store::StoreError>| match outcome {
+        Ok(report) => {
+            if let Some(aside) = &report.recovered_from {
                 log::error!("the store was unreadable and was moved aside to {}; starting empty", aside.display());
             }
-            log::info!("store at {}", store.path().display());
-            Ok(store)
+            log::info!("store at {shown}/{}", store::FILE_NAME);
         }
-        Err(e) => {
-            log::error!("cannot open the store in {}: {e}; running without it", dir.display());
-            Err(e.to_string())
-        }
-    }
+        Err(e) => log::error!("cannot open the store in {shown}: {e}; running without it"),
+    };
+    store::Store::start(store::StoreConfig::in_dir(&dir), opened).map_err(|e| {
+        log::error!("cannot start the store in {}: {e}; running without it", dir.display());
+        e.to_string()
+    })
 }
 
 /// A device's own start page (as an `EnvironmentFile=` sets it) replaces the main page.

@@ -868,3 +868,48 @@ fn bench_concurrent_sets() {
         );
     }
 }
+
+#[test]
+fn start_opens_on_the_store_thread_and_serves_what_waited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (store, _) = open(dir.path());
+        set(&store, "kept", json!(1));
+        store.close().expect("close");
+    }
+    let (tx, rx) = mpsc::channel();
+    let caller = std::thread::current().id();
+    let store = Store::start(StoreConfig::in_dir(dir.path()), move |outcome| {
+        let on_store_thread = std::thread::current().id() != caller;
+        let _ = tx.send((outcome.map(|r| r.recovered_from.is_none()).map_err(|e| e.to_string()), on_store_thread));
+    })
+    .expect("the store thread starts");
+    // Submitted at once, possibly before the file is open: it waits in the queue.
+    assert_eq!(get(&store, "kept"), Some(Value::Json(json!(1))));
+    let (outcome, on_store_thread) = rx.recv_timeout(WAIT).expect("told how the open went");
+    assert_eq!(outcome, Ok(true));
+    assert!(on_store_thread, "the file was opened on the caller's thread");
+    store.close().expect("close");
+}
+
+#[test]
+fn a_store_that_cannot_open_answers_every_job_with_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A file where the store's directory should be: nothing can be created under it.
+    let blocked = dir.path().join("not-a-dir");
+    std::fs::write(&blocked, b"").expect("write");
+    let (tx, rx) = mpsc::channel();
+    let store = Store::start(StoreConfig::in_dir(&blocked.join("state")), move |outcome| {
+        let _ = tx.send(outcome.err().map(|e| e.to_string()));
+    })
+    .expect("the store thread starts");
+    let why = rx.recv_timeout(WAIT).expect("told how the open went").expect("the open failed");
+    assert!(why.contains("cannot open the store"), "{why}");
+    match store.call(Op::Get { key: "k".into() }) {
+        Err(StoreError::Open(message)) => assert!(why.contains(&message), "{message} vs {why}"),
+        other => panic!("a store that cannot open answered {other:?}"),
+    }
+    store.flush().expect("flush still returns");
+    assert!(store.pragmas().is_err());
+    store.close().expect("close ends the thread");
+}

@@ -54,7 +54,9 @@
 //!
 //! # Start-up
 //!
-//! [`Store::open`] creates the directory (mode 0700), opens the file and checks it
+//! The kiosk uses [`Store::start`], which does all of this on the store thread while
+//! the window comes up (jobs wait in the queue); [`Store::open`] does it before
+//! returning. Either creates the directory (mode 0700), opens the file and checks it
 //! (`PRAGMA quick_check`), then migrates its schema (up to [`SCHEMA_VERSION`]). A file that cannot be
 //! read — garbage, truncated, failing the check, or written by a newer Vitrine — is moved
 //! aside as `store.sqlite3.corrupt-<unix-millis>` with its `-wal`/`-shm` files, logged
@@ -111,6 +113,24 @@ impl Store {
         let thread_id = thread.thread().id();
         let shared = Shared { path: config.path, counters, thread: Mutex::new(Some(thread)), thread_id };
         Ok((Store { jobs, shared: Arc::new(shared) }, report))
+    }
+
+    /// Starts the store thread, which opens (creating, checking, migrating or
+    /// recovering) the file itself and then serves jobs; returns at once. Jobs
+    /// submitted meanwhile wait in the queue. So a slow disk or a large file's
+    /// `quick_check` never delays the window. `opened` runs on the store thread with
+    /// the outcome; if the open fails, every job is answered with that error.
+    pub fn start<F>(config: StoreConfig, opened: F) -> Result<Store, StoreError>
+    where
+        F: FnOnce(Result<&OpenReport, &StoreError>) + Send + 'static,
+    {
+        let counters = Arc::new(Counters::default());
+        let (jobs, queue) = mpsc::channel();
+        let path = config.path.clone();
+        let thread = worker::spawn_opening(config, queue, Arc::clone(&counters), opened)?;
+        let thread_id = thread.thread().id();
+        let shared = Shared { path, counters, thread: Mutex::new(Some(thread)), thread_id };
+        Ok(Store { jobs, shared: Arc::new(shared) })
     }
 
     /// Queues `op` and returns at once. `reply` is called exactly once, on the store

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 use super::ops::{self, Limits};
 use super::recover::now_millis;
-use super::types::{Op, Output, Pragmas, Stats, StoreConfig, StoreError};
+use super::types::{Op, OpenReport, Output, Pragmas, Stats, StoreConfig, StoreError};
 
 pub(crate) type ReplyFn = Box<dyn FnOnce(Result<Output, StoreError>) + Send + 'static>;
 
@@ -84,6 +84,50 @@ pub(crate) fn spawn(
         .name("vitrine-store".into())
         .spawn(move || run(conn, queue, limits, max_batch, &counters))
         .map_err(|e| StoreError::Open(format!("cannot start the store thread: {e}")))
+}
+
+/// As [`spawn`], but the thread opens the file first (see `Store::start`).
+pub(crate) fn spawn_opening<F>(
+    config: StoreConfig,
+    queue: mpsc::Receiver<Job>,
+    counters: Arc<Counters>,
+    opened: F,
+) -> Result<JoinHandle<Result<(), StoreError>>, StoreError>
+where
+    F: FnOnce(Result<&OpenReport, &StoreError>) + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name("vitrine-store".into())
+        .spawn(move || match super::recover::open(&config) {
+            Ok((conn, report)) => {
+                opened(Ok(&report));
+                let limits = Limits::from_config(&config);
+                run(conn, queue, limits, config.max_batch.max(1), &counters)
+            }
+            Err(error) => {
+                opened(Err(&error));
+                refuse_all(queue, &error);
+                // Reported once, through `opened`; closing has nothing more to say.
+                Ok(())
+            }
+        })
+        .map_err(|e| StoreError::Open(format!("cannot start the store thread: {e}")))
+}
+
+/// A store that could not open answers every job with why, until it is closed.
+fn refuse_all(queue: mpsc::Receiver<Job>, error: &StoreError) {
+    while let Ok(job) = queue.recv() {
+        match job {
+            Job::Op(_, reply) => reply.send(Err(error.clone())),
+            Job::Flush(done) => {
+                let _ = done.send(());
+            }
+            Job::Pragmas(answer) => {
+                let _ = answer.send(Err(error.clone()));
+            }
+            Job::Close => break,
+        }
+    }
 }
 
 fn run(

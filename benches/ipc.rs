@@ -54,18 +54,18 @@ mod raw;
 #[path = "ipc/report.rs"]
 mod report;
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/xvfb.rs"]
 mod xvfb;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use xvfb::{tail, Xvfb};
+use xvfb::Xvfb;
 
 /// Longest a child may take; a healthy one needs well under a minute.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(240);
@@ -94,103 +94,15 @@ fn main() -> ExitCode {
 
 /// Runs one child to completion and returns its `SAMPLES` lines.
 fn run_child(kind: &str, kiosk_dir: &Path, display: &str, work: &Path, round: usize) -> Result<Vec<String>, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    // A private HOME and runtime dir: WebKit keeps caches there, and other test runs on
-    // this machine must not share them.
     let home = work.join(format!("home-{kind}-{round}"));
-    std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700));
-    }
-    let log_path = work.join(format!("{kind}-{round}.log"));
-    let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let mut cmd = Command::new(exe);
-    cmd.args(["--child", kind]);
+    let log = work.join(format!("{kind}-{round}.log"));
+    let mut args = vec![std::ffi::OsStr::new(kind)];
     if kind == "vitrine" {
-        cmd.arg(kiosk_dir);
+        args.push(kiosk_dir.as_os_str());
     }
-    cmd.env("DISPLAY", display)
-        .env("HOME", &home)
-        .env("XDG_RUNTIME_DIR", &home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("STATE_DIRECTORY", home.join("state"))
-        .env("GDK_BACKEND", "x11")
-        .env("NO_AT_BRIDGE", "1")
-        .env("VITRINE_LOG", "warn")
-        .env_remove("WAYLAND_DISPLAY")
-        .env_remove("VITRINE_URL")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("NOTIFY_SOCKET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log);
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start the {kind} child: {e}"))?;
-
-    // WebKit's helper processes may hold the pipe open after the child exits, so lines
-    // come through a channel and the parent stops at DONE rather than at end of file.
-    let (tx, rx) = mpsc::channel::<String>();
-    if let Some(stdout) = child.stdout.take() {
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    let deadline = Instant::now() + CHILD_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "the {kind} child timed out after {CHILD_TIMEOUT:?}; its log ({}):\n{}",
-                    log_path.display(),
-                    tail(&log_path, 40)
-                ));
-            }
-            Err(e) => return Err(format!("cannot wait for the {kind} child: {e}")),
-        }
-    };
-    report_warnings(kind, &log_path);
-    let mut samples = Vec::new();
-    let mut done = false;
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
-        if line == "DONE" {
-            done = true;
-            break;
-        }
-        if let Some(json) = line.strip_prefix("SAMPLES ") {
-            samples.push(json.to_string());
-        }
-    }
-    if !done {
-        return Err(format!(
-            "the {kind} child ended ({status}) without its samples; its log ({}):\n{}",
-            log_path.display(),
-            tail(&log_path, 40)
-        ));
-    }
-    Ok(samples)
-}
-
-/// Vitrine logs refusals and faults at WARN/ERROR; any during a run means some call
-/// did not do what the bench thinks it measures, so they are shown, not buried.
-fn report_warnings(kind: &str, log: &Path) {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let bad: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).collect();
-    if !bad.is_empty() {
-        eprintln!("ipc bench: the {kind} child logged {} warnings/errors, first ones:", bad.len());
-        for line in bad.iter().take(5) {
-            eprintln!("  | {line}");
-        }
-    }
+    let mut cmd = child::command(&args, display, &home, &log)?;
+    cmd.env("STATE_DIRECTORY", home.join("state"));
+    child::samples(cmd, &format!("{kind} child"), "ipc", &log, CHILD_TIMEOUT)
 }
 
 fn target_dir() -> PathBuf {

@@ -31,19 +31,19 @@
 //!
 //! Knobs: `STORE_BENCH_ROUNDS=N`, `STORE_BENCH_SCALE=F` (loop lengths times F).
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/xvfb.rs"]
 mod xvfb;
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use xvfb::{tail, Xvfb};
+use xvfb::Xvfb;
 
 /// Longest a child may take.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -266,95 +266,14 @@ fn finish(cases: &[Case], events: &[(Instant, bool, Cmd)]) -> ! {
 
 /// Runs one child to completion and returns its `SAMPLES` lines.
 fn run_child(kiosk_dir: &Path, display: &str, work: &Path, round: usize) -> Result<Vec<String>, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     let home = work.join(format!("home-{round}"));
     let state = work.join(format!("state-{round}"));
-    std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700));
-    }
-    let log_path = work.join(format!("vitrine-{round}.log"));
-    let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let mut child = Command::new(exe)
-        .args(["--child", "vitrine"])
-        .arg(kiosk_dir)
-        .arg(&state)
-        .env("DISPLAY", display)
-        .env("HOME", &home)
-        .env("XDG_RUNTIME_DIR", &home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("GDK_BACKEND", "x11")
-        .env("NO_AT_BRIDGE", "1")
-        .env("VITRINE_LOG", "warn")
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env_remove("VITRINE_URL")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("NOTIFY_SOCKET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start the child: {e}"))?;
-
-    // WebKit's helpers may hold the pipe open after the child exits: stop at DONE.
-    let (tx, rx) = mpsc::channel::<String>();
-    if let Some(stdout) = child.stdout.take() {
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    let deadline = Instant::now() + CHILD_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "the child timed out after {CHILD_TIMEOUT:?}; its log ({}):\n{}",
-                    log_path.display(),
-                    tail(&log_path, 40)
-                ));
-            }
-            Err(e) => return Err(format!("cannot wait for the child: {e}")),
-        }
-    };
-    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let bad: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).collect();
-    if !bad.is_empty() {
-        eprintln!("store bench: the child logged {} warnings/errors, first ones:", bad.len());
-        for line in bad.iter().take(5) {
-            eprintln!("  | {line}");
-        }
-    }
-    let mut samples = Vec::new();
-    let mut done = false;
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
-        if line == "DONE" {
-            done = true;
-            break;
-        }
-        if let Some(json) = line.strip_prefix("SAMPLES ") {
-            samples.push(json.to_string());
-        }
-    }
-    if !done {
-        return Err(format!(
-            "the child ended ({status}) without its samples; its log ({}):\n{}",
-            log_path.display(),
-            tail(&log_path, 40)
-        ));
-    }
-    Ok(samples)
+    let log = work.join(format!("vitrine-{round}.log"));
+    let args = [std::ffi::OsStr::new("vitrine"), kiosk_dir.as_os_str(), state.as_os_str()];
+    let mut cmd = child::command(&args, display, &home, &log)?;
+    // The child's state directory is its argument.
+    cmd.env_remove("STATE_DIRECTORY");
+    child::samples(cmd, "child", "store", &log, CHILD_TIMEOUT)
 }
 
 /// One upsert per transaction into the store's table, with the store's settings: the

@@ -56,6 +56,8 @@ mod report;
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/common.rs"]
+mod common;
 #[path = "support/xvfb.rs"]
 mod xvfb;
 
@@ -64,6 +66,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use common::{load_average, target_dir};
 use serde_json::{json, Value};
 use xvfb::Xvfb;
 
@@ -103,21 +106,6 @@ fn run_child(kind: &str, kiosk_dir: &Path, display: &str, work: &Path, round: us
     let mut cmd = child::command(&args, display, &home, &log)?;
     cmd.env("STATE_DIRECTORY", home.join("state"));
     child::samples(cmd, &format!("{kind} child"), "ipc", &log, CHILD_TIMEOUT)
-}
-
-fn target_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
-        Some(dir) if dir.is_absolute() => dir,
-        Some(dir) => manifest.join(dir),
-        None => manifest.join("target"),
-    }
-}
-
-/// The 1-minute load average: other processes on a small machine move these numbers
-/// far more than anything measured here, so each run records it.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 fn machine(load_before: Option<f64>, load_after: Option<f64>) -> Value {

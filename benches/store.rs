@@ -33,6 +33,8 @@
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/common.rs"]
+mod common;
 #[path = "support/xvfb.rs"]
 mod xvfb;
 
@@ -42,6 +44,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use common::{load_average, target_dir};
 use serde_json::{json, Value};
 use xvfb::Xvfb;
 
@@ -141,15 +144,7 @@ fn plan_js(cases: &[Case]) -> String {
 }
 
 fn write_folder(dir: &Path) -> std::io::Result<()> {
-    let plan = plan_js(&cases());
-    for (path, text) in FILES.iter().copied().chain([("ui/plan.js", plan.as_str())]) {
-        let file = dir.join(path);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(file, text)?;
-    }
-    Ok(())
+    common::write_folder(dir, FILES, &plan_js(&cases()))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -339,19 +334,6 @@ impl Stats {
     fn json(&self) -> Value {
         json!({"p50_ms": self.p50, "p99_ms": self.p99, "mean_ms": self.mean, "samples": self.n})
     }
-}
-
-fn target_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
-        Some(dir) if dir.is_absolute() => dir,
-        Some(dir) => manifest.join(dir),
-        None => manifest.join("target"),
-    }
-}
-
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 fn parent() -> Result<(), String> {

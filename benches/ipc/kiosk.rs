@@ -27,15 +27,7 @@ const FILES: &[(&str, &str)] = &[
 
 /// Writes the kiosk folder, with this run's `ui/plan.js`, into `dir`.
 pub fn write_folder(dir: &Path) -> std::io::Result<()> {
-    let plan = plan::plan_js(&plan::vitrine_cases());
-    for (path, text) in FILES.iter().copied().chain([("ui/plan.js", plan.as_str())]) {
-        let file = dir.join(path);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(file, text)?;
-    }
-    Ok(())
+    crate::common::write_folder(dir, FILES, &plan::plan_js(&plan::vitrine_cases()))
 }
 
 fn classify(label: &str, cmd: &str) -> Option<Ev> {

@@ -46,8 +46,10 @@ pub mod authority;
 pub mod call;
 pub mod commands;
 pub mod events;
+pub mod offload;
 mod pool;
 pub mod protocol;
+pub mod refusals;
 pub mod router;
 pub mod script;
 

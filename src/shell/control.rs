@@ -8,7 +8,7 @@
 //! send notifications; it has no capabilities, and its two messages (`toast.layout`,
 //! `toast.action`) are handled here before the router sees them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -21,8 +21,7 @@ use wry::WebViewExtUnix as _;
 
 use crate::config::{Anchor, InputMode, Length, Manifest, Page, SurfaceConfig, TrayAction, DBUS_PRINCIPAL};
 use crate::control::{
-    Answer, ControlError, ControlSink, Op, Png, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus,
-    Toast,
+    Answer, ControlError, ControlSink, Op, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus, Toast,
 };
 use crate::dbus::notifications::ACTION_EVENT;
 use crate::dbus::{Link, Notice};
@@ -30,6 +29,7 @@ use crate::ipc::protocol::{decode, Inbound};
 use crate::ipc::{script, Authority, CallResult, Caller, ErrorCode, Host, HttpCall, HttpReply, IpcError, Payload};
 use crate::shell::health::Showing;
 use crate::shell::navigation::NavigationPolicy;
+use crate::shell::screenshot;
 use crate::shell::surface::{self, BuildCtx, Surface};
 use crate::shell::{new_token, CoreEvent, SharedShell, Shell, ShellError};
 
@@ -39,6 +39,9 @@ const TOAST_PAGE: &str = "__vitrine/toast.html";
 const TOAST_WIDTH: u32 = 420;
 /// Toasts remembered for their action clicks.
 const MAX_REMEMBERED: usize = 64;
+/// Toasts waiting for the toast page (loading, or reloading after a crash); the page
+/// shows four at most, so older ones would only scroll by unseen.
+const MAX_WAITING: usize = 16;
 /// The page URL calls of the D-Bus principal carry (a local one: capabilities for
 /// local pages apply).
 const DBUS_URL: &str = "app://localhost/__vitrine/dbus";
@@ -68,7 +71,9 @@ struct ToastBox {
     /// Its page has loaded and said so; until then toasts wait.
     ready: bool,
     crashes_seen: u64,
-    pending: Vec<Toast>,
+    pending: VecDeque<Toast>,
+    /// Waiting toasts dropped (oldest first) since the page was last ready.
+    dropped: u64,
     /// Shown toasts by id, for their action clicks (oldest dropped first).
     shown: BTreeMap<u32, Toast>,
 }
@@ -136,8 +141,15 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
     let width = i32::try_from(cfg.width.resolve(ctx.screen.width)).unwrap_or(TOAST_WIDTH as i32);
     log::info!(surface = TOAST_LABEL; "toast overlay created for notifications without a server");
     let mut shell = shell.borrow_mut();
-    shell.control.toast =
-        Some(ToastBox { token, width, ready: false, crashes_seen: 0, pending: Vec::new(), shown: BTreeMap::new() });
+    shell.control.toast = Some(ToastBox {
+        token,
+        width,
+        ready: false,
+        crashes_seen: 0,
+        pending: VecDeque::new(),
+        dropped: 0,
+        shown: BTreeMap::new(),
+    });
     shell.surfaces.push(s);
     Ok(())
 }
@@ -298,20 +310,23 @@ impl Shell {
         if !s.visible {
             return reply.send(Err(ControlError::Failed(format!("'{label}' is hidden; show it first"))));
         }
+        if let Err(e) = screenshot::begin() {
+            return reply.send(Err(e));
+        }
         let label = label.to_string();
         s.webview.webview().snapshot(
             SnapshotRegion::Visible,
             SnapshotOptions::NONE,
             None::<&gtk::gio::Cancellable>,
             move |result| {
-                let png = result
-                    .map_err(|e| format!("WebKit could not take the picture: {e}"))
-                    .and_then(encode_png)
-                    .map_err(ControlError::Failed);
-                if let Ok(png) = &png {
-                    log::info!(surface = label.as_str(); "screenshot {}x{}", png.width, png.height);
+                // Only the copy happens here; PNG compression runs on its own thread.
+                match result.map_err(|e| format!("WebKit could not take the picture: {e}")).and_then(screenshot::copy) {
+                    Ok(pixels) => screenshot::encode_and_answer(pixels, label, reply),
+                    Err(e) => {
+                        screenshot::abandon();
+                        reply.send(Err(ControlError::Failed(e)));
+                    }
                 }
-                reply.send(png.map(Reply::Png));
             },
         );
     }
@@ -382,8 +397,16 @@ impl Shell {
         tb.shown.insert(toast.id, toast.clone());
         if tb.ready {
             self.surfaces.eval(TOAST_LABEL, toast_script(&toast));
-        } else {
-            tb.pending.push(toast);
+        } else if let Some(old) = push_bounded(&mut tb.pending, toast, MAX_WAITING) {
+            tb.dropped += 1;
+            // One line for the first; the rest are counted when the page is back.
+            if tb.dropped == 1 {
+                log::warn!(
+                    surface = old.sender.as_str();
+                    "toast queue full ({MAX_WAITING} waiting for the toast page): dropped the oldest, '{}'",
+                    old.title
+                );
+            }
         }
     }
 
@@ -410,7 +433,11 @@ impl Shell {
     fn toast_layout(&mut self, args: &Value) {
         let height = args["height"].as_u64().unwrap_or(0).min(4096) as i32;
         let Some(tb) = &mut self.control.toast else { return };
-        let pending = if tb.ready { Vec::new() } else { std::mem::take(&mut tb.pending) };
+        let pending = if tb.ready { VecDeque::new() } else { std::mem::take(&mut tb.pending) };
+        if !tb.ready && tb.dropped > 0 {
+            log::warn!("{} toasts were dropped while the toast page was not ready", tb.dropped);
+            tb.dropped = 0;
+        }
         tb.ready = true;
         let width = tb.width;
         if let Some(s) = self.surfaces.get_mut(TOAST_LABEL) {
@@ -449,6 +476,12 @@ fn load(s: &mut Surface, url: &str) -> Result<(), ControlError> {
     s.webview.load_url(url).map_err(|e| ControlError::Failed(format!("cannot load {url}: {e}")))
 }
 
+/// Appends `item`; past `max` items the oldest is dropped and returned.
+fn push_bounded<T>(queue: &mut VecDeque<T>, item: T, max: usize) -> Option<T> {
+    queue.push_back(item);
+    (queue.len() > max).then(|| queue.pop_front()).flatten()
+}
+
 fn toast_script(t: &Toast) -> String {
     let view = serde_json::json!({
         "id": t.id, "title": t.title, "body": t.body, "icon": t.icon,
@@ -457,12 +490,16 @@ fn toast_script(t: &Toast) -> String {
     format!("window.vitrineToast&&window.vitrineToast.show({view})")
 }
 
-/// Encodes WebKit's snapshot (a cairo image surface) as PNG.
-fn encode_png(surface: gtk::cairo::Surface) -> Result<Png, String> {
-    let image = gtk::cairo::ImageSurface::try_from(surface).map_err(|_| "the snapshot is not an image".to_string())?;
-    let (width, height) = (image.width(), image.height());
-    let pixbuf = gtk::gdk::pixbuf_get_from_surface(&image, 0, 0, width, height)
-        .ok_or_else(|| format!("cannot read the {width}x{height} snapshot"))?;
-    let bytes = pixbuf.save_to_bufferv("png", &[]).map_err(|e| format!("cannot encode PNG: {e}"))?;
-    Ok(Png { width: width.max(0) as u32, height: height.max(0) as u32, bytes })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_waiting_queue_drops_the_oldest_past_its_bound() {
+        let mut q = VecDeque::new();
+        let dropped: Vec<u32> = (0..20).filter_map(|i| push_bounded(&mut q, i, MAX_WAITING)).collect();
+        assert_eq!(dropped, [0, 1, 2, 3]);
+        assert_eq!(q.len(), MAX_WAITING);
+        assert_eq!((q.front(), q.back()), (Some(&4), Some(&19)));
+    }
 }

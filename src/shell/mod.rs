@@ -13,6 +13,7 @@ mod health;
 mod host;
 mod navigation;
 mod resilience;
+mod screenshot;
 mod surface;
 mod window;
 
@@ -55,6 +56,8 @@ pub enum CoreEvent {
         result: CallResult,
     },
     Broadcast(Broadcast),
+    /// A large frame decoded, or a large reply encoded, by a worker.
+    Offloaded(crate::ipc::offload::Offloaded),
     PageLoad {
         label: String,
         finished: bool,
@@ -103,6 +106,16 @@ impl ReplySink for ProxySink {
         };
         if proxy.send_event(CoreEvent::Broadcast(broadcast)).is_err() {
             log::debug!("event loop gone; core event dropped");
+        }
+    }
+
+    fn offloaded(&self, offloaded: crate::ipc::offload::Offloaded) {
+        let proxy = match self.0.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if proxy.send_event(CoreEvent::Offloaded(offloaded)).is_err() {
+            log::debug!("event loop gone; decoded message dropped");
         }
     }
 }
@@ -210,6 +223,7 @@ impl Shell {
             CoreEvent::Broadcast(b) => {
                 self.router.broadcast(&mut self.surfaces, &b);
             }
+            CoreEvent::Offloaded(o) => self.router.offloaded(&mut self.surfaces, o),
             CoreEvent::PageLoad { label, finished, url } => self.on_page_load(&label, finished, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
@@ -277,6 +291,8 @@ pub fn run(
         });
     }
     let mut router = Router::new(manifest.clone(), authority, sink);
+    // Large messages are decoded and encoded on workers: the GTK thread stays free.
+    router.offload_from(crate::ipc::offload::MIN_BYTES);
     register_builtins(&mut router);
     crate::ipc::commands::store::register(&mut router, store.clone());
     let link = bus.map(|b| b.link);

@@ -3,7 +3,8 @@
 //!
 //! The decisions are [`Health`]'s (pure, unit-tested); this file carries them out on
 //! the webviews. A tick every 100 ms pings each page (every 250 ms), asks each surface's
-//! health what is due, and checks memory every 2 s.
+//! health what is due, and checks memory every 2 s. It also measures how late it runs:
+//! that is time the core itself stood still, which no page is blamed for.
 
 use std::time::{Duration, Instant};
 
@@ -14,12 +15,15 @@ use crate::config::policy::parse_hh_mm;
 use crate::ipc::script;
 use crate::service::{notify, procs};
 use crate::shell::assets::{builtin_url, BUILTIN_PREFIX};
-use crate::shell::health::{Action, Showing};
+use crate::shell::health::{Action, LoopLag, Showing};
 use crate::shell::Shell;
 
 pub const TICK: Duration = Duration::from_millis(100);
 const PING_EVERY: Duration = Duration::from_millis(250);
 const MEMORY_EVERY: Duration = Duration::from_secs(2);
+/// A tick this late is worth a line in the log (at most one per `LAG_LOG_EVERY`).
+const LAG_WORTH_LOGGING: Duration = Duration::from_millis(250);
+const LAG_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// What a URL shows, from the core's point of view.
 pub fn showing_of(url: &str) -> Showing {
@@ -37,6 +41,8 @@ pub struct Timers {
     next_daily_reload: Option<Instant>,
     status: String,
     starving: bool,
+    lag: LoopLag,
+    lag_logged: Option<Instant>,
 }
 
 impl Timers {
@@ -46,6 +52,8 @@ impl Timers {
             next_daily_reload: daily_reload.and_then(parse_hh_mm).map(|m| now + until_local_minute(m)),
             status: String::new(),
             starving: false,
+            lag: LoopLag::new(TICK),
+            lag_logged: None,
         }
     }
 }
@@ -110,8 +118,12 @@ impl Shell {
 
     pub(crate) fn tick(&mut self) {
         let now = Instant::now();
+        let late = self.timers.lag.observe(now);
+        self.log_lag(late, now);
         let mut due = Vec::new();
         for s in self.surfaces.iter_mut() {
+            // Before any decision: the time the core stood still is not the page's.
+            s.health.core_lagged(late, now);
             if now.duration_since(s.last_ping) >= PING_EVERY {
                 s.last_ping = now;
                 if let Err(e) = s.webview.evaluate_script(&script::ping()) {
@@ -131,9 +143,22 @@ impl Shell {
         }
         self.check_idle(now);
         self.check_daily_reload(now);
+        self.router.tick(now);
         self.update_status();
         // Properties, crash and recovery signals for the D-Bus control interface.
         self.publish();
+    }
+
+    fn log_lag(&mut self, late: Duration, now: Instant) {
+        if late < LAG_WORTH_LOGGING || self.timers.lag_logged.is_some_and(|t| now.duration_since(t) < LAG_LOG_EVERY) {
+            return;
+        }
+        self.timers.lag_logged = Some(now);
+        log::warn!(
+            "the core's main loop stood still for {} ms (longest so far {} ms); no page is blamed for that time",
+            late.as_millis(),
+            self.timers.lag.worst.as_millis()
+        );
     }
 
     fn perform(&mut self, label: &str, action: Action) {

@@ -117,8 +117,7 @@ pub fn register_builtins(router: &mut Router) {
     router.register("event.emit", emit);
     router.register("event.listen", |ctx, EventArgs { event }| {
         check_scoped(ctx, "event.listen", &event)?;
-        ctx.events.subscribe(ctx.caller.label, &event);
-        Ok(())
+        ctx.events.subscribe(ctx.caller.label, &event)
     });
     router.register("event.unlisten", |ctx, EventArgs { event }| {
         check_event_name(&event)?;

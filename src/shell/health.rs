@@ -108,11 +108,14 @@ impl Health {
         self.last_beat = now;
     }
 
-    /// The main loop ran `lag` later than it should have: for that long no ping went
-    /// out and no beat was read, so the page's windows (silence, loading) start again
-    /// that much later. Never past `now`: a page gets no credit for the future.
+    /// The main loop ran `lag` later than it should have. A loop that is merely busy
+    /// (late by less than a quarter of the hang timeout) still sends pings and reads
+    /// beats between its tasks, so that counts as running. A longer stall is the
+    /// core standing still: no ping went out and no beat was read, so the page's
+    /// windows (silence, loading) start again that much later. Never past `now`: a
+    /// page gets no credit for the future.
     pub fn core_lagged(&mut self, lag: Duration, now: Instant) {
-        if lag.is_zero() {
+        if lag < self.hang_timeout() / 4 {
             return;
         }
         self.last_beat = (self.last_beat + lag).min(now);
@@ -402,15 +405,16 @@ mod tests {
         const HANG_MS: u64 = 1000;
         const PING_MS: u64 = 250;
 
-        /// Gaps between ticks: on time (with jitter), or the core standing still.
+        /// Gaps between ticks: on time (with jitter), late, or the core standing still
+        /// for up to 6 s.
         fn gaps() -> impl Strategy<Value = Vec<u64>> {
-            prop::collection::vec(prop_oneof![8 => 100u64..120, 1 => 150u64..6000], 10..120)
+            prop::collection::vec(prop_oneof![8 => 100u64..120, 1 => 120u64..400, 1 => 400u64..6000], 10..120)
         }
 
         /// Drives `h` through the ticks `gaps` as the shell does: lag first, then the
-        /// ping, then the decision. The page answers each ping `answer` ms later while
-        /// `answers(ping time)`; a beat that falls due while the core stands still is
-        /// read only after the next tick (the worst order). Returns when, and how much
+        /// ping, then the decision. The page answers each ping `answer` ms later until
+        /// tick `hung_at`; a beat that falls due in a gap longer than 150 ms (the core
+        /// standing still) is read only after the next tick (the worst order). Returns when, and how much
         /// core running time after `hung_at`, the page was ended.
         fn drive(gaps: &[u64], answer: u64, hung_at: Option<usize>) -> (Option<(usize, Duration)>, Option<Instant>) {
             let t0 = Instant::now();
@@ -435,7 +439,9 @@ mod tests {
                 t = next;
                 let late = lag.observe(t);
                 if hung_since.is_some() {
-                    running_since_hang += ms(gap) - late;
+                    // What the core credits back is not running time.
+                    let credited = if late >= ms(HANG_MS) / 4 { late } else { Duration::ZERO };
+                    running_since_hang += ms(gap) - credited;
                 }
                 h.core_lagged(late, t);
                 if hung_at == Some(i) {
@@ -463,14 +469,14 @@ mod tests {
 
         proptest! {
             #[test]
-            fn a_page_that_answers_is_never_ended_whatever_the_core_stalls(gaps in gaps(), answer in 0u64..300) {
+            fn a_page_that_answers_is_never_ended_whatever_the_core_stalls(gaps in gaps(), answer in 0u64..200) {
                 let (ended, _) = drive(&gaps, answer, None);
                 prop_assert_eq!(ended, None);
             }
 
             #[test]
             fn a_hung_page_is_ended_within_the_timeout_of_core_running_time(
-                before in gaps(), after in gaps(), answer in 0u64..300,
+                before in gaps(), after in gaps(), answer in 0u64..200,
             ) {
                 let mut gaps = before.clone();
                 gaps.extend(&after);
@@ -480,8 +486,9 @@ mod tests {
                 prop_assert!(hung_since.is_some());
                 let (at, running) = ended.expect("the hung page was never ended");
                 prop_assert!(at >= before.len() - 1, "ended before it hung");
-                // One tick of granularity and its jitter on top of the timeout.
-                prop_assert!(running <= ms(HANG_MS + 120), "ended after {:?} of running time", running);
+                // One tick of granularity on top of the timeout: at most a busy tick,
+                // late by just under a quarter of the timeout.
+                prop_assert!(running <= ms(HANG_MS + 100 + HANG_MS / 4), "ended after {:?} of running time", running);
             }
         }
     }

@@ -157,3 +157,41 @@ fn a_flooding_page_gets_bounded_logs_subscriptions_and_pool_share() {
     // The flood itself completes: fairness delays it, it loses nothing.
     assert_eq!(kiosk.result_within("flood-done", Duration::from_secs(40)).as_deref(), Some("200"));
 }
+
+/// Large frames and replies leave the GTK thread; what the page sees is unchanged.
+/// `ordered`: all frames came one way, so they reach the core in the order sent and
+/// must be handled in it.
+fn large_messages_keep_their_order_and_answers(fixture: &str, ordered: bool) {
+    let kiosk = Kiosk::start(fixture);
+    kiosk.wait_ready();
+    assert_eq!(kiosk.result("small-during"), "99");
+    let mb = |n: usize| n * 1024 * 1024;
+    let expected = format!("1:0,2:{},3:0,4:{},5:0", mb(3), mb(2));
+    let order = kiosk.result("order");
+    if ordered {
+        assert_eq!(order, expected, "events out of order");
+    } else {
+        let sorted = |s: &str| {
+            let mut v: Vec<String> = s.split(',').map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(&order), sorted(&expected), "events lost");
+    }
+    assert_eq!(kiosk.result("blob-text"), format!("{} 012345", mb(4)));
+    assert_eq!(kiosk.result("blob-bytes"), format!("{} 250 0", mb(2)));
+    assert_eq!(kiosk.result("echo"), format!("7 {}", mb(3)));
+    assert_eq!(kiosk.result("upload"), format!("bytes {}", mb(2)));
+    assert_eq!(kiosk.result("too-large"), "too_large");
+    assert!(!kiosk.log.contains("RESULT failed"), "{}", kiosk.dump());
+}
+
+#[test]
+fn large_messages_by_fetch_keep_their_order_and_answers() {
+    large_messages_keep_their_order_and_answers("offload", false);
+}
+
+#[test]
+fn large_messages_by_post_message_keep_their_order_and_answers() {
+    large_messages_keep_their_order_and_answers("offload-post", true);
+}

@@ -27,8 +27,9 @@ pub struct Offloaded {
 }
 
 pub(crate) enum Done {
-    /// A frame from the script-message handler.
-    Message { url: String, frame: Result<Inbound, Rejection> },
+    /// A frame from the script-message handler; `bytes`: a binary call's arguments,
+    /// decoded from base64 on the worker too.
+    Message { url: String, frame: Result<Inbound, Rejection>, bytes: Option<Result<Vec<u8>, IpcError>> },
     /// The JSON arguments of a `fetch` call.
     Http { url: String, cmd: String, id: Option<u64>, args: Result<Value, IpcError>, respond: Respond },
     /// A reply script, to evaluate in the page.

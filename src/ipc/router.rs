@@ -270,7 +270,15 @@ impl Router {
             if self.lanes.is_busy(caller.label) {
                 return self.enqueue(host, caller.label, Queued::Message { url, raw });
             }
-            return self.offload_work(caller.label, true, move || Done::Message { url, frame: decode(&raw, &limits) });
+            return self.offload_work(caller.label, true, move || {
+                let mut frame = decode(&raw, &limits);
+                // Bytes sent as base64 are turned back into bytes here too.
+                let bytes = match &mut frame {
+                    Ok(Inbound::Invoke { binary: true, args, .. }) => Some(base64_bytes(std::mem::take(args))),
+                    _ => None,
+                };
+                Done::Message { url, frame, bytes }
+            });
         }
         let frame = decode(raw, limits);
         if self.lanes.is_busy(caller.label) {
@@ -283,10 +291,17 @@ impl Router {
             }
             return;
         }
-        self.frame(host, caller, frame);
+        self.frame(host, caller, frame, None);
     }
 
-    fn frame(&mut self, host: &mut dyn Host, caller: Caller<'_>, frame: Result<Inbound, Rejection>) {
+    /// Handles a decoded frame; `bytes`: a binary call's arguments, already decoded.
+    fn frame(
+        &mut self,
+        host: &mut dyn Host,
+        caller: Caller<'_>,
+        frame: Result<Inbound, Rejection>,
+        bytes: Option<Result<Vec<u8>, IpcError>>,
+    ) {
         let frame = match frame {
             Ok(frame) => frame,
             Err(rejection) => {
@@ -310,7 +325,12 @@ impl Router {
             Inbound::Activity => host.activity(caller.label),
             Inbound::Invoke { id, cmd, binary, args } => {
                 let route = Route::Script { id };
-                match if binary { base64_args(args) } else { Ok(Args::Json(args)) } {
+                let args = match (binary, bytes) {
+                    (true, Some(bytes)) => bytes.map(Args::Bytes),
+                    (true, None) => base64_bytes(args).map(Args::Bytes),
+                    (false, _) => Ok(Args::Json(args)),
+                };
+                match args {
                     Ok(args) => self.call(host, caller, &cmd, args, route),
                     Err(e) => self.answer(host, caller.label, route, Err(e)),
                 }
@@ -432,9 +452,9 @@ impl Router {
         }
         match done {
             Done::Reply { script } => host.eval(&label, script),
-            Done::Message { url, frame } => {
+            Done::Message { url, frame, bytes } => {
                 self.lanes.get(&label).busy = false;
-                self.frame(host, Caller { label: &label, url: &url }, frame);
+                self.frame(host, Caller { label: &label, url: &url }, frame, bytes);
                 self.drain(host, &label);
             }
             Done::Http { url, cmd, id, args, respond } => {
@@ -452,7 +472,7 @@ impl Router {
             let Some(next) = self.lanes.get(label).queue.pop_front() else { break };
             match next {
                 Queued::Message { url, raw } => self.message(host, Caller { label, url: &url }, &raw),
-                Queued::Frame { url, frame } => self.frame(host, Caller { label, url: &url }, frame),
+                Queued::Frame { url, frame } => self.frame(host, Caller { label, url: &url }, frame, None),
                 Queued::Http { url, cmd, binary, id, body, respond } => {
                     let call = HttpCall { token: "", cmd: &cmd, binary, id, body };
                     self.http(host, Caller { label, url: &url }, call, respond);
@@ -632,11 +652,11 @@ pub(crate) fn json_args<A: DeserializeOwned>(name: &str, label: &str, args: Args
         .map_err(|e| IpcError::new(ErrorCode::BadArgs, format!("'{name}' from surface '{label}': {e}")))
 }
 
-fn base64_args(args: Value) -> Result<Args, IpcError> {
+fn base64_bytes(args: Value) -> Result<Vec<u8>, IpcError> {
     use base64::Engine;
     let bad = || IpcError::new(ErrorCode::BadMessage, "binary arguments must be one base64 string");
     let Value::String(text) = args else { return Err(bad()) };
-    base64::engine::general_purpose::STANDARD.decode(text).map(Args::Bytes).map_err(|_| bad())
+    base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| bad())
 }
 
 fn too_large_text(len: usize, limits: &Limits) -> String {

@@ -140,6 +140,8 @@ pub struct Router {
     offload: Option<usize>,
     codec: Pool,
     lanes: Lanes,
+    /// Offloaded work not yet back through [`Router::offloaded`].
+    offloading: usize,
 }
 
 impl Router {
@@ -160,6 +162,7 @@ impl Router {
             offload: None,
             codec: Pool::new(CODEC_WORKERS.0, CODEC_WORKERS.1),
             lanes: Lanes::default(),
+            offloading: 0,
         }
     }
 
@@ -187,6 +190,11 @@ impl Router {
     /// iframe, or from a script bypassing the bridge) are refused.
     pub fn set_token(&mut self, label: &str, token: String) {
         self.tokens.insert(label.to_string(), token);
+    }
+
+    /// Work sent to the codec workers whose result has not come back yet.
+    pub fn offloading(&self) -> usize {
+        self.offloading
     }
 
     /// Calls waiting for an answer, for `label` or for all surfaces.
@@ -410,6 +418,7 @@ impl Router {
         let lane = self.lanes.get(label);
         lane.busy |= in_order;
         let generation = lane.generation;
+        self.offloading += 1;
         let sink = Arc::clone(&self.sink);
         let owner = label.to_string();
         self.codec.spawn(label, move || sink.offloaded(Offloaded { label: owner, generation, done: work() }));
@@ -443,6 +452,7 @@ impl Router {
     /// dropped.
     pub fn offloaded(&mut self, host: &mut dyn Host, offloaded: Offloaded) {
         let Offloaded { label, generation, done } = offloaded;
+        self.offloading = self.offloading.saturating_sub(1);
         if generation != self.lanes.generation(&label) {
             log::debug!(surface = label.as_str(); "dropped work done for a page since replaced");
             if let Done::Http { respond, .. } = done {

@@ -109,7 +109,7 @@ fn a_stalled_core_keeps_healthy_pages_and_still_ends_a_hung_one() {
 }
 
 /// How many refusals of `command` from `label` the summary lines counted
-/// ("… more calls refused in the last 5 s: window.hide x9995, …").
+/// ("… more calls refused (not_allowed) in the last 5 s: window.hide x9995, …").
 fn summarized(kiosk: &Kiosk, label: &str, command: &str) -> usize {
     let (tag, item) = (format!("surface={label} "), format!("{command} x"));
     kiosk

@@ -1,14 +1,16 @@
 //! Refused calls in the log, bounded: a page can make tens of thousands of refused
 //! calls a second, and one line each would drown the journal (and the core's time).
 //!
-//! Per surface, the first few refusals of a window are logged in full; the rest are
-//! counted per command and logged as one summary line when the window ends. A pure
+//! Per surface and kind of refusal (its error code), the first few refusals of a
+//! window are logged in full; the rest are counted per command and logged as one
+//! summary line when the window ends. A page cannot choose new kinds: there are seven
+//! codes. A pure
 //! type over explicit instants; the router feeds it and logs what it says.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Refusals logged in full per surface and window.
+/// Refusals logged in full per surface, kind and window.
 pub const LOGGED_IN_FULL: usize = 5;
 /// How long a window lasts, and so how often a busy surface's summary is logged.
 pub const WINDOW: Duration = Duration::from_secs(5);
@@ -29,10 +31,11 @@ pub enum Verdict {
     Count,
 }
 
-/// Refusals counted but not logged in one surface's window, by command.
+/// Refusals counted but not logged in one surface's window of one kind, by command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub label: String,
+    pub kind: String,
     pub total: u64,
     pub by_command: BTreeMap<String, u64>,
 }
@@ -42,7 +45,14 @@ impl std::fmt::Display for Summary {
         let mut by: Vec<(&String, &u64)> = self.by_command.iter().collect();
         by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let parts: Vec<String> = by.iter().map(|(cmd, n)| format!("{cmd} x{n}")).collect();
-        write!(f, "{} more calls refused in the last {} s: {}", self.total, WINDOW.as_secs(), parts.join(", "))
+        write!(
+            f,
+            "{} more calls refused ({}) in the last {} s: {}",
+            self.total,
+            self.kind,
+            WINDOW.as_secs(),
+            parts.join(", ")
+        )
     }
 }
 
@@ -56,13 +66,16 @@ struct Window {
 
 #[derive(Debug, Default)]
 pub struct RefusalLog {
-    windows: BTreeMap<String, Window>,
+    /// By surface and kind.
+    windows: BTreeMap<(String, String), Window>,
 }
 
 impl RefusalLog {
-    /// A refusal of `command` from surface `label` at `now`.
-    pub fn note(&mut self, label: &str, command: &str, now: Instant) -> Verdict {
-        let window = self.windows.entry(label.to_string()).or_insert_with(|| Window {
+    /// A refusal of kind `kind` (its error code) of `command` from surface `label` at
+    /// `now`.
+    pub fn note(&mut self, label: &str, kind: &str, command: &str, now: Instant) -> Verdict {
+        let key = (label.to_string(), kind.to_string());
+        let window = self.windows.entry(key).or_insert_with(|| Window {
             started: now,
             logged: 0,
             counted: BTreeMap::new(),
@@ -85,17 +98,18 @@ impl RefusalLog {
     /// Summaries of the windows that ended by `now` (those that counted anything);
     /// their surfaces start afresh.
     pub fn due(&mut self, now: Instant) -> Vec<Summary> {
-        let ended: Vec<String> = self
+        let ended: Vec<(String, String)> = self
             .windows
             .iter()
             .filter(|(_, w)| now.saturating_duration_since(w.started) >= WINDOW)
-            .map(|(label, _)| label.clone())
+            .map(|(key, _)| key.clone())
             .collect();
         let mut out = Vec::new();
-        for label in ended {
-            if let Some(w) = self.windows.remove(&label) {
+        for key in ended {
+            if let Some(w) = self.windows.remove(&key) {
                 if w.total > 0 {
-                    out.push(Summary { label, total: w.total, by_command: w.counted });
+                    let (label, kind) = key;
+                    out.push(Summary { label, kind, total: w.total, by_command: w.counted });
                 }
             }
         }
@@ -123,19 +137,24 @@ mod tests {
     fn the_first_few_are_logged_then_counted_then_summarized() {
         let t0 = Instant::now();
         let mut log = RefusalLog::default();
-        let verdicts: Vec<Verdict> = (0..8).map(|i| log.note("main", "window.hide", t0 + ms(i))).collect();
+        let verdicts: Vec<Verdict> =
+            (0..8).map(|i| log.note("main", "not_allowed", "window.hide", t0 + ms(i))).collect();
         assert_eq!(&verdicts[..5], [Verdict::Log, Verdict::Log, Verdict::Log, Verdict::Log, Verdict::LogLast]);
         assert!(verdicts[5..].iter().all(|v| *v == Verdict::Count));
-        log.note("main", "fs.read", t0 + ms(10));
-        // Another surface has its own window.
-        assert_eq!(log.note("side", "window.hide", t0 + ms(10)), Verdict::Log);
+        log.note("main", "not_allowed", "fs.read", t0 + ms(10));
+        // Another surface, and another kind, have windows of their own.
+        assert_eq!(log.note("side", "not_allowed", "window.hide", t0 + ms(10)), Verdict::Log);
+        assert_eq!(log.note("main", "bad_args", "window.show", t0 + ms(10)), Verdict::Log);
         assert!(log.due(t0 + ms(4000)).is_empty());
         let due = log.due(t0 + WINDOW);
-        assert_eq!(due.len(), 1, "side counted nothing: no summary");
+        assert_eq!(due.len(), 1, "side and bad_args counted nothing: no summary");
         assert_eq!(due[0].total, 4);
-        assert_eq!(due[0].to_string(), "4 more calls refused in the last 5 s: window.hide x3, fs.read x1");
+        assert_eq!(
+            due[0].to_string(),
+            "4 more calls refused (not_allowed) in the last 5 s: window.hide x3, fs.read x1"
+        );
         // A new window logs in full again.
-        assert_eq!(log.note("main", "window.hide", t0 + WINDOW + ms(1)), Verdict::Log);
+        assert_eq!(log.note("main", "not_allowed", "window.hide", t0 + WINDOW + ms(1)), Verdict::Log);
     }
 
     #[test]
@@ -143,7 +162,7 @@ mod tests {
         let t0 = Instant::now();
         let mut log = RefusalLog::default();
         for i in 0..10_000 {
-            log.note("main", &format!("cmd{i}{}", "x".repeat(200)), t0);
+            log.note("main", "unknown_command", &format!("cmd{i}{}", "x".repeat(200)), t0);
         }
         let due = log.due(t0 + WINDOW);
         assert_eq!(due[0].by_command.len(), MAX_KINDS + 1);
@@ -153,22 +172,22 @@ mod tests {
 
     proptest! {
         /// Whatever the calls, nothing is lost (logged + summarized = refused) and the
-        /// log lines per surface and window stay at most the few plus one summary.
+        /// log lines per surface, kind and window stay at most the few plus one summary.
         #[test]
         fn nothing_is_lost_and_lines_are_bounded(
-            calls in prop::collection::vec((0usize..3, 0usize..4, 0u64..200), 0..2000),
+            calls in prop::collection::vec((0usize..3, 0usize..2, 0usize..4, 0u64..200), 0..2000),
         ) {
             let t0 = Instant::now();
             let mut log = RefusalLog::default();
             let mut t = t0;
             let (mut lines, mut logged, mut summarized) = (0u64, 0u64, 0u64);
-            for (surface, cmd, step) in &calls {
+            for (surface, kind, cmd, step) in &calls {
                 t += ms(*step);
                 for s in log.due(t) {
                     lines += 1;
                     summarized += s.total;
                 }
-                if log.note(&format!("s{surface}"), &format!("c{cmd}"), t) != Verdict::Count {
+                if log.note(&format!("s{surface}"), &format!("k{kind}"), &format!("c{cmd}"), t) != Verdict::Count {
                     lines += 1;
                     logged += 1;
                 }
@@ -180,7 +199,7 @@ mod tests {
             prop_assert_eq!(logged + summarized, calls.len() as u64);
             let span = t.duration_since(t0).as_millis() as u64;
             let windows = span / WINDOW.as_millis() as u64 + 2;
-            prop_assert!(lines <= 3 * windows * (LOGGED_IN_FULL as u64 + 1), "{} lines", lines);
+            prop_assert!(lines <= 3 * 2 * windows * (LOGGED_IN_FULL as u64 + 1), "{} lines", lines);
         }
     }
 }

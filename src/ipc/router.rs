@@ -260,6 +260,7 @@ impl Router {
             self.refused(
                 caller.label,
                 "(message)",
+                error.code,
                 |more| log::warn!(surface = caller.label; "rejected message: {error}{more}"),
             );
             host.eval(caller.label, script::fault(&error));
@@ -317,6 +318,7 @@ impl Router {
                 self.refused(
                     caller.label,
                     "(message)",
+                    error.code,
                     |more| log::warn!(surface = caller.label; "rejected message: {error}{more}"),
                 );
                 let reply = match rejection.id {
@@ -355,6 +357,7 @@ impl Router {
             self.refused(
                 caller.label,
                 "(request)",
+                error.code,
                 |more| log::warn!(surface = caller.label; "rejected request: {error}{more}"),
             );
             return respond(HttpReply::Answer(Err(error)));
@@ -405,6 +408,7 @@ impl Router {
                 self.refused(
                     caller.label,
                     cmd,
+                    error.code,
                     |more| log::warn!(surface = caller.label, command = cmd; "rejected request: {error}{more}"),
                 );
                 respond(HttpReply::Answer(Err(error)));
@@ -437,7 +441,12 @@ impl Router {
             ErrorCode::TooLarge,
             format!("surface '{label}' has {max} messages waiting behind a large one, the limit"),
         );
-        self.refused(label, "(queue)", |more| log::warn!(surface = label; "rejected message: {error}{more}"));
+        self.refused(
+            label,
+            "(queue)",
+            error.code,
+            |more| log::warn!(surface = label; "rejected message: {error}{more}"),
+        );
         match queued {
             Queued::Http { respond, .. } => respond(HttpReply::Answer(Err(error))),
             Queued::Frame { frame: Ok(Inbound::Invoke { id, .. }), .. } => {
@@ -503,6 +512,7 @@ impl Router {
             Err(e) => self.refused(
                 caller.label,
                 cmd,
+                e.code,
                 |more| log::warn!(surface = caller.label, command = cmd; "invoke refused: {e}{more}"),
             ),
         }
@@ -626,11 +636,11 @@ impl Router {
     }
 
     /// Logs a refusal through `log` (given what to append), or only counts it once the
-    /// surface has had its few full lines this window (see [`crate::ipc::refusals`]).
-    fn refused(&mut self, label: &str, what: &str, log: impl FnOnce(&str)) {
-        match self.refusals.note(label, what, std::time::Instant::now()) {
+    /// surface has had its few full lines of this `code` this window (see [`crate::ipc::refusals`]).
+    fn refused(&mut self, label: &str, what: &str, code: ErrorCode, log: impl FnOnce(&str)) {
+        match self.refusals.note(label, code.as_str(), what, std::time::Instant::now()) {
             Verdict::Log => log(""),
-            Verdict::LogLast => log(" (further refusals from this surface are counted and summarized)"),
+            Verdict::LogLast => log(" (further refusals of this kind from this surface are counted and summarized)"),
             Verdict::Count => {}
         }
     }

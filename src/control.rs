@@ -45,6 +45,11 @@ pub enum Op {
     Screenshot {
         label: String,
     },
+    /// Set a surface's page zoom.
+    Zoom {
+        label: String,
+        factor: f64,
+    },
     /// Show a notification as the built-in toast (no notification server).
     Toast(Toast),
     /// Deliver a core event to one surface (a notification's action was clicked).

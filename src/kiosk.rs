@@ -34,6 +34,8 @@ pub struct RunOptions {
     /// The main surface's page (as `VITRINE_URL`, which it overrides). When Vitrine is
     /// already running, the running kiosk is asked to open it instead.
     pub url: Option<String>,
+    /// `--inspect`: where WebKit's remote inspector listens; `None`: it does not.
+    pub inspect: Option<std::net::SocketAddr>,
 }
 
 /// Runs the kiosk. Returns only on a start-up error; a normal stop exits the process.
@@ -51,6 +53,7 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     }
     // Before the bus and store threads start.
     shell::prepare_rendering(&bundle.manifest.kiosk);
+    shell::inspector::prepare(options.inspect);
     // Before the store and the window: a second kiosk must touch neither.
     let relay = control::Relay::default();
     let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {

@@ -25,6 +25,9 @@ enum Command {
         /// The main surface's page; if Vitrine already runs, it is asked to open it.
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+        /// Open WebKit's remote inspector at ADDR (default 127.0.0.1:9222) — debugging only.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = vitrine::shell::inspector::DEFAULT_ADDR)]
+        inspect: Option<std::net::SocketAddr>,
     },
     /// Control the running kiosk over D-Bus.
     Ctl(vitrine::dbus::client::CtlArgs),
@@ -37,7 +40,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run { config: None, state_dir: None, url: None }) {
+    match cli.command.unwrap_or(Command::Run { config: None, state_dir: None, url: None, inspect: None }) {
         Command::Check { dir } => match vitrine::check(&dir) {
             Ok(bundle) => {
                 let surfaces = bundle.manifest.surfaces().count();
@@ -52,9 +55,10 @@ fn main() -> ExitCode {
             }
         },
         Command::Ctl(args) => vitrine::dbus::client::main(args),
-        Command::Run { config, state_dir, url } => {
+        Command::Run { config, state_dir, url, inspect } => {
             vitrine::service::logging::init();
-            match vitrine::run(vitrine::RunOptions { config_dir: config, state_dir, url, ..Default::default() }) {
+            let options = vitrine::RunOptions { config_dir: config, state_dir, url, inspect, ..Default::default() };
+            match vitrine::run(options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

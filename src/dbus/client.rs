@@ -7,6 +7,7 @@
 //! vitrine ctl reload main | show toast | hide toast
 //! vitrine ctl emit settings-changed '{"volume":3}' --to main
 //! vitrine ctl screenshot main shot.png
+//! vitrine ctl zoom main 1.25
 //! ```
 //!
 //! The bus and name default to the embedded configuration's `[dbus]` (or that of
@@ -76,6 +77,8 @@ pub enum CtlCommand {
     },
     /// Write a PNG of a surface to FILE ("-": standard output).
     Screenshot { label: String, file: PathBuf },
+    /// Set a surface's page zoom (0.25 to 5; 1 is the page's own size).
+    Zoom { label: String, factor: f64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +271,10 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
             let n: u32 = client.call("Emit", &(event, payload, to)).await?;
             let plural = if n == 1 { "" } else { "s" };
             done(format!("'{event}' delivered to {n} surface{plural}"), serde_json::json!({ "delivered": n }));
+        }
+        CtlCommand::Zoom { label, factor } => {
+            client.call::<_, ()>("Zoom", &(label, factor)).await?;
+            done(format!("{label}: zoom {factor}"), serde_json::json!({ "ok": true }));
         }
         CtlCommand::Screenshot { label, file } => {
             let png: Vec<u8> = client.call("Screenshot", &(label,)).await?;

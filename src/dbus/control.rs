@@ -10,6 +10,7 @@
 //! | `Reload`, `Show`, `Hide` | `s` label | — (show/hide: overlays only) |
 //! | `Emit` | `s` event, `s` payload JSON ("" = null), `as` targets (empty = all) | `u` surfaces reached |
 //! | `Screenshot` | `s` label | `ay` PNG |
+//! | `Zoom` | `s` label, `d` factor (0.25–5) | — (the surface's page zoom) |
 //! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
@@ -149,6 +150,12 @@ impl ControlObject {
             Reply::Emitted(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Sets the surface's page zoom (0.25 to 5).
+    async fn zoom(&self, label: String, factor: f64, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!(surface = label.as_str(); "D-Bus {}: Zoom {factor}", caller(&header));
+        self.call(Op::Zoom { label, factor }).await.map(drop)
     }
 
     /// A PNG of what the surface shows.

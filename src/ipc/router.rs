@@ -61,6 +61,10 @@ pub trait Host {
     fn beat(&mut self, _label: &str) {}
     /// The page saw user input.
     fn activity(&mut self, _label: &str) {}
+    /// Sets the surface `label`'s page zoom (a factor already checked).
+    fn set_zoom(&mut self, label: &str, _factor: f64) -> Result<(), IpcError> {
+        Err(IpcError::new(ErrorCode::Internal, format!("'{label}' cannot be zoomed here")))
+    }
 }
 
 /// The surface a call came from, as bound by the core.

@@ -58,7 +58,7 @@ pub fn load_secrets(configs: &[SecretConfig]) -> Vec<Secret> {
         .collect()
 }
 
-fn read_credential(name: &str) -> Result<String, String> {
+pub(crate) fn read_credential(name: &str) -> Result<String, String> {
     if name.starts_with('/') {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(name).map_err(|e| e.to_string())?;

@@ -106,6 +106,7 @@ impl ControlState {
 pub(super) fn wants_toast(authority: &Authority, manifest: &Manifest) -> bool {
     let local = "app://localhost/";
     manifest.surfaces().any(|s| authority.check(&s.label, local, "notification.send", None).is_ok())
+        || manifest.lockdown.any_grant(crate::config::Permission::Notifications)
 }
 
 /// Builds the toast overlay (hidden), above every configured surface.
@@ -120,6 +121,7 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
         transparent: true,
         visible: false,
         input: InputMode::Normal,
+        lockdown: crate::config::SurfaceLockdown::default(),
     };
     let token = new_token()?;
     shell.borrow_mut().router.set_token(TOAST_LABEL, token.clone());
@@ -177,6 +179,7 @@ impl Shell {
             Op::SetVisible { label, visible } => reply.send(self.set_shown(&label, visible).map(|()| Reply::Done)),
             Op::Emit { event, payload, to } => self.emit_as_dbus(&event, &payload, to, reply),
             Op::Screenshot { label } => self.screenshot(&label, reply),
+            Op::Zoom { label, factor } => reply.send(self.zoom(&label, factor).map(|()| Reply::Done)),
             Op::Toast(toast) => {
                 self.show_toast(toast);
                 reply.send(Ok(Reply::Done));
@@ -254,6 +257,12 @@ impl Shell {
         let s = self.configured(label)?;
         let url = s.page_url.clone();
         load(s, &url)
+    }
+
+    fn zoom(&mut self, label: &str, factor: f64) -> Result<(), ControlError> {
+        let zoom = crate::config::lockdown::Zoom::new(factor).map_err(ControlError::BadArgs)?;
+        self.configured(label)?;
+        self.surfaces.set_zoom(label, zoom.factor()).map_err(from_ipc)
     }
 
     fn set_shown(&mut self, label: &str, visible: bool) -> Result<(), ControlError> {

@@ -127,6 +127,17 @@ impl Host for Surfaces {
         }
     }
 
+    fn set_zoom(&mut self, label: &str, factor: f64) -> Result<(), IpcError> {
+        let Some(s) = self.get(label) else {
+            return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{label}'")));
+        };
+        use webkit2gtk::WebViewExt as _;
+        use wry::WebViewExtUnix as _;
+        s.webview.webview().set_zoom_level(factor);
+        log::info!(surface = label; "zoom {factor}");
+        Ok(())
+    }
+
     fn beat(&mut self, label: &str) {
         if let Some(s) = self.get_mut(label) {
             s.health.beat(Instant::now());

@@ -11,7 +11,10 @@ mod control;
 mod fetch;
 mod health;
 mod host;
+pub mod inspector;
+mod lockdown;
 mod navigation;
+mod permissions;
 mod resilience;
 mod surface;
 mod window;
@@ -281,7 +284,7 @@ pub fn run(
     crate::ipc::commands::store::register(&mut router, store.clone());
     let link = bus.map(|b| b.link);
     let notifier = crate::dbus::notifications::Notifier::new(link.clone(), relay.clone());
-    crate::dbus::notifications::register(&mut router, notifier);
+    crate::dbus::notifications::register(&mut router, notifier.clone());
     let dbus_token = new_token()?;
     router.set_token(crate::config::DBUS_PRINCIPAL, dbus_token.clone());
     if let Some(observer) = observer {
@@ -314,6 +317,8 @@ pub fn run(
         control: control::ControlState::new(&manifest, link, dbus_token),
     }));
     let mut context = WebContext::new(None);
+    let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
+    let lockdown = lockdown::Shared::new(&manifest.lockdown, Rc::downgrade(&shell), proxy.clone());
     let mut ctx = BuildCtx {
         context: &mut context,
         overlay: &toplevel.overlay,
@@ -322,6 +327,8 @@ pub fn run(
         proxy: proxy.clone(),
         shell: Rc::downgrade(&shell),
         assets: Some(Arc::new(Assets::new(&bundle.ui, &manifest.csp))),
+        lockdown,
+        grants,
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
     for cfg in manifest.surfaces() {

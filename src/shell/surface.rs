@@ -73,6 +73,10 @@ pub struct BuildCtx<'a> {
     pub shell: Weak<SharedShell>,
     /// Given to the first surface built: the scheme lives on the shared context.
     pub assets: Option<Arc<Assets>>,
+    /// Toolkit dialogs refused, HTTP logins answered (see `lockdown.rs`).
+    pub lockdown: std::rc::Rc<crate::shell::lockdown::Shared>,
+    /// Permission requests decided (see `permissions.rs`).
+    pub grants: std::rc::Rc<crate::shell::permissions::Grants>,
 }
 
 /// Builds the surface `cfg`; `token` is the secret its bridge puts on every call.
@@ -81,11 +85,16 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
     let is_main = cfg.label == ctx.manifest.main.label;
     let label = cfg.label.clone();
 
-    let mut builder = WebViewBuilder::new_with_web_context(ctx.context)
-        .with_id(&label)
-        .with_url(&url)
+    // The first surface opens its page only once the shared web context is prepared
+    // (`permissions::prepare_context`), so that its web process starts with the grants.
+    let first = ctx.assets.is_some();
+    let mut builder = WebViewBuilder::new_with_web_context(ctx.context).with_id(&label);
+    if !first {
+        builder = builder.with_url(&url);
+    }
+    builder = builder
         .with_transparent(cfg.transparent)
-        .with_devtools(cfg!(debug_assertions))
+        .with_devtools(cfg!(debug_assertions) || crate::shell::inspector::requested())
         .with_hotkeys_zoom(false)
         .with_initialization_script_for_main_only(bridge_script(token), true)
         .with_ipc_handler(ipc_handler(label.clone(), ctx.shell.clone(), ctx.proxy.clone()))
@@ -142,8 +151,22 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
         (webview, Some(container))
     };
     watch_web_process(&label, &webview, ctx);
+    let native = webview.webview();
+    if first {
+        if let Some(context) = native.context() {
+            crate::shell::permissions::prepare_context(&context, &ctx.grants);
+        }
+    }
+    crate::shell::lockdown::apply(&native, cfg, &ctx.lockdown);
+    crate::shell::permissions::apply(&native, &label, &ctx.grants);
+    if cfg.lockdown.zoom.factor() != 1.0 {
+        native.set_zoom_level(cfg.lockdown.zoom.factor());
+    }
     apply_kiosk_policy(&webview, &ctx.manifest.kiosk);
     log_rendering(&webview, ctx.manifest);
+    if first {
+        webview.load_url(&url)?;
+    }
     Ok(Surface::new(cfg, webview, container, &ctx.manifest.recovery))
 }
 

@@ -1,0 +1,342 @@
+//! Lockdown end to end: the real kiosk under Xvfb asked for every toolkit dialog, page
+//! zoom from configuration, IPC and D-Bus, permission requests from two loopback
+//! origins, and the remote inspector with and without `--inspect`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{count, fixture, kill, vitrine_bin, HttpServer, Kiosk, Xvfb};
+
+/// The windows directly under the root that are mapped (a dialog is; GTK's helper
+/// windows are not).
+fn shown_toplevels(xvfb: &Xvfb) -> BTreeSet<String> {
+    let tree = xvfb.window_tree();
+    tree.lines()
+        .filter(|l| l.starts_with("     0x"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|id| {
+            let out = Command::new("xwininfo").args(["-display", &xvfb.display, "-id", id]).output();
+            out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("Map State: IsViewable"))
+        })
+        .collect()
+}
+
+fn describe(xvfb: &Xvfb, ids: &BTreeSet<String>) -> String {
+    let tree = xvfb.window_tree();
+    ids.iter()
+        .map(|id| tree.lines().find(|l| l.contains(id.as_str())).unwrap_or(id).trim().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn no_toolkit_dialog_opens_and_the_page_loads_once() {
+    let kiosk = Kiosk::start("lockdown/dialogs");
+    kiosk.wait_ready();
+    kiosk.result("ready");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = shown_toplevels(&kiosk.xvfb);
+    assert!(!before.is_empty(), "the kiosk's window is not shown:\n{}", kiosk.xvfb.window_tree());
+
+    let x = &kiosk.xvfb;
+    // The file input (twice: still logged once), print, Ctrl+P, colour and date.
+    for _ in 0..2 {
+        x.xdotool(&["mousemove", "480", "270", "click", "1"]);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    x.xdotool(&["mousemove", "1440", "270", "click", "1"]);
+    assert_eq!(kiosk.result("print-returned"), "yes");
+    x.xdotool(&["key", "ctrl+p"]);
+    x.xdotool(&["mousemove", "480", "810", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(700));
+    x.xdotool(&["mousemove", "1440", "810", "click", "1"]);
+    // Longer than the hang timeout: a modal dialog would have cost the page a reload.
+    std::thread::sleep(Duration::from_millis(2500));
+
+    let after = shown_toplevels(&kiosk.xvfb);
+    let new: BTreeSet<String> = after.difference(&before).cloned().collect();
+    assert!(new.is_empty(), "windows opened over the kiosk:\n{}\nlog:\n{}", describe(x, &new), kiosk.dump());
+    assert_eq!(count(&kiosk.log, "RESULT loaded"), 1, "the page was reloaded:\n{}", kiosk.dump());
+    assert_eq!(count(&kiosk.log, "page loaded app://localhost/dialogs.html"), 1);
+    assert!(!kiosk.log.contains("RESULT file-chosen"));
+    for what in ["refused a file chooser", "refused to print", "refused a colour chooser", "refused a date picker"] {
+        assert_eq!(count(&kiosk.log, what), 1, "'{what}' in the log:\n{}", kiosk.dump());
+    }
+    assert!(kiosk.log.contains("swallowed the shortcut Ctrl+P"), "{}", kiosk.dump());
+}
+
+/// A `dbus-daemon` of the test's own.
+struct PrivateBus {
+    address: String,
+    pid: u32,
+}
+
+impl PrivateBus {
+    fn start() -> PrivateBus {
+        let out = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", fixture("dbus-bus/session.conf").display()))
+            .args(["--print-address=1", "--print-pid=1", "--fork"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("dbus-daemon is installed (package dbus-daemon)");
+        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let address = lines.next().expect("address").trim().to_string();
+        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
+        PrivateBus { address, pid }
+    }
+
+    fn ctl(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(vitrine_bin())
+            .arg("ctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .expect("run vitrine ctl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        kill(self.pid, "TERM");
+    }
+}
+
+#[test]
+fn zoom_from_configuration_ipc_and_ctl_changes_the_layout_width() {
+    let bus = PrivateBus::start();
+    let kiosk =
+        Kiosk::start_with("lockdown/zoom", &[("DBUS_SESSION_BUS_ADDRESS", &bus.address), ("NO_AT_BRIDGE", "1")]);
+    kiosk.wait_ready();
+    // The screen is 1920 wide: zoom 2 from vitrine.toml lays the page out in 960.
+    kiosk.result("width=960");
+    assert_eq!(kiosk.result("too-far"), "bad_args");
+    assert_eq!(kiosk.result("nobody"), "not_found");
+    assert_eq!(kiosk.result("half"), "ok");
+    kiosk.result("width=3840");
+
+    let (code, out) = bus.ctl(&["zoom", "main", "1.25"]);
+    assert_eq!(code, 0, "{out}");
+    kiosk.result("width=1536");
+    let (code, out) = bus.ctl(&["zoom", "main", "0"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("zoom factor"), "{out}");
+    let (code, out) = bus.ctl(&["zoom", "ghost", "1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no surface labelled 'ghost'"), "{out}");
+}
+
+/// A configuration folder naming two loopback origins, only the first granted.
+fn permissions_config(dir: &Path, granted: u16, refused: u16) {
+    std::fs::create_dir_all(dir.join("ui")).expect("ui/");
+    std::fs::write(dir.join("ui/unused.html"), "<!doctype html>").expect("write ui file");
+    let toml = format!(
+        r#"[app]
+name = "lockdown permissions"
+
+[main]
+page = "http://127.0.0.1:{granted}/page.html?me=granted"
+
+[[overlay]]
+label = "other"
+page = "http://127.0.0.1:{refused}/page.html?me=refused"
+anchor = "top-left"
+width = 200
+height = 200
+
+[[permission]]
+origin = "http://127.0.0.1:{granted}"
+allow = ["notifications", "geolocation"]
+
+[geolocation]
+latitude = 48.5
+longitude = 7.75
+accuracy = 20
+"#
+    );
+    std::fs::write(dir.join("vitrine.toml"), toml).expect("write vitrine.toml");
+}
+
+const PERMISSION_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<script>
+const me = new URLSearchParams(location.search).get("me");
+const say = (what, value) => console.log("RESULT " + me + "-" + what + " " + value);
+say("initial", Notification.permission);
+Notification.requestPermission().then((p) => {
+  say("asked", p);
+  if (p === "granted") new Notification("Door open", { body: "Back entrance" });
+});
+navigator.geolocation.getCurrentPosition(
+  (p) => say("geo", p.coords.latitude + "," + p.coords.longitude),
+  (e) => say("geo", "error-" + e.code));
+</script>"#;
+
+#[test]
+fn a_granted_origin_gets_its_permissions_and_another_is_denied() {
+    let page = || vec![("/page.html", "text/html", PERMISSION_PAGE.to_string())];
+    let (a, b) = (HttpServer::start(page()), HttpServer::start(page()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    permissions_config(dir.path(), a.port, b.port);
+    let kiosk = Kiosk::start(dir.path().to_str().expect("utf-8 path"));
+    kiosk.wait_ready();
+
+    assert_eq!(kiosk.result("granted-initial"), "granted");
+    assert_eq!(kiosk.result("granted-asked"), "granted");
+    assert_eq!(kiosk.result("granted-geo"), "48.5,7.75");
+    assert_eq!(kiosk.result("refused-asked"), "denied");
+    assert_eq!(kiosk.result("refused-geo"), "error-1");
+    assert_ne!(kiosk.result("refused-initial"), "granted");
+
+    let granted = format!("http://127.0.0.1:{}", a.port);
+    let refused = format!("http://127.0.0.1:{}", b.port);
+    let line = kiosk.log.wait_for("notification from", Duration::from_secs(10));
+    assert!(line.is_some_and(|l| l.contains(&granted) && l.contains("Door open")), "{}", kiosk.dump());
+    for (origin, verdict) in [(&granted, "granted by vitrine.toml"), (&refused, "denied")] {
+        for what in ["geolocation", "notifications"] {
+            let needle = format!("permission {what} for {origin}: {verdict}");
+            assert!(kiosk.log.contains(&needle), "no '{needle}' in the log:\n{}", kiosk.dump());
+        }
+    }
+}
+
+#[test]
+fn bad_permission_tables_are_named_by_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("ui")).expect("ui/");
+    std::fs::write(dir.path().join("ui/index.html"), "<!doctype html>").expect("write");
+    std::fs::write(
+        dir.path().join("vitrine.toml"),
+        "[app]\nname = \"bad\"\n[main]\npage = \"index.html\"\nzoom = 9\nfile_chooser = \"off\"\n\
+         [[permission]]\norigin = \"https://*.example.com\"\nallow = [\"geolocation\"]\n",
+    )
+    .expect("write");
+    let out = Command::new(vitrine_bin()).arg("check").arg(dir.path()).output().expect("vitrine check");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    for want in [
+        "main.zoom: 9 is not a zoom factor between 0.25 and 5",
+        "permission[0].origin: 'https://*.example.com' must be an origin",
+        "permission[0].allow: geolocation is granted but no [geolocation] position is configured",
+    ] {
+        assert!(err.contains(want), "no '{want}' in:\n{err}");
+    }
+    std::fs::write(
+        dir.path().join("vitrine.toml"),
+        "[app]\nname = \"bad\"\n[main]\npage = \"index.html\"\n[[permission]]\norigin = \"https://a.example\"\nallow = [\"teleport\"]\n",
+    )
+    .expect("write");
+    let out = Command::new(vitrine_bin()).arg("check").arg(dir.path()).output().expect("vitrine check");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown variant `teleport`") && err.contains("`notifications`"), "{err}");
+}
+
+/// What answers on `port` at loopback: the start of an HTTP response, or `None` when
+/// nothing listens.
+fn http_get(port: u16) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    Some(text)
+}
+
+fn wait_http(port: u16, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(text) = http_get(port) {
+            return Some(text);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A wrapper that adds `--inspect ADDR` to `vitrine run …` (the harness passes only
+/// the environment).
+fn inspect_wrapper(dir: &Path, addr: &str) -> String {
+    let path = dir.join("inspect.sh");
+    std::fs::write(&path, format!("#!/bin/sh\nbin=$1\nshift\nexec \"$bin\" \"$@\" --inspect {addr}\n"))
+        .expect("write wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn the_inspector_answers_only_when_asked_for() {
+    // Not asked for, even with WebKit's variables in the environment: nothing listens.
+    let port = common::closed_port();
+    let addr = format!("127.0.0.1:{port}");
+    let kiosk = Kiosk::start_with(
+        "lockdown/dialogs",
+        &[("WEBKIT_INSPECTOR_HTTP_SERVER", &addr), ("WEBKIT_INSPECTOR_SERVER", &addr)],
+    );
+    kiosk.wait_ready();
+    kiosk.result("ready");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(http_get(port), None, "an inspector answers without --inspect");
+    assert!(kiosk.log.contains("ignoring WEBKIT_INSPECTOR_HTTP_SERVER"), "{}", kiosk.dump());
+    drop(kiosk);
+
+    // Asked for: it answers there, and the log says so loudly.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wrap = inspect_wrapper(dir.path(), &addr);
+    let kiosk = Kiosk::start_with("lockdown/dialogs", &[("VITRINE_TEST_WRAP", &wrap)]);
+    kiosk.wait_ready();
+    kiosk.result("ready");
+    let answer = wait_http(port, Duration::from_secs(10)).unwrap_or_else(|| panic!("no inspector on {addr}"));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(kiosk.log.contains(&format!("REMOTE INSPECTOR ON at http://{addr}/")), "{}", kiosk.dump());
+
+    // The shipped unit never asks for it.
+    let unit = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/vitrine.service"))
+        .expect("systemd/vitrine.service");
+    assert!(!unit.contains("--inspect") && !unit.contains("WEBKIT_INSPECTOR"), "{unit}");
+}
+
+#[test]
+fn silent_print_goes_to_the_configured_printer_without_a_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ui = dir.path().join("ui");
+    std::fs::create_dir_all(&ui).expect("ui/");
+    for file in ["dialogs.html", "dialogs.js"] {
+        std::fs::copy(fixture("lockdown/dialogs/ui").join(file), ui.join(file)).expect("copy page");
+    }
+    let pdf = dir.path().join("printed.pdf");
+    let toml = format!(
+        "[app]\nname = \"lockdown print\"\n\n[main]\npage = \"dialogs.html\"\nprint = \"silent\"\n\n\
+         [print]\nprinter = \"Print to File\"\noutput = \"{}\"\n",
+        pdf.display()
+    );
+    std::fs::write(dir.path().join("vitrine.toml"), toml).expect("write vitrine.toml");
+    let kiosk = Kiosk::start(dir.path().to_str().expect("utf-8 path"));
+    kiosk.wait_ready();
+    kiosk.result("ready");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = shown_toplevels(&kiosk.xvfb);
+
+    kiosk.xvfb.xdotool(&["mousemove", "1440", "270", "click", "1"]);
+    assert_eq!(kiosk.result("print-returned"), "yes");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !std::fs::read(&pdf).is_ok_and(|b| b.starts_with(b"%PDF") && b.windows(5).any(|w| w == b"%%EOF")) {
+        assert!(Instant::now() < deadline, "no PDF at {}:\n{}", pdf.display(), kiosk.dump());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let new: BTreeSet<String> = shown_toplevels(&kiosk.xvfb).difference(&before).cloned().collect();
+    assert!(new.is_empty(), "windows opened over the kiosk:\n{}", describe(&kiosk.xvfb, &new));
+    assert_eq!(count(&kiosk.log, "RESULT loaded"), 1, "the page was reloaded:\n{}", kiosk.dump());
+    assert!(kiosk.log.contains("printed on 'Print to File'"), "{}", kiosk.dump());
+}

@@ -362,3 +362,93 @@ fn silent_print_goes_to_the_configured_printer_without_a_window() {
     assert_eq!(count(&kiosk.log, "RESULT loaded"), 1, "the page was reloaded:\n{}", kiosk.dump());
     assert!(kiosk.log.contains("printed on 'Print to File'"), "{}", kiosk.dump());
 }
+
+/// A loopback server whose page needs HTTP Basic authentication as `kiosk` / `s3cret`.
+/// Returns its port and a counter of the requests it refused.
+fn login_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("local addr").port();
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&refused);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone stream"));
+            let mut authorized = false;
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                // "kiosk:s3cret" in base64.
+                authorized |= line.trim().eq_ignore_ascii_case("authorization: Basic a2lvc2s6czNjcmV0");
+                line.clear();
+            }
+            let reply = if authorized {
+                let body = "<!doctype html><script>console.log('RESULT logged-in yes')</script>";
+                format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+            } else {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = "<!doctype html><script>console.log('RESULT login-body shown')</script>";
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"board\"\r\nContent-Type: text/html\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (port, refused)
+}
+
+fn auth_config(dir: &Path, port: u16, with_auth: bool) {
+    std::fs::create_dir_all(dir.join("ui")).expect("ui/");
+    std::fs::write(dir.join("ui/unused.html"), "<!doctype html>").expect("write ui file");
+    let mut toml = format!(
+        "[app]\nname = \"lockdown auth\"\n\n[recovery]\nbackoff_ms = 500\nmax_backoff_ms = 1000\n\n\
+         [main]\npage = \"http://127.0.0.1:{port}/board\"\n"
+    );
+    if with_auth {
+        toml += &format!(
+            "\n[[auth]]\norigin = \"http://127.0.0.1:{port}\"\nuser = \"kiosk\"\ncredential = \"board-password\"\n"
+        );
+    }
+    std::fs::write(dir.join("vitrine.toml"), toml).expect("write vitrine.toml");
+}
+
+#[test]
+fn http_logins_are_answered_from_configuration_or_shown_as_offline_never_as_a_dialog() {
+    // Configured: the credential from $CREDENTIALS_DIRECTORY logs in, once.
+    let (port, _) = login_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    auth_config(dir.path(), port, true);
+    let creds = dir.path().join("creds");
+    std::fs::create_dir_all(&creds).expect("creds/");
+    std::fs::write(creds.join("board-password"), "s3cret\n").expect("write credential");
+    let kiosk = Kiosk::start_with(
+        dir.path().to_str().expect("utf-8"),
+        &[("CREDENTIALS_DIRECTORY", creds.to_str().expect("utf-8"))],
+    );
+    assert_eq!(kiosk.result("logged-in"), "yes");
+    let origin = format!("http://127.0.0.1:{port}");
+    assert!(kiosk.log.contains(&format!("answered HTTP authentication for {origin} as 'kiosk'")), "{}", kiosk.dump());
+    drop(kiosk);
+
+    // Not configured: no dialog, the offline page names the reason, and it retries.
+    let (port, refused) = login_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    auth_config(dir.path(), port, false);
+    let kiosk = Kiosk::start(dir.path().to_str().expect("utf-8"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = shown_toplevels(&kiosk.xvfb);
+    let shown = kiosk.log.wait_for("showing offline page for main", common::STARTUP);
+    assert!(shown.is_some(), "{}", kiosk.dump());
+    assert!(kiosk.log.contains("asks for a login and vitrine.toml has no [[auth]] for it"), "{}", kiosk.dump());
+    let first = refused.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while refused.load(std::sync::atomic::Ordering::SeqCst) <= first {
+        assert!(Instant::now() < deadline, "the page is not retried:\n{}", kiosk.dump());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let new: BTreeSet<String> = shown_toplevels(&kiosk.xvfb).difference(&before).cloned().collect();
+    assert!(new.is_empty(), "windows opened over the kiosk:\n{}", describe(&kiosk.xvfb, &new));
+}

@@ -5,13 +5,13 @@
 //! and cross-origin frames need the page's own `allow=` (Permissions Policy) besides.
 //! Granted notifications go to the core's notifications (a notification server, or the
 //! toast overlay), never to WebKit's own; geolocation answers with the configured fixed
-//! position, never GeoClue; the fullscreen API is refused like any other request.
+//! position, never GeoClue; the fullscreen API exists only for granted origins.
 
 use std::rc::Rc;
 
 use webkit2gtk::{
-    GeolocationManagerExt, NotificationExt, PermissionRequestExt, UserMediaPermissionRequestExt, WebContextExt,
-    WebViewExt,
+    GeolocationManagerExt, NotificationExt, PermissionRequestExt, SettingsExt, UserMediaPermissionRequestExt,
+    WebContextExt, WebViewExt,
 };
 
 use crate::config::lockdown::origin_of;
@@ -102,18 +102,31 @@ pub fn apply(native: &webkit2gtk::WebView, label: &str, grants: &Rc<Grants>) {
             true
         });
     }
+    // Refusing `enter-fullscreen` keeps the window as it is but still tells the page it
+    // went fullscreen; so the API itself is on only for pages of a granted origin
+    // (elsewhere `document.fullscreenEnabled` is false and requests fail in the page).
     {
         let (label, grants) = (label.to_string(), Rc::clone(grants));
-        native.connect_enter_fullscreen(move |view| {
+        native.connect_load_changed(move |view, event| {
+            if event != webkit2gtk::LoadEvent::Committed {
+                return;
+            }
             let origin = view.uri().and_then(|u| origin_of(&u)).unwrap_or_default();
             let allowed = grants.lockdown.grants(&origin, Permission::Fullscreen);
-            log::info!(
-                surface = label.as_str(), reason = "permission";
-                "permission fullscreen for {origin}: {}",
-                if allowed { "granted by vitrine.toml" } else { "denied (not granted in vitrine.toml)" }
-            );
-            // TRUE stops the element from going fullscreen.
-            !allowed
+            if let Some(settings) = WebViewExt::settings(view) {
+                if settings.enables_fullscreen() != allowed {
+                    settings.set_enable_fullscreen(allowed);
+                }
+            }
+            log::debug!(surface = label.as_str(); "fullscreen API {} for {origin}", if allowed { "on" } else { "off" });
+        });
+    }
+    {
+        let label = label.to_string();
+        native.connect_enter_fullscreen(move |view| {
+            let origin = view.uri().and_then(|u| origin_of(&u)).unwrap_or_default();
+            log::info!(surface = label.as_str(), reason = "permission"; "permission fullscreen for {origin}: granted by vitrine.toml");
+            false
         });
     }
 }

@@ -474,3 +474,12 @@ fn http_logins_are_answered_from_configuration_or_shown_as_offline_never_as_a_di
     let new: BTreeSet<String> = shown_toplevels(&kiosk.xvfb).difference(&before).cloned().collect();
     assert!(new.is_empty(), "windows opened over the kiosk:\n{}", describe(&kiosk.xvfb, &new));
 }
+
+#[test]
+fn device_scale_doubles_the_pixels_of_a_hidpi_panel() {
+    let kiosk = Kiosk::start("lockdown/scale");
+    kiosk.wait_ready();
+    // A 1920-pixel screen at scale 2: each CSS pixel is two device pixels.
+    assert_eq!(kiosk.result("scale"), "2 960");
+    assert!(kiosk.log.contains("device scale 2"), "{}", kiosk.dump());
+}

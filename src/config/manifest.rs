@@ -213,7 +213,8 @@ impl Manifest {
         if !(1..=100_000).contains(&limits.max_in_flight) {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
-        for (key, reason) in raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check()) {
+        let checks = raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check());
+        for (key, reason) in checks.chain(raw.kiosk.check()) {
             err(key, reason);
         }
         let mut lockdown =

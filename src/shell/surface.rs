@@ -216,6 +216,11 @@ pub(crate) fn prepare_rendering(kiosk: &Kiosk) {
     if !kiosk.dmabuf_renderer {
         std::env::set_var(DISABLE_DMABUF, "1");
     }
+    // GTK reads it once, when it opens the display; pages see it as devicePixelRatio.
+    if kiosk.scale > 0 {
+        std::env::set_var("GDK_SCALE", kiosk.scale.to_string());
+        log::info!("device scale {} (GDK_SCALE, [kiosk] scale)", kiosk.scale);
+    }
 }
 
 const DISABLE_DMABUF: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";

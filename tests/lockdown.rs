@@ -483,3 +483,42 @@ fn device_scale_doubles_the_pixels_of_a_hidpi_panel() {
     assert_eq!(kiosk.result("scale"), "2 960");
     assert!(kiosk.log.contains("device scale 2"), "{}", kiosk.dump());
 }
+
+#[test]
+fn the_media_picker_offers_only_readable_files_and_hands_over_the_chosen_one() {
+    let media = tempfile::tempdir().expect("tempdir");
+    for (file, text) in [("pictures/a.txt", "hello picture"), ("pictures/b.txt", "b"), ("private/secret.txt", "no")] {
+        let path = media.path().join(file);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let kiosk = Kiosk::start_with("lockdown/picker", &[("VITRINE_MEDIA_DIR", media.path().to_str().expect("utf-8"))]);
+    kiosk.wait_ready();
+    kiosk.result("ready");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = shown_toplevels(&kiosk.xvfb);
+
+    // The picker lists the two pictures (not the private file); the first is chosen.
+    kiosk.xvfb.xdotool(&["mousemove", "960", "540", "click", "1"]);
+    let offered = kiosk.log.wait_for("file picker:", Duration::from_secs(10));
+    assert!(offered.is_some_and(|l| l.contains("2 readable files offered")), "{}", kiosk.dump());
+    assert!(kiosk.log.wait_for("picker shows 2 files", Duration::from_secs(5)).is_some(), "{}", kiosk.dump());
+    std::thread::sleep(Duration::from_millis(500));
+    kiosk.xvfb.xdotool(&["mousemove", "960", "140", "click", "1"]);
+    assert_eq!(kiosk.result("chosen"), "a.txt hello picture");
+
+    // Asked again and cancelled: nothing is handed over.
+    kiosk.xvfb.xdotool(&["mousemove", "960", "540", "click", "1"]);
+    assert!(kiosk.log.wait_for("picker shows 2 files", Duration::from_secs(5)).is_some());
+    std::thread::sleep(Duration::from_millis(500));
+    let cancel = (0..5).any(|_| {
+        kiosk.xvfb.xdotool(&["mousemove", "1850", "40", "click", "1"]);
+        kiosk.log.wait_for("file picker: cancelled", Duration::from_secs(2)).is_some()
+    });
+    assert!(cancel, "{}", kiosk.dump());
+    assert_eq!(count(&kiosk.log, "RESULT chosen"), 1);
+
+    let new: BTreeSet<String> = shown_toplevels(&kiosk.xvfb).difference(&before).cloned().collect();
+    assert!(new.is_empty(), "windows opened over the kiosk:\n{}", describe(&kiosk.xvfb, &new));
+    assert_eq!(count(&kiosk.log, "page loaded app://localhost/chooser.html"), 1);
+}

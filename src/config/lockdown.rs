@@ -5,7 +5,7 @@
 //! ```toml
 //! [main]
 //! page = "https://ha.local/"
-//! file_chooser = "off"     # the only value: no file chooser ever opens
+//! file_chooser = "off"     # no file chooser ever opens; "media": the kiosk's own picker
 //! print = "off"            # window.print() and Ctrl+P do nothing; "silent": to [print] printer
 //! zoom = 1.25              # page zoom, 0.25 to 5
 //!
@@ -37,6 +37,8 @@ pub enum FileChooser {
     /// Nothing: the request is cancelled and logged.
     #[default]
     Off,
+    /// The kiosk's own picker, offering only the `$MEDIA` files the page may `fs.read`.
+    Media,
 }
 
 /// `print`: what `window.print()` does.

@@ -24,6 +24,10 @@ const BUILTIN: &[(&str, &[u8])] = &[
     ("toast.html", include_bytes!("../dbus/toast/toast.html")),
     ("toast.js", include_bytes!("../dbus/toast/toast.js")),
     ("toast.css", include_bytes!("../dbus/toast/toast.css")),
+    // The file picker (shell/picker.rs).
+    ("picker.html", include_bytes!("pages/picker.html")),
+    ("picker.js", include_bytes!("pages/picker.js")),
+    ("picker.css", include_bytes!("pages/picker.css")),
 ];
 
 /// Where the built-in pages live.

@@ -18,7 +18,7 @@ use gtk::prelude::*;
 use tao::event_loop::EventLoopProxy;
 use webkit2gtk::{AuthenticationRequestExt, ColorChooserRequestExt, FileChooserRequestExt, WebViewExt};
 
-use crate::config::lockdown::{origin_of, Print, Printer};
+use crate::config::lockdown::{origin_of, FileChooser, Print, Printer};
 use crate::config::{Lockdown, SurfaceConfig};
 use crate::shell::{dispatch, CoreEvent, SharedShell};
 
@@ -95,8 +95,16 @@ pub fn apply(native: &webkit2gtk::WebView, cfg: &SurfaceConfig, shared: &Rc<Shar
         });
     }
     {
-        let guard = Rc::clone(&guard);
+        let (guard, shared) = (Rc::clone(&guard), Rc::clone(shared));
+        let mode = cfg.lockdown.file_chooser;
         native.connect_run_file_chooser(move |view, request| {
+            if mode == FileChooser::Media {
+                // Handled at once when the shell is free, as it is for a click.
+                if let Some(Ok(mut shell)) = shared.shell.upgrade().as_ref().map(|s| s.try_borrow_mut()) {
+                    shell.open_picker(&guard.label, request.clone());
+                    return true;
+                }
+            }
             request.cancel();
             guard
                 .once("file-chooser", || format!("refused a file chooser for {} (file_chooser = \"off\")", page(view)));

@@ -15,6 +15,7 @@ pub mod inspector;
 mod lockdown;
 mod navigation;
 mod permissions;
+mod picker;
 mod resilience;
 mod surface;
 mod window;
@@ -173,11 +174,13 @@ pub struct Shell {
     ready: bool,
     /// Control requests, the bus link and the toast overlay (see `control.rs`).
     control: control::ControlState,
+    /// The file picker for `file_chooser = "media"` (see `picker.rs`).
+    picker: Option<picker::Picker>,
 }
 
 impl Shell {
     pub fn on_ipc(&mut self, label: &str, url: &str, body: &str) {
-        if self.on_toast_message(label, body) {
+        if self.on_toast_message(label, body) || self.on_picker_message(label, body) {
             return;
         }
         self.router.handle_message(&mut self.surfaces, Caller { label, url }, body);
@@ -293,6 +296,7 @@ pub fn run(
     let toplevel = window::create(&event_loop, &manifest.name)?;
     notify::status("starting surfaces");
     let http = &manifest.http;
+    let media = roots.root_dir("MEDIA").map(std::path::Path::to_path_buf);
     let os = crate::ipc::commands::os::OsDeps {
         roots,
         http: crate::os::http::Client::new(
@@ -315,6 +319,7 @@ pub fn run(
         store: store.ok(),
         ready: false,
         control: control::ControlState::new(&manifest, link, dbus_token),
+        picker: None,
     }));
     let mut context = WebContext::new(None);
     let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
@@ -356,8 +361,13 @@ pub fn run(
     if toast {
         control::build_toast(&shell, &mut ctx)?;
     }
+    let picker = picker::wanted(&manifest);
+    if picker {
+        let labels = manifest.surfaces().map(|s| s.label.as_str());
+        picker::build(&shell, &mut ctx, Authority::new(labels, &bundle.capabilities), media)?;
+    }
     control::attach(&relay, proxy.clone());
-    if !manifest.overlays.is_empty() || toast {
+    if !manifest.overlays.is_empty() || toast || picker {
         window::repair_partial_redraws(&toplevel.window);
     }
     notify::status("loading pages");

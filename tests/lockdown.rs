@@ -126,6 +126,15 @@ fn zoom_from_configuration_ipc_and_ctl_changes_the_layout_width() {
     let (code, out) = bus.ctl(&["zoom", "main", "1.25"]);
     assert_eq!(code, 0, "{out}");
     kiosk.result("width=1536");
+    // A crash and its reload keep the zoom (the page zooms itself to 0.5 again on load).
+    let pid = common::web_pid(&kiosk.log, "main").expect("main's web process");
+    kill(pid, "KILL");
+    let reloaded = Instant::now() + Duration::from_secs(15);
+    while count(&kiosk.log, "RESULT width=1536 yes") < 2 && count(&kiosk.log, "RESULT width=3840 yes") < 2 {
+        assert!(Instant::now() < reloaded, "no reload after the crash:\n{}", kiosk.dump());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count(&kiosk.log, "RESULT width=1536 yes"), 2, "the zoom was lost in the crash:\n{}", kiosk.dump());
     let (code, out) = bus.ctl(&["zoom", "main", "0"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("zoom factor"), "{out}");

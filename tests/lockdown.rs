@@ -531,3 +531,47 @@ fn the_media_picker_offers_only_readable_files_and_hands_over_the_chosen_one() {
     assert!(new.is_empty(), "windows opened over the kiosk:\n{}", describe(&kiosk.xvfb, &new));
     assert_eq!(count(&kiosk.log, "page loaded app://localhost/chooser.html"), 1);
 }
+
+#[test]
+fn a_file_dragged_in_from_another_program_is_refused() {
+    let kiosk = Kiosk::start("lockdown/dialogs");
+    kiosk.wait_ready();
+    kiosk.result("ready");
+    let secret = tempfile::NamedTempFile::new().expect("a file to drag");
+    let uri = format!("file://{}", secret.path().display());
+    // Debian's python3, where python3-gi lives (a python3 earlier on PATH may lack it).
+    let mut source = Command::new("/usr/bin/python3")
+        .arg(fixture("lockdown/drag-source.py"))
+        .arg(&uri)
+        .env("DISPLAY", &kiosk.xvfb.display)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 with python3-gi and gir1.2-gtk-3.0");
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(source.stdout.take().expect("piped stdout"));
+    std::io::BufRead::read_line(&mut out, &mut line).expect("the drag source starts");
+    assert_eq!(line.trim(), "ready");
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Press on the source's label (top left), move slowly onto the page, release.
+    let mut args: Vec<String> = ["mousemove", "60", "60", "mousedown", "1"].map(String::from).to_vec();
+    for i in 1..=30 {
+        args.extend([
+            "sleep".into(),
+            "0.05".into(),
+            "mousemove".into(),
+            (60 + i * 30).to_string(),
+            (60 + i * 16).to_string(),
+        ]);
+    }
+    args.extend(["sleep", "1", "mousemove", "965", "545", "sleep", "1", "mouseup", "1"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    kiosk.xvfb.xdotool(&args);
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = source.kill();
+    let _ = source.wait();
+
+    assert!(kiosk.log.contains("refused a drag from another program"), "{}", kiosk.dump());
+    assert!(!kiosk.log.contains("RESULT dropped"), "the page received the drop:\n{}", kiosk.dump());
+}

@@ -268,7 +268,8 @@ fn bad_permission_tables_are_named_by_check() {
     std::fs::write(dir.path().join("ui/index.html"), "<!doctype html>").expect("write");
     std::fs::write(
         dir.path().join("vitrine.toml"),
-        "[app]\nname = \"bad\"\n[main]\npage = \"index.html\"\nzoom = 9\nfile_chooser = \"off\"\n\
+        "[app]\nname = \"bad\"\n[kiosk]\nscale = 8\n[main]\npage = \"index.html\"\nprint = \"silent\"\n\
+         [[overlay]]\nlabel = \"o\"\npage = \"index.html\"\nzoom = 9\n\
          [[permission]]\norigin = \"https://*.example.com\"\nallow = [\"geolocation\"]\n",
     )
     .expect("write");
@@ -276,7 +277,9 @@ fn bad_permission_tables_are_named_by_check() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     for want in [
-        "main.zoom: 9 is not a zoom factor between 0.25 and 5",
+        "overlay[0].zoom: 9 is not a zoom factor between 0.25 and 5",
+        "kiosk.scale: must be 0 (the toolkit's choice) or 1 to 4",
+        "print: surface 'main' prints silently but no [print] printer is configured",
         "permission[0].origin: 'https://*.example.com' must be an origin",
         "permission[0].allow: geolocation is granted but no [geolocation] position is configured",
     ] {
@@ -462,6 +465,25 @@ fn http_logins_are_answered_from_configuration_or_shown_as_offline_never_as_a_di
     assert_eq!(kiosk.result("logged-in"), "yes");
     let origin = format!("http://127.0.0.1:{port}");
     assert!(kiosk.log.contains(&format!("answered HTTP authentication for {origin} as 'kiosk'")), "{}", kiosk.dump());
+    drop(kiosk);
+
+    // A wrong password is tried once, then the offline page says so (no login loop).
+    let (port, refused) = login_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    auth_config(dir.path(), port, true);
+    std::fs::create_dir_all(dir.path().join("creds")).expect("creds/");
+    std::fs::write(dir.path().join("creds/board-password"), "wrong\n").expect("write credential");
+    let creds = dir.path().join("creds");
+    let kiosk = Kiosk::start_with(
+        dir.path().to_str().expect("utf-8"),
+        &[("CREDENTIALS_DIRECTORY", creds.to_str().expect("utf-8"))],
+    );
+    let shown = kiosk.log.wait_for("showing offline page for main", common::STARTUP);
+    assert!(shown.is_some(), "{}", kiosk.dump());
+    let why = format!("http://127.0.0.1:{port} refused the configured [[auth]] credentials");
+    assert!(kiosk.log.contains(&why), "{}", kiosk.dump());
+    // One request without and one with the wrong login per attempt, not a loop.
+    assert!(refused.load(std::sync::atomic::Ordering::SeqCst) <= 4, "{}", kiosk.dump());
     drop(kiosk);
 
     // Not configured: no dialog, the offline page names the reason, and it retries.

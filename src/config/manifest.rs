@@ -26,7 +26,8 @@
 //! input = "pass-through"                 # or "normal"
 //! ```
 //!
-//! `[recovery]` and `[kiosk]` are described in `config::policy`, `[dbus]` and `[tray]`
+//! `[recovery]` and `[kiosk]` are described in `config::policy`, `[network]` and `[web]` in
+//! `config::network`, `[dbus]` and `[tray]`
 //! in `config::bus`.
 //!
 //! The raw TOML shapes reject unknown keys; [`Manifest::parse`] turns them into the
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bus::{Dbus, RawTray, Tray, TrayContext, DBUS_PRINCIPAL};
 use super::error::{line_col, ConfigError, ConfigErrors};
+use super::network::{Network, Web};
 use super::os::Http;
 use super::policy::{Kiosk, Recovery};
 
@@ -66,6 +68,10 @@ pub struct Manifest {
     pub tray: Option<Tray>,
     /// `[http]`: requests through the core and their secrets (see `config::os`).
     pub http: Http,
+    /// `[network]`: proxy, extra certificate authorities, pinned certificates.
+    pub network: Network,
+    /// `[web]`: the web data the surfaces keep.
+    pub web: Web,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -208,7 +214,9 @@ impl Manifest {
         if !(1..=100_000).contains(&limits.max_in_flight) {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
-        for (key, reason) in raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check()) {
+        for (key, reason) in
+            raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check()).chain(raw.network.check())
+        {
             err(key, reason);
         }
 
@@ -271,6 +279,8 @@ impl Manifest {
                     dbus,
                     tray,
                     http: raw.http,
+                    network: raw.network,
+                    web: raw.web,
                 })
             }
             _ => Err((errors, labels)),
@@ -302,6 +312,10 @@ struct RawManifest {
     overlay: Vec<RawSurface>,
     #[serde(default)]
     http: Http,
+    #[serde(default)]
+    network: Network,
+    #[serde(default)]
+    web: Web,
     #[serde(default)]
     dbus: Dbus,
     tray: Option<RawTray>,

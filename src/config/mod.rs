@@ -13,6 +13,7 @@ pub mod bus;
 pub mod capability;
 pub mod error;
 pub mod manifest;
+pub mod network;
 pub mod os;
 pub mod permissions;
 pub mod policy;

@@ -296,6 +296,7 @@ pub fn run(
             crate::os::http::load_secrets(&http.secret),
             std::time::Duration::from_millis(http.timeout_ms),
             http.max_response_bytes,
+            &manifest.network,
         ),
         display: crate::os::device::Display { width: toplevel.screen.width, height: toplevel.screen.height },
     };

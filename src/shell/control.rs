@@ -177,6 +177,7 @@ impl Shell {
             Op::SetVisible { label, visible } => reply.send(self.set_shown(&label, visible).map(|()| Reply::Done)),
             Op::Emit { event, payload, to } => self.emit_as_dbus(&event, &payload, to, reply),
             Op::Screenshot { label } => self.screenshot(&label, reply),
+            Op::ClearWebData { what } => self.clear_web_data(&what, reply),
             Op::Toast(toast) => {
                 self.show_toast(toast);
                 reply.send(Ok(Reply::Done));

@@ -14,6 +14,7 @@ mod host;
 mod navigation;
 mod resilience;
 mod surface;
+pub mod webdata;
 mod window;
 
 pub use assets::{mime_type, Assets};
@@ -28,7 +29,7 @@ use gtk::prelude::*;
 use tao::event::{Event, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
 use wry::http::Request;
-use wry::{RequestAsyncResponder, WebContext};
+use wry::RequestAsyncResponder;
 
 use crate::config::Bundle;
 use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, HttpCall, ReplySink, Router};
@@ -170,6 +171,8 @@ pub struct Shell {
     ready: bool,
     /// Control requests, the bus link and the toast overlay (see `control.rs`).
     control: control::ControlState,
+    /// The shared context's web data, for `vitrine ctl web clear`.
+    web_data: webdata::Manager,
 }
 
 impl Shell {
@@ -259,6 +262,7 @@ pub fn run(
     relay: crate::control::Relay,
     bus: Option<crate::dbus::Bus>,
     roots: crate::os::fs::Roots,
+    web_dirs: Option<webdata::Dirs>,
 ) -> Result<(), ShellError> {
     let manifest = bundle.manifest;
     // D-Bus callers are a principal of their own (config::bus).
@@ -278,6 +282,10 @@ pub fn run(
     }
     let mut router = Router::new(manifest.clone(), authority, sink);
     register_builtins(&mut router);
+    // GTK is up (the event loop started it); no web process runs before a surface exists.
+    let web_data = webdata::Manager::default();
+    let (mut context, web_setup) = webdata::create_context(&manifest, web_dirs.as_ref(), Rc::clone(&web_data));
+    webdata::register(&mut router, Rc::clone(&web_data));
     crate::ipc::commands::store::register(&mut router, store.clone());
     let link = bus.map(|b| b.link);
     let notifier = crate::dbus::notifications::Notifier::new(link.clone(), relay.clone());
@@ -313,8 +321,8 @@ pub fn run(
         store: store.ok(),
         ready: false,
         control: control::ControlState::new(&manifest, link, dbus_token),
+        web_data,
     }));
-    let mut context = WebContext::new(None);
     let mut ctx = BuildCtx {
         context: &mut context,
         overlay: &toplevel.overlay,
@@ -323,6 +331,8 @@ pub fn run(
         proxy: proxy.clone(),
         shell: Rc::downgrade(&shell),
         assets: Some(Arc::new(Assets::new(&bundle.ui, &manifest.csp))),
+        trust: Rc::new(webdata::Trust::new(&manifest.network)),
+        web_setup: Some(web_setup),
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
     for cfg in manifest.surfaces() {

@@ -73,6 +73,10 @@ pub struct BuildCtx<'a> {
     pub shell: Weak<SharedShell>,
     /// Given to the first surface built: the scheme lives on the shared context.
     pub assets: Option<Arc<Assets>>,
+    /// Certificates the core trusts beyond WebKit's (`[network]`).
+    pub trust: std::rc::Rc<crate::shell::webdata::Trust>,
+    /// Applied by the first surface built, before its first load.
+    pub web_setup: Option<crate::shell::webdata::Setup>,
 }
 
 /// Builds the surface `cfg`; `token` is the secret its bridge puts on every call.
@@ -83,7 +87,6 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
 
     let mut builder = WebViewBuilder::new_with_web_context(ctx.context)
         .with_id(&label)
-        .with_url(&url)
         .with_transparent(cfg.transparent)
         .with_devtools(cfg!(debug_assertions))
         .with_hotkeys_zoom(false)
@@ -142,6 +145,13 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
         (webview, Some(container))
     };
     watch_web_process(&label, &webview, ctx);
+    let tls = (ctx.shell.clone(), ctx.proxy.clone());
+    crate::shell::webdata::watch_tls(&label, &webview.webview(), &ctx.trust, tls.0, tls.1);
+    if let Some(setup) = ctx.web_setup.take() {
+        setup.apply(&webview.webview());
+    }
+    // Loaded only now, with the web context's cookie, proxy and TLS settings in place.
+    webview.load_url(&url)?;
     apply_kiosk_policy(&webview, &ctx.manifest.kiosk);
     log_rendering(&webview, ctx.manifest);
     Ok(Surface::new(cfg, webview, container, &ctx.manifest.recovery))

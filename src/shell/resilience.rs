@@ -80,6 +80,9 @@ impl Shell {
         }
         let Some(s) = self.surfaces.get_mut(label) else { return };
         log::warn!(surface = label, reason = reason; "cannot load {url}: {reason}");
+        // What failed is what is retried (and named on the certificate page), also when
+        // it was a navigation away from a page that had loaded.
+        s.page_url = url.to_string();
         if let Some(action) = s.health.load_failed(reason, Instant::now()) {
             self.perform(label, action);
         }

@@ -43,8 +43,9 @@ impl Drop for PrivateBus {
     }
 }
 
-/// A loopback HTTP server that answers fixed routes (cacheable for an hour) and keeps
-/// every request's head, so a test can see what came through a proxy.
+/// A loopback HTTP server that answers fixed routes (cacheable for an hour; `{port}` in a
+/// body is its own port) and keeps every request's head, so a test can see what came
+/// through a proxy.
 struct Server {
     port: u16,
     heads: Arc<Mutex<Vec<String>>>,
@@ -75,7 +76,8 @@ impl Server {
                         let rest = &target[i + 3..];
                         rest.find('/').map_or("/", |j| &rest[j..])
                     });
-                    let body = routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
+                    let body =
+                        routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.replace("{port}", &port.to_string()));
                     seen.lock().expect("lock").push(head.clone());
                     let (status, body) = match body {
                         Some(b) => ("200 OK", b),
@@ -544,4 +546,48 @@ console.log("RESULT page loaded");
     }
     let proxied = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!proxied.contains(&format!(":{}", direct.port)), "the proxy saw a no_proxy host:\n{proxied}");
+}
+
+// ---- cookie policy -------------------------------------------------------------------
+
+/// A board on 127.0.0.1 embeds a frame from localhost that sets a cookie, then opens a
+/// localhost page, which reports the cookies it has.
+fn cookie_in_a_frame_of_another_site(extra: &str) -> String {
+    let server = Server::start(vec![
+        (
+            "/top.html",
+            r#"<!doctype html><body><iframe src="http://localhost:{port}/frame.html"></iframe><script>
+document.querySelector("iframe").addEventListener("load", () => setTimeout(() => {
+  location.href = "http://localhost:{port}/check.html";
+}, 300));
+</script></body>"#
+                .to_string(),
+        ),
+        (
+            "/frame.html",
+            r#"<!doctype html><script>document.cookie = "tp=1; Max-Age=3600; path=/";</script>"#.to_string(),
+        ),
+        (
+            "/check.html",
+            r#"<!doctype html><script>console.log("RESULT check cookie=" + (document.cookie || "-"));</script>"#
+                .to_string(),
+        ),
+    ]);
+    let config = config_with(extra);
+    let state = tempfile::tempdir().expect("tempdir");
+    let url = format!("http://127.0.0.1:{}/top.html", server.port);
+    let state_dir = state.path().display().to_string();
+    let kiosk = Kiosk::start_with(
+        config.path().to_str().expect("utf-8"),
+        &[("VITRINE_URL", url.as_str()), ("STATE_DIRECTORY", state_dir.as_str())],
+    );
+    let cookie = kiosk.result("check");
+    assert!(server.heads_for("/frame.html").len() == 1, "the frame was not loaded");
+    cookie
+}
+
+#[test]
+fn third_party_cookies_are_refused_by_default_and_kept_with_cookies_all() {
+    assert_eq!(cookie_in_a_frame_of_another_site(""), "cookie=-");
+    assert_eq!(cookie_in_a_frame_of_another_site("[web]\ncookies = \"all\"\n"), "cookie=tp=1");
 }

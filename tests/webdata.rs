@@ -241,7 +241,10 @@ fn cookies_and_site_data_survive_a_restart_in_the_state_dir_and_web_clear_remove
 
     let web = state.path().join("web");
     assert!(web.join("cookies.sqlite").is_file(), "no SQLite cookie file in {}: {:?}", web.display(), walk(&web));
-    let cached = walk(&cache.path().join("web/WebKitCache")).into_iter().filter(|p| p.is_file()).count();
+    let cached = walk(&cache.path().join("web/WebKitCache"))
+        .into_iter()
+        .filter(|p| p.is_file() && p.to_string_lossy().contains("/Records/"))
+        .count();
     assert!(cached > 0, "the HTTP cache is not under the cache directory: {:?}", walk(cache.path()));
     let under_home: Vec<PathBuf> = walk(home.path())
         .into_iter()
@@ -260,6 +263,13 @@ fn cookies_and_site_data_survive_a_restart_in_the_state_dir_and_web_clear_remove
     assert_eq!(kiosk.result("seen"), "cookie=abc123 local=ls-1 idb=idb-1");
     assert_eq!(kiosk.result("clear-bad"), "bad_args");
     assert_eq!(kiosk.result("clear-cache"), "ok");
+    let records = || {
+        walk(&cache.path().join("web/WebKitCache"))
+            .into_iter()
+            .filter(|p| p.is_file() && p.to_string_lossy().contains("/Records/"))
+            .count()
+    };
+    assert_eq!(records(), 0, "web.clear cache left HTTP cache records: {:?}", walk(cache.path()));
     let out = Command::new(vitrine_bin())
         .args(["ctl", "--config"])
         .arg(fixture("webdata"))

@@ -96,6 +96,48 @@ pub fn resolve_cache_dir(explicit: Option<&Path>, env: impl Fn(&str) -> Option<O
     env("HOME").map(PathBuf::from).and_then(absolute).map(|h| h.join(".cache/vitrine"))
 }
 
+/// What WebKit keeps in its default data folder (`$XDG_DATA_HOME/<program>`), where
+/// Vitrine's site data lived before it had its own: moved on the first start with
+/// `<state>/web`, so an upgrade keeps the pages' localStorage and IndexedDB.
+const WEBKIT_DATA: &[&str] = &[
+    "localstorage",
+    "databases",
+    "storage",
+    "serviceworkers",
+    "mediakeys",
+    "deviceidhashsalts",
+    "itp",
+    "hsts-storage.sqlite",
+];
+
+/// WebKit's default data folder for this program, as it was used before `<state>/web`.
+fn old_data_dir(env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let absolute = |p: PathBuf| Some(p).filter(|p| p.is_absolute());
+    let base = env("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .and_then(absolute)
+        .or_else(|| env("HOME").map(PathBuf::from).and_then(absolute).map(|h| h.join(".local/share")))?;
+    Some(base.join("vitrine"))
+}
+
+/// Moves WebKit's entries from `old` into `new` when `new` does not exist yet; returns
+/// what was moved. Other files in `old` (such as `$MEDIA`'s folder) stay.
+fn migrate(old: &Path, new: &Path) -> std::io::Result<Vec<&'static str>> {
+    if new.exists() || !WEBKIT_DATA.iter().any(|e| old.join(e).exists()) {
+        return Ok(Vec::new());
+    }
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(new)?;
+    let mut moved = Vec::new();
+    for entry in WEBKIT_DATA {
+        if old.join(entry).exists() {
+            std::fs::rename(old.join(entry), new.join(entry))?;
+            moved.push(*entry);
+        }
+    }
+    Ok(moved)
+}
+
 /// Makes the folders (mode 0700) and the link from the data folder's HTTP cache to the
 /// cache folder's.
 fn prepare(dirs: &Dirs) -> std::io::Result<()> {
@@ -124,10 +166,22 @@ pub type Manager = Rc<OnceCell<WebsiteDataManager>>;
 /// when there is no state directory at all), and the settings to apply to it through
 /// the first surface, before that surface loads anything.
 pub fn create_context(manifest: &Manifest, dirs: Option<&Dirs>, manager: Manager) -> (WebContext, Setup) {
+    if let (Some(d), Some(old)) = (dirs, old_data_dir(|name| std::env::var_os(name))) {
+        match migrate(&old, &d.data) {
+            Ok(moved) if !moved.is_empty() => {
+                log::info!("web data moved from {} to {}: {}", old.display(), d.data.display(), moved.join(", "))
+            }
+            Ok(_) => {}
+            Err(e) => log::error!("cannot move the web data in {} to {}: {e}", old.display(), d.data.display()),
+        }
+    }
     let dirs = dirs.filter(|d| match prepare(d) {
         Ok(()) => true,
         Err(e) => {
-            log::error!("cannot prepare the web data folders {}: {e}; web data will not be kept", d.data.display());
+            log::error!(
+                "cannot prepare the web data folders {}: {e}; web data goes to WebKit's default folders",
+                d.data.display()
+            );
             false
         }
     });
@@ -486,6 +540,28 @@ mod tests {
         prepare(&dirs).expect("repair");
         assert!(std::fs::read_link(&link).is_ok());
         assert_eq!(dirs.cookies(), tmp.path().join("state/web/cookies.sqlite"));
+    }
+
+    #[test]
+    fn webkit_data_of_before_moves_into_the_state_dir_once() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let home = tmp.path().join("home");
+        let env = |name: &str| (name == "HOME").then(|| home.clone().into_os_string());
+        let old = old_data_dir(env).expect("old folder");
+        assert_eq!(old, home.join(".local/share/vitrine"));
+        for d in ["localstorage", "databases/indexeddb", "media"] {
+            std::fs::create_dir_all(old.join(d)).expect("mkdir");
+        }
+        std::fs::write(old.join("localstorage/x.localstorage"), b"x").expect("write");
+        let new = tmp.path().join("state/web");
+        assert_eq!(migrate(&old, &new).expect("moves"), ["localstorage", "databases"]);
+        assert!(new.join("localstorage/x.localstorage").is_file() && new.join("databases/indexeddb").is_dir());
+        // $MEDIA's folder is not WebKit's: it stays.
+        assert!(old.join("media").is_dir());
+        // Once the new folder exists, nothing moves again.
+        std::fs::create_dir_all(old.join("storage")).expect("mkdir");
+        assert!(migrate(&old, &new).expect("nothing").is_empty());
+        assert!(old.join("storage").is_dir());
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //!   `<state>/web/WebKitCache` is a link to the cache directory's, made before WebKit
 //!   starts;
 //! * the cookie policy, the proxy and the TLS policy come from `[web]` and `[network]`.
+//!   wry 0.57 does not hand out the context it wraps, so they are applied through the
+//!   first surface's webview ([`Setup`]), which is built without a URL and loaded only
+//!   afterwards: no request leaves before they are in place.
 //!
 //! TLS. WebKit's network process verifies against the system's CAs (GnuTLS through
 //! glib-networking) and no API hands it another database. With the `fail` policy a

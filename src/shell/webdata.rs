@@ -16,7 +16,9 @@
 //!   afterwards: no request leaves before they are in place.
 //!
 //! TLS. WebKit's network process verifies against the system's CAs (GnuTLS through
-//! glib-networking) and no API hands it another database. With the `fail` policy a
+//! glib-networking) and no API hands it another database: a `GTlsDatabase` made in the
+//! core would live in the wrong process, and `G_TLS_GNUTLS_PRIORITY` only sets cipher
+//! priorities. So the core judges what WebKit refuses. With the `fail` policy a
 //! certificate it rejects raises `load-failed-with-tls-errors` in the core, with the
 //! server's chain. The core then decides: a certificate pinned for that origin (SHA-256
 //! of its DER), or a chain that a configured CA file verifies for that host, is allowed

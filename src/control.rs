@@ -50,6 +50,10 @@ pub enum Op {
         label: String,
         factor: f64,
     },
+    /// Clear the surfaces' web data: "cookies", "cache" or "all".
+    ClearWebData {
+        what: String,
+    },
     /// Show a notification as the built-in toast (no notification server).
     Toast(Toast),
     /// Deliver a core event to one surface (a notification's action was clicked).

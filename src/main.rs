@@ -22,6 +22,9 @@ enum Command {
         /// Keep the store here (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/vitrine).
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// Keep the HTTP cache here (default: $CACHE_DIRECTORY, else $XDG_CACHE_HOME/vitrine).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
         /// The main surface's page; if Vitrine already runs, it is asked to open it.
         #[arg(long, value_name = "URL")]
         url: Option<String>,
@@ -40,7 +43,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run { config: None, state_dir: None, url: None, inspect: None }) {
+    match cli.command.unwrap_or(Command::Run {
+        config: None,
+        state_dir: None,
+        cache_dir: None,
+        url: None,
+        inspect: None,
+    }) {
         Command::Check { dir } => match vitrine::check(&dir) {
             Ok(bundle) => {
                 let surfaces = bundle.manifest.surfaces().count();
@@ -55,9 +64,10 @@ fn main() -> ExitCode {
             }
         },
         Command::Ctl(args) => vitrine::dbus::client::main(args),
-        Command::Run { config, state_dir, url, inspect } => {
+        Command::Run { config, state_dir, cache_dir, url, inspect } => {
             vitrine::service::logging::init();
-            let options = vitrine::RunOptions { config_dir: config, state_dir, url, inspect, ..Default::default() };
+            let options =
+                vitrine::RunOptions { config_dir: config, state_dir, cache_dir, url, inspect, ..Default::default() };
             match vitrine::run(options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -26,7 +26,8 @@
 //! input = "pass-through"                 # or "normal"
 //! ```
 //!
-//! `[recovery]` and `[kiosk]` are described in `config::policy`, `[dbus]` and `[tray]`
+//! `[recovery]` and `[kiosk]` are described in `config::policy`, `[network]` and `[web]` in
+//! `config::network`, `[dbus]` and `[tray]`
 //! in `config::bus`.
 //!
 //! The raw TOML shapes reject unknown keys; [`Manifest::parse`] turns them into the
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use super::bus::{Dbus, RawTray, Tray, TrayContext, DBUS_PRINCIPAL};
 use super::error::{line_col, ConfigError, ConfigErrors};
 use super::lockdown::{Auth, FileChooser, Grant, Lockdown, Position, Print, Printer, SurfaceLockdown, Zoom};
+use super::network::{Network, Web};
 use super::os::Http;
 use super::policy::{Kiosk, Recovery};
 
@@ -69,6 +71,10 @@ pub struct Manifest {
     pub http: Http,
     /// `[[permission]]`, `[geolocation]`, `[[auth]]` (see `config::lockdown`).
     pub lockdown: Lockdown,
+    /// `[network]`: proxy, extra certificate authorities, pinned certificates.
+    pub network: Network,
+    /// `[web]`: the web data the surfaces keep.
+    pub web: Web,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -214,7 +220,7 @@ impl Manifest {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
         let checks = raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check());
-        for (key, reason) in checks.chain(raw.kiosk.check()) {
+        for (key, reason) in checks.chain(raw.kiosk.check()).chain(raw.network.check()) {
             err(key, reason);
         }
         let mut lockdown =
@@ -291,6 +297,8 @@ impl Manifest {
                     tray,
                     http: raw.http,
                     lockdown,
+                    network: raw.network,
+                    web: raw.web,
                 })
             }
             _ => Err((errors, labels)),
@@ -322,6 +330,10 @@ struct RawManifest {
     overlay: Vec<RawSurface>,
     #[serde(default)]
     http: Http,
+    #[serde(default)]
+    network: Network,
+    #[serde(default)]
+    web: Web,
     #[serde(default)]
     dbus: Dbus,
     tray: Option<RawTray>,

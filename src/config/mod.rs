@@ -14,6 +14,7 @@ pub mod capability;
 pub mod error;
 pub mod lockdown;
 pub mod manifest;
+pub mod network;
 pub mod os;
 pub mod permissions;
 pub mod policy;

@@ -152,6 +152,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "hostname, OS, uptime, network, display, version",
     },
     CommandSpec {
+        name: "web.clear",
+        scope: None,
+        guard: None,
+        summary: "clear the surfaces' cookies, HTTP cache or all web data ({what: cookies|cache|all})",
+    },
+    CommandSpec {
         name: "event.unlisten",
         scope: None,
         guard: Some("event.listen"),

@@ -8,6 +8,7 @@
 //! vitrine ctl emit settings-changed '{"volume":3}' --to main
 //! vitrine ctl screenshot main shot.png
 //! vitrine ctl zoom main 1.25
+//! vitrine ctl web clear cookies|cache|all
 //! ```
 //!
 //! The bus and name default to the embedded configuration's `[dbus]` (or that of
@@ -79,6 +80,18 @@ pub enum CtlCommand {
     Screenshot { label: String, file: PathBuf },
     /// Set a surface's page zoom (0.25 to 5; 1 is the page's own size).
     Zoom { label: String, factor: f64 },
+    /// The surfaces' web data.
+    #[command(subcommand)]
+    Web(WebCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum WebCommand {
+    /// Clear cookies, the HTTP cache, or all web data (cookies, site storage, caches).
+    Clear {
+        #[arg(value_parser = ["cookies", "cache", "all"])]
+        what: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -288,6 +301,10 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
                 format!("{label}: {w}x{h} PNG written to {} ({} bytes)", file.display(), png.len()),
                 serde_json::json!({ "file": file, "width": w, "height": h, "bytes": png.len() }),
             );
+        }
+        CtlCommand::Web(WebCommand::Clear { what }) => {
+            client.call::<_, ()>("ClearWebData", &(what,)).await?;
+            done(format!("web data cleared: {what}"), serde_json::json!({ "ok": true, "cleared": what }));
         }
     }
     Ok(())

@@ -12,6 +12,7 @@
 //! | `Screenshot` | `s` label | `ay` PNG |
 //! | `Zoom` | `s` label, `d` factor (0.25–5) | — (the surface's page zoom) |
 //! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
+//! | `ClearWebData` | `s` what: `cookies`, `cache` or `all` | — (answered once the data is gone) |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
 //! permission and scope checks as a page's `event.emit`. The others are guarded by the
@@ -187,6 +188,12 @@ impl ControlObject {
         write_new(path, &png.bytes).map_err(|e| Fault::Failed(format!("cannot write '{}': {e}", path.display())))?;
         log::info!(surface = label.as_str(); "D-Bus {}: screenshot written to {}", caller(&header), path.display());
         Ok((png.width, png.height))
+    }
+
+    /// Clears the surfaces' cookies, HTTP cache, or all web data.
+    async fn clear_web_data(&self, what: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!("D-Bus {}: ClearWebData {what}", caller(&header));
+        self.call(Op::ClearWebData { what }).await.map(drop)
     }
 
     #[zbus(property(emits_changed_signal = "const"))]

@@ -180,6 +180,7 @@ impl Shell {
             Op::Emit { event, payload, to } => self.emit_as_dbus(&event, &payload, to, reply),
             Op::Screenshot { label } => self.screenshot(&label, reply),
             Op::Zoom { label, factor } => reply.send(self.zoom(&label, factor).map(|()| Reply::Done)),
+            Op::ClearWebData { what } => self.clear_web_data(&what, reply),
             Op::Toast(toast) => {
                 self.show_toast(toast);
                 reply.send(Ok(Reply::Done));

@@ -18,6 +18,7 @@ mod permissions;
 mod picker;
 mod resilience;
 mod surface;
+pub mod webdata;
 mod window;
 
 pub use assets::{mime_type, Assets};
@@ -32,7 +33,7 @@ use gtk::prelude::*;
 use tao::event::{Event, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
 use wry::http::Request;
-use wry::{RequestAsyncResponder, WebContext};
+use wry::RequestAsyncResponder;
 
 use crate::config::Bundle;
 use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, HttpCall, ReplySink, Router};
@@ -176,6 +177,8 @@ pub struct Shell {
     control: control::ControlState,
     /// The file picker for `file_chooser = "media"` (see `picker.rs`).
     picker: Option<picker::Picker>,
+    /// The shared context's web data, for `vitrine ctl web clear`.
+    web_data: webdata::Manager,
 }
 
 impl Shell {
@@ -265,6 +268,7 @@ pub fn run(
     relay: crate::control::Relay,
     bus: Option<crate::dbus::Bus>,
     roots: crate::os::fs::Roots,
+    web_dirs: Option<webdata::Dirs>,
 ) -> Result<(), ShellError> {
     let manifest = bundle.manifest;
     // D-Bus callers are a principal of their own (config::bus).
@@ -284,6 +288,10 @@ pub fn run(
     }
     let mut router = Router::new(manifest.clone(), authority, sink);
     register_builtins(&mut router);
+    // GTK is up (the event loop started it); no web process runs before a surface exists.
+    let web_data = webdata::Manager::default();
+    let (mut context, web_setup) = webdata::create_context(&manifest, web_dirs.as_ref(), Rc::clone(&web_data));
+    webdata::register(&mut router, Rc::clone(&web_data));
     crate::ipc::commands::store::register(&mut router, store.clone());
     let link = bus.map(|b| b.link);
     let notifier = crate::dbus::notifications::Notifier::new(link.clone(), relay.clone());
@@ -303,6 +311,7 @@ pub fn run(
             crate::os::http::load_secrets(&http.secret),
             std::time::Duration::from_millis(http.timeout_ms),
             http.max_response_bytes,
+            &manifest.network,
         ),
         display: crate::os::device::Display { width: toplevel.screen.width, height: toplevel.screen.height },
     };
@@ -320,8 +329,8 @@ pub fn run(
         ready: false,
         control: control::ControlState::new(&manifest, link, dbus_token),
         picker: None,
+        web_data,
     }));
-    let mut context = WebContext::new(None);
     let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
     let lockdown = lockdown::Shared::new(&manifest.lockdown, Rc::downgrade(&shell), proxy.clone());
     let mut ctx = BuildCtx {
@@ -334,6 +343,8 @@ pub fn run(
         assets: Some(Arc::new(Assets::new(&bundle.ui, &manifest.csp))),
         lockdown,
         grants,
+        trust: Rc::new(webdata::Trust::new(&manifest.network)),
+        web_setup: Some(web_setup),
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
     for cfg in manifest.surfaces() {

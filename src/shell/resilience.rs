@@ -13,8 +13,9 @@ use wry::WebViewExtUnix;
 use crate::config::policy::parse_hh_mm;
 use crate::ipc::script;
 use crate::service::{notify, procs};
-use crate::shell::assets::{builtin_url, BUILTIN_PREFIX};
+use crate::shell::assets::{builtin_url, certificate_url, BUILTIN_PREFIX};
 use crate::shell::health::{Action, Showing};
+use crate::shell::webdata::CERTIFICATE_REASON;
 use crate::shell::Shell;
 
 pub const TICK: Duration = Duration::from_millis(100);
@@ -26,7 +27,8 @@ pub fn showing_of(url: &str) -> Showing {
     let builtin = url.strip_prefix("app://localhost/").and_then(|p| p.strip_prefix(BUILTIN_PREFIX));
     match builtin {
         Some(p) if p.starts_with("recovery.html") => Showing::Recovery,
-        Some(p) if p.starts_with("offline.html") => Showing::Offline,
+        // The certificate page is retried like the offline page.
+        Some(p) if p.starts_with("offline.html") || p.starts_with("certificate.html") => Showing::Offline,
         _ => Showing::Page,
     }
 }
@@ -78,6 +80,9 @@ impl Shell {
         }
         let Some(s) = self.surfaces.get_mut(label) else { return };
         log::warn!(surface = label, reason = reason; "cannot load {url}: {reason}");
+        // What failed is what is retried (and named on the certificate page), also when
+        // it was a navigation away from a page that had loaded.
+        s.page_url = url.to_string();
         if let Some(action) = s.health.load_failed(reason, Instant::now()) {
             self.perform(label, action);
         }
@@ -148,7 +153,10 @@ impl Shell {
             }
             Action::LoadPage => (s.page_url.clone(), Showing::Page),
             Action::ShowRecovery => (builtin_url("recovery.html", label, &reason), Showing::Recovery),
-            Action::ShowOffline => (builtin_url("offline.html", label, &reason), Showing::Offline),
+            Action::ShowOffline => match reason.strip_prefix(CERTIFICATE_REASON) {
+                Some(problem) => (certificate_url(label, &s.page_url, problem), Showing::Offline),
+                None => (builtin_url("offline.html", label, &reason), Showing::Offline),
+            },
         };
         if showing == Showing::Recovery {
             log::error!(surface = label; "recovery budget spent; showing the recovery page and retrying in the background");

@@ -77,6 +77,10 @@ pub struct BuildCtx<'a> {
     pub lockdown: std::rc::Rc<crate::shell::lockdown::Shared>,
     /// Permission requests decided (see `permissions.rs`).
     pub grants: std::rc::Rc<crate::shell::permissions::Grants>,
+    /// Certificates the core trusts beyond WebKit's (`[network]`).
+    pub trust: std::rc::Rc<crate::shell::webdata::Trust>,
+    /// Applied by the first surface built, before its first load.
+    pub web_setup: Option<crate::shell::webdata::Setup>,
 }
 
 /// Builds the surface `cfg`; `token` is the secret its bridge puts on every call.
@@ -85,14 +89,12 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
     let is_main = cfg.label == ctx.manifest.main.label;
     let label = cfg.label.clone();
 
-    // The first surface opens its page only once the shared web context is prepared
-    // (`permissions::prepare_context`), so that its web process starts with the grants.
+    // Every surface opens its page only once it and the shared web context are prepared
+    // (grants, cookie storage, proxy, TLS: `permissions::prepare_context`,
+    // `webdata::Setup`), so that no request leaves before the settings are in place.
     let first = ctx.assets.is_some();
-    let mut builder = WebViewBuilder::new_with_web_context(ctx.context).with_id(&label);
-    if !first {
-        builder = builder.with_url(&url);
-    }
-    builder = builder
+    let mut builder = WebViewBuilder::new_with_web_context(ctx.context)
+        .with_id(&label)
         .with_transparent(cfg.transparent)
         .with_devtools(cfg!(debug_assertions) || crate::shell::inspector::requested())
         .with_hotkeys_zoom(false)
@@ -162,11 +164,14 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
     if cfg.lockdown.zoom.factor() != 1.0 {
         native.set_zoom_level(cfg.lockdown.zoom.factor());
     }
+    let tls = (ctx.shell.clone(), ctx.proxy.clone());
+    crate::shell::webdata::watch_tls(&label, &native, &ctx.trust, tls.0, tls.1);
+    if let Some(setup) = ctx.web_setup.take() {
+        setup.apply(&native);
+    }
     apply_kiosk_policy(&webview, &ctx.manifest.kiosk);
     log_rendering(&webview, ctx.manifest);
-    if first {
-        webview.load_url(&url)?;
-    }
+    webview.load_url(&url)?;
     Ok(Surface::new(cfg, webview, container, &ctx.manifest.recovery))
 }
 

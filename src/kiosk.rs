@@ -34,6 +34,8 @@ pub struct RunOptions {
     /// The main surface's page (as `VITRINE_URL`, which it overrides). When Vitrine is
     /// already running, the running kiosk is asked to open it instead.
     pub url: Option<String>,
+    /// Allow a WebDriver session (`--automation`): the main surface is what it drives.
+    pub automation: bool,
 }
 
 /// Runs the kiosk. Returns only on a start-up error; a normal stop exits the process.
@@ -71,7 +73,7 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     );
     let store = open_store(options.state_dir.as_deref());
     let roots = os::default_roots(store::state_dir(options.state_dir.as_deref()).as_deref());
-    shell::run(bundle, store, options.observer, relay, bus, roots)?;
+    shell::run(bundle, store, options.observer, relay, bus, roots, options.automation)?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! through the loop.
 
 mod assets;
+mod automation;
 mod control;
 mod fetch;
 mod health;
@@ -259,6 +260,7 @@ pub fn run(
     relay: crate::control::Relay,
     bus: Option<crate::dbus::Bus>,
     roots: crate::os::fs::Roots,
+    automation: bool,
 ) -> Result<(), ShellError> {
     let manifest = bundle.manifest;
     // D-Bus callers are a principal of their own (config::bus).
@@ -311,9 +313,12 @@ pub fn run(
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         store: store.ok(),
         ready: false,
-        control: control::ControlState::new(&manifest, link, dbus_token),
+        control: control::ControlState::new(&manifest, link, dbus_token, automation),
     }));
     let mut context = WebContext::new(None);
+    if automation {
+        automation::allow(&mut context);
+    }
     let mut ctx = BuildCtx {
         context: &mut context,
         overlay: &toplevel.overlay,
@@ -348,6 +353,9 @@ pub fn run(
     }
     if toast {
         control::build_toast(&shell, &mut ctx)?;
+    }
+    if let (true, Some(main)) = (automation, shell.borrow().surfaces.iter().next()) {
+        automation::name_sessions(&main.webview);
     }
     control::attach(&relay, proxy.clone());
     if !manifest.overlays.is_empty() || toast {

@@ -93,6 +93,9 @@ pub struct Status {
     pub uptime_secs: f64,
     /// The main surface has loaded once.
     pub ready: bool,
+    /// Started with `--automation`: a WebDriver session may drive the kiosk.
+    #[serde(default)]
+    pub automation: bool,
     pub surfaces: Vec<SurfaceStatus>,
 }
 

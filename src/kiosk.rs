@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub url: Option<String>,
     /// `--inspect`: where WebKit's remote inspector listens; `None`: it does not.
     pub inspect: Option<std::net::SocketAddr>,
+    /// Allow a WebDriver session (`--automation`): the main surface is what it drives.
+    pub automation: bool,
 }
 
 /// Runs the kiosk. Returns only on a start-up error; a normal stop exits the process.
@@ -79,7 +81,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     let state_dir = store::state_dir(options.state_dir.as_deref());
     let roots = os::default_roots(state_dir.as_deref());
     let web_dirs = web_dirs(state_dir.as_deref(), options.cache_dir.as_deref());
-    shell::run(bundle, store, options.observer, relay, bus, roots, web_dirs)?;
+    let start = shell::Start { observer: options.observer, roots, web_dirs, automation: options.automation };
+    shell::run(bundle, store, relay, bus, start)?;
     Ok(())
 }
 

@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(version, about = "Kiosk runtime: a trusted core and untrusted WebKitGTK surfaces")]
 struct Cli {
+    /// Let WebKitWebDriver drive the kiosk (as `run --automation`); WebDriver clients
+    /// start the binary this way.
+    #[arg(long)]
+    automation: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -31,6 +35,10 @@ enum Command {
         /// Open WebKit's remote inspector at ADDR (default 127.0.0.1:9222) — debugging only.
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = vitrine::shell::inspector::DEFAULT_ADDR)]
         inspect: Option<std::net::SocketAddr>,
+        /// Allow a WebDriver session (WebKitWebDriver) to drive the main surface. Never
+        /// for a device in service: the session can script every page.
+        #[arg(long)]
+        automation: bool,
     },
     /// Control the running kiosk over D-Bus.
     Ctl(vitrine::dbus::client::CtlArgs),
@@ -43,13 +51,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run {
-        config: None,
-        state_dir: None,
-        cache_dir: None,
-        url: None,
-        inspect: None,
-    }) {
+    let default =
+        Command::Run { config: None, state_dir: None, cache_dir: None, url: None, inspect: None, automation: false };
+    match cli.command.unwrap_or(default) {
         Command::Check { dir } => match vitrine::check(&dir) {
             Ok(bundle) => {
                 let surfaces = bundle.manifest.surfaces().count();
@@ -64,10 +68,18 @@ fn main() -> ExitCode {
             }
         },
         Command::Ctl(args) => vitrine::dbus::client::main(args),
-        Command::Run { config, state_dir, cache_dir, url, inspect } => {
+        Command::Run { config, state_dir, cache_dir, url, inspect, automation } => {
             vitrine::service::logging::init();
-            let options =
-                vitrine::RunOptions { config_dir: config, state_dir, cache_dir, url, inspect, ..Default::default() };
+            let automation = automation || cli.automation;
+            let options = vitrine::RunOptions {
+                config_dir: config,
+                state_dir,
+                cache_dir,
+                url,
+                inspect,
+                automation,
+                ..Default::default()
+            };
             match vitrine::run(options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

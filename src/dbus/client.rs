@@ -322,8 +322,9 @@ pub fn png_size(png: &[u8]) -> Option<(u32, u32)> {
 fn status_text(s: &Status) -> String {
     let up = s.uptime_secs as u64;
     let ready = if s.ready { "ready" } else { "starting" };
+    let automation = if s.automation { ", AUTOMATION ON (WebDriver may drive it)" } else { "" };
     let mut out = format!(
-        "{} — vitrine {}, pid {}, up {}h {:02}m {:02}s, {ready}\n",
+        "{} — vitrine {}, pid {}, up {}h {:02}m {:02}s, {ready}{automation}\n",
         s.name,
         s.version,
         s.pid,

@@ -84,10 +84,11 @@ pub struct ControlState {
     published: Option<Snapshot>,
     counters: BTreeMap<String, (u64, u64)>,
     toast: Option<ToastBox>,
+    automation: bool,
 }
 
 impl ControlState {
-    pub(super) fn new(manifest: &Manifest, link: Option<Link>, dbus_token: String) -> Self {
+    pub(super) fn new(manifest: &Manifest, link: Option<Link>, dbus_token: String, automation: bool) -> Self {
         Self {
             started: Instant::now(),
             name: manifest.name.clone(),
@@ -98,6 +99,7 @@ impl ControlState {
             published: None,
             counters: BTreeMap::new(),
             toast: None,
+            automation,
         }
     }
 }
@@ -221,6 +223,7 @@ impl Shell {
             pid: std::process::id(),
             uptime_secs: self.control.started.elapsed().as_secs_f64(),
             ready: self.ready,
+            automation: self.control.automation,
             surfaces: self
                 .surfaces
                 .iter()

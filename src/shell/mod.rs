@@ -7,6 +7,7 @@
 //! through the loop.
 
 mod assets;
+mod automation;
 mod control;
 mod fetch;
 mod health;
@@ -259,17 +260,28 @@ impl Shell {
     }
 }
 
+/// What the shell starts with besides the configuration and the other threads.
+pub struct Start {
+    /// Sees every IPC call as it arrives (benchmarks, metrics).
+    pub observer: Option<crate::ipc::router::CallObserver>,
+    /// The roots pages' `fs.*` paths name.
+    pub roots: crate::os::fs::Roots,
+    /// Where the pages' web data and HTTP cache live.
+    pub web_dirs: Option<webdata::Dirs>,
+    /// `--automation`: a WebDriver session may drive the kiosk.
+    pub automation: bool,
+}
+
 /// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then. `relay` is
 /// where other threads' control requests arrive; `bus` the D-Bus side, if it runs.
 pub fn run(
     bundle: Bundle,
     store: Result<crate::store::Store, String>,
-    observer: Option<crate::ipc::router::CallObserver>,
     relay: crate::control::Relay,
     bus: Option<crate::dbus::Bus>,
-    roots: crate::os::fs::Roots,
-    web_dirs: Option<webdata::Dirs>,
+    start: Start,
 ) -> Result<(), ShellError> {
+    let Start { observer, roots, web_dirs, automation } = start;
     let manifest = bundle.manifest;
     // D-Bus callers are a principal of their own (config::bus).
     let labels = manifest.surfaces().map(|s| s.label.as_str()).chain([crate::config::DBUS_PRINCIPAL]);
@@ -291,6 +303,9 @@ pub fn run(
     // GTK is up (the event loop started it); no web process runs before a surface exists.
     let web_data = webdata::Manager::default();
     let (mut context, web_setup) = webdata::create_context(&manifest, web_dirs.as_ref(), Rc::clone(&web_data));
+    if automation {
+        automation::allow(&mut context);
+    }
     webdata::register(&mut router, Rc::clone(&web_data));
     crate::ipc::commands::store::register(&mut router, store.clone());
     let link = bus.map(|b| b.link);
@@ -327,7 +342,7 @@ pub fn run(
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         store: store.ok(),
         ready: false,
-        control: control::ControlState::new(&manifest, link, dbus_token),
+        control: control::ControlState::new(&manifest, link, dbus_token, automation),
         picker: None,
         web_data,
     }));
@@ -376,6 +391,9 @@ pub fn run(
     if picker {
         let labels = manifest.surfaces().map(|s| s.label.as_str());
         picker::build(&shell, &mut ctx, Authority::new(labels, &bundle.capabilities), media)?;
+    }
+    if let (true, Some(main)) = (automation, shell.borrow().surfaces.iter().next()) {
+        automation::name_sessions(&main.webview);
     }
     control::attach(&relay, proxy.clone());
     if !manifest.overlays.is_empty() || toast || picker {

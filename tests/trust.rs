@@ -48,7 +48,7 @@ fn page_cannot_read_the_token() {
 fn calls_belong_to_their_document() {
     let kiosk = Kiosk::start("trust/documents");
     kiosk.wait_ready();
-    kiosk.result("old-loaded");
+    assert_eq!(kiosk.result("old"), "loaded");
     assert_eq!(kiosk.result("documents-first"), "NEW");
     assert_eq!(kiosk.result("documents-later"), "again");
     let refused = kiosk.log.wait_for("rejected message", Duration::from_secs(5));
@@ -64,9 +64,9 @@ fn calls_belong_to_their_document() {
 fn only_trusted_input_counts_as_activity() {
     let kiosk = Kiosk::start("trust/idle");
     kiosk.wait_ready();
-    kiosk.result("home");
+    assert_eq!(kiosk.result("home"), "shown");
     kiosk.xvfb.xdotool(&["mousemove", "960", "540", "click", "1"]);
-    kiosk.result("away");
+    assert_eq!(kiosk.result("away"), "shown");
     // Clicks for 5 s, over twice the 2 s timeout.
     let until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < until {

@@ -30,6 +30,9 @@ impl Host for Recorder {
     fn eval(&mut self, _: &str, script: String) {
         self.0.push(script);
     }
+    fn document(&self, _: &str) -> u64 {
+        1
+    }
 }
 
 struct Sink;

@@ -52,10 +52,14 @@ pub trait Host {
     fn set_visible(&mut self, label: &str, visible: bool) -> Result<(), IpcError>;
     /// Runs `script` in the surface `label`'s page now.
     fn eval(&mut self, label: &str, script: String);
+    /// The number of the document `label` shows, which scripts for it name (see
+    /// [`crate::ipc::document`]).
+    fn document(&self, label: &str) -> u64;
     /// Delivers an event frame (JSON, see [`script::event_frame`]) soon, batched with
     /// the surface's other events into one script.
     fn post_event(&mut self, label: &str, frame: String) {
-        self.eval(label, script::events(std::slice::from_ref(&frame)));
+        let document = self.document(label);
+        self.eval(label, script::events(document, std::slice::from_ref(&frame)));
     }
     /// The page answered a ping.
     fn beat(&mut self, _label: &str) {}
@@ -162,9 +166,16 @@ impl Router {
     }
 
     /// The secret a surface's bridge puts on every call; frames without it (from an
-    /// iframe, or from a script bypassing the bridge) are refused.
+    /// iframe, from a script bypassing the bridge, from a page being replaced) are
+    /// refused.
     pub fn set_token(&mut self, label: &str, token: String) {
+        debug_assert!(!token.is_empty());
         self.tokens.insert(label.to_string(), token);
+    }
+
+    /// Refuses every call from `label` until [`Router::set_token`].
+    pub fn revoke_token(&mut self, label: &str) {
+        self.tokens.remove(label);
     }
 
     /// Calls waiting for an answer, for `label` or for all surfaces.
@@ -228,16 +239,18 @@ impl Router {
         let Some(raw) = self.strip_token(caller.label, raw) else {
             let error = IpcError::new(ErrorCode::BadMessage, "the message did not come from the surface's bridge");
             log::warn!(surface = caller.label; "rejected message: {error}");
-            host.eval(caller.label, script::fault(&error));
+            let document = host.document(caller.label);
+            host.eval(caller.label, script::fault(document, &error));
             return;
         };
         let frame = match decode(raw, &self.manifest.limits) {
             Ok(frame) => frame,
             Err(rejection) => {
                 log::warn!(surface = caller.label; "rejected message: {}", rejection.error);
+                let document = host.document(caller.label);
                 let reply = match rejection.id {
-                    Some(id) => script::reply(id, &Err(rejection.error)),
-                    None => script::fault(&rejection.error),
+                    Some(id) => script::reply(document, id, &Err(rejection.error)),
+                    None => script::fault(document, &rejection.error),
                 };
                 host.eval(caller.label, reply);
                 return;
@@ -419,12 +432,15 @@ fn too_large_text(len: usize, limits: &Limits) -> String {
     format!("message of {len} bytes exceeds the limit of {} bytes", limits.max_message_bytes)
 }
 
+/// Answers a call of the document `label` shows: calls of a document it replaced were
+/// refused or dropped (see [`crate::ipc::document`]).
 fn answer(host: &mut dyn Host, label: &str, route: Route, result: CallResult) {
+    let document = host.document(label);
     match route {
-        Route::Script { id } => host.eval(label, script::reply(id, &result)),
+        Route::Script { id } => host.eval(label, script::reply(document, id, &result)),
         Route::Http { id: Some(id), respond } if !matches!(result, Ok(Payload::Bytes(_))) => {
             respond(HttpReply::Settled);
-            host.eval(label, script::reply(id, &result));
+            host.eval(label, script::reply(document, id, &result));
         }
         Route::Http { respond, .. } => respond(HttpReply::Answer(result)),
     }

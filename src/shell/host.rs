@@ -71,7 +71,8 @@ impl Surfaces {
     pub fn flush(&mut self) {
         self.flush_scheduled = false;
         for (label, frames) in std::mem::take(&mut self.queued) {
-            self.eval(&label, script::events(&frames));
+            let document = self.document(&label);
+            self.eval(&label, script::events(document, &frames));
         }
     }
 }
@@ -125,6 +126,10 @@ impl Host for Surfaces {
         if let Err(e) = s.webview.evaluate_script(&script) {
             log::warn!(surface = label; "cannot deliver to page: {e}");
         }
+    }
+
+    fn document(&self, label: &str) -> u64 {
+        self.get(label).map_or(0, |s| s.documents.number())
     }
 
     fn beat(&mut self, label: &str) {

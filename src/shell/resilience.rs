@@ -56,6 +56,9 @@ impl Shell {
         self.router.surface_reset(label);
         self.surfaces.forget_queued(label);
         let Some(s) = self.surfaces.get_mut(label) else { return };
+        s.documents.ended();
+        self.sync_token(label);
+        let Some(s) = self.surfaces.get_mut(label) else { return };
         let reason = s.exit_reason.take().unwrap_or(reason);
         // A first crash reloads at once, not at the next tick.
         let action = s.health.crashed(reason, now).or_else(|| s.health.tick(now));

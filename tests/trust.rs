@@ -83,3 +83,39 @@ fn only_trusted_input_counts_as_activity() {
         kiosk.dump()
     );
 }
+
+/// While a navigation waits for a slow server (longer than the hang timeout), the old
+/// page stays: it may not call, it is not pinged, and it is not taken for hung; the
+/// new page then loads.
+#[test]
+fn a_slow_load_keeps_the_old_page_without_calls() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            std::thread::sleep(Duration::from_millis(2500));
+            let body = "<!doctype html><title>slow</title><script>console.log('RESULT slow-new loaded')</script>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let url = format!("old.html?to=http://127.0.0.1:{port}/slow.html");
+    let kiosk = Kiosk::start_with("trust/slow-load", &[("VITRINE_URL", &url)]);
+    kiosk.wait_ready();
+    assert_eq!(kiosk.result("slow-old"), "loaded");
+    assert_eq!(kiosk.result("slow-new"), "loaded");
+    let log = kiosk.dump();
+    assert!(!log.contains("unresponsive"), "the old page was taken for hung:\n{log}");
+    assert!(log.contains("rejected message"), "the old page's calls were not refused:\n{log}");
+    assert!(!log.contains("crashed"), "{log}");
+}

@@ -229,8 +229,10 @@ impl Shell {
         let Some(s) = self.surfaces.get_mut(label) else { return };
         let finished = match stage {
             LoadStage::Started(next) => {
-                // From now until the commit, the old page's calls are refused.
+                // From now until the commit, the old page's calls are refused, and its
+                // beats are neither asked for nor awaited: the load's own timeout runs.
                 s.documents.started(next);
+                s.health.loading(resilience::showing_of(&url), std::time::Instant::now());
                 self.sync_token(label);
                 log::debug!(surface = label; "a new page is loading; calls are refused until it commits");
                 return;

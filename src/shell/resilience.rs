@@ -115,7 +115,9 @@ impl Shell {
         let now = Instant::now();
         let mut due = Vec::new();
         for s in self.surfaces.iter_mut() {
-            if now.duration_since(s.last_ping) >= PING_EVERY {
+            // A page that may not call (being replaced, or gone) could not answer.
+            let callable = s.documents.accepted_token().is_some();
+            if callable && now.duration_since(s.last_ping) >= PING_EVERY {
                 s.last_ping = now;
                 if let Err(e) = s.webview.evaluate_script(&script::ping()) {
                     log::debug!("ping failed: {e}");

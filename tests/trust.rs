@@ -51,9 +51,9 @@ fn calls_belong_to_their_document() {
     assert_eq!(kiosk.result("old"), "loaded");
     assert_eq!(kiosk.result("documents-first"), "NEW");
     assert_eq!(kiosk.result("documents-later"), "again");
-    let refused = kiosk.log.wait_for("rejected message", Duration::from_secs(5));
+    let refused = kiosk.log.wait_for("refused a message", Duration::from_secs(5));
     assert!(
-        refused.as_deref().is_some_and(|l| l.contains("main") && l.contains("did not come from the surface's bridge")),
+        refused.as_deref().is_some_and(|l| l.contains("main") && l.contains("page is being replaced")),
         "the old document's call was not refused: {refused:?}\n{}",
         kiosk.dump()
     );
@@ -116,6 +116,9 @@ fn a_slow_load_keeps_the_old_page_without_calls() {
     assert_eq!(kiosk.result("slow-new"), "loaded");
     let log = kiosk.dump();
     assert!(!log.contains("unresponsive"), "the old page was taken for hung:\n{log}");
-    assert!(log.contains("rejected message"), "the old page's calls were not refused:\n{log}");
+    // Refused without an answer: an answer would draw more messages from the old page
+    // (its bridge logs faults through the core) for as long as the load takes.
+    let refused = log.matches("refused a message: the surface's page is being replaced").count();
+    assert!((1..200).contains(&refused), "{refused} refusals:\n{log}");
     assert!(!log.contains("crashed"), "{log}");
 }

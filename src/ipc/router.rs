@@ -30,6 +30,9 @@ use crate::ipc::pool::Pool;
 use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound, IpcError};
 use crate::ipc::script;
 
+/// Why a surface without an accepted token refuses everything.
+const REPLACED: &str = "the surface's page is being replaced";
+
 /// Longest console line kept from a page; the rest is cut so a page cannot flood logs.
 const MAX_CONSOLE_CHARS: usize = 16 * 1024;
 
@@ -237,6 +240,12 @@ impl Router {
     /// Handles one frame posted through the script-message handler.
     pub fn handle_message(&mut self, host: &mut dyn Host, caller: Caller<'_>, raw: &str) {
         let Some(raw) = self.strip_token(caller.label, raw) else {
+            if !self.tokens.contains_key(caller.label) {
+                // Its page is being replaced (see `ipc::document`): no answer, which
+                // would only reach a page on its way out and draw more messages.
+                log::debug!(surface = caller.label; "refused a message: {REPLACED}");
+                return;
+            }
             let error = IpcError::new(ErrorCode::BadMessage, "the message did not come from the surface's bridge");
             log::warn!(surface = caller.label; "rejected message: {error}");
             let document = host.document(caller.label);
@@ -274,6 +283,10 @@ impl Router {
     /// (token, size, JSON) are the response body.
     pub fn handle_http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, respond: Respond) {
         let HttpCall { token, cmd, binary, id, body } = request;
+        if !self.tokens.contains_key(caller.label) {
+            log::debug!(surface = caller.label; "refused a request: {REPLACED}");
+            return respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::BadMessage, REPLACED))));
+        }
         if self.tokens.get(caller.label).is_none_or(|t| t != token) {
             let error = IpcError::new(ErrorCode::BadMessage, "the request did not come from the surface's bridge");
             log::warn!(surface = caller.label; "rejected request: {error}");

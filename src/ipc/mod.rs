@@ -42,10 +42,11 @@
 //!
 //! Each document of a surface's top frame gets its own bridge, with a fresh token and
 //! the next document number ([`document`]): the core installs it when a load starts,
-//! refuses every call from then until the new document commits, and then accepts only
-//! the new token. The bridge takes the message handler, `fetch` and `JSON` before any
-//! page script runs, and gives `fetch` the token in objects without a prototype, so
-//! nothing a page replaces or plants sees it.
+//! refuses every call from then until the new document commits (without an answer:
+//! the page is on its way out; it is not pinged either), and then accepts only the new
+//! token. The bridge takes the message handler, `fetch` and `JSON` before any page
+//! script runs, and gives `fetch` the token in objects without a prototype, so nothing
+//! a page replaces or plants sees it.
 //!
 //! # Errors
 //!

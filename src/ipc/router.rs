@@ -30,6 +30,9 @@ use crate::ipc::pool::Pool;
 use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound, IpcError};
 use crate::ipc::script;
 
+/// Why a surface without an accepted token refuses everything.
+const REPLACED: &str = "the surface's page is being replaced";
+
 /// Longest console line kept from a page; the rest is cut so a page cannot flood logs.
 const MAX_CONSOLE_CHARS: usize = 16 * 1024;
 
@@ -52,10 +55,14 @@ pub trait Host {
     fn set_visible(&mut self, label: &str, visible: bool) -> Result<(), IpcError>;
     /// Runs `script` in the surface `label`'s page now.
     fn eval(&mut self, label: &str, script: String);
+    /// The number of the document `label` shows, which scripts for it name (see
+    /// [`crate::ipc::document`]).
+    fn document(&self, label: &str) -> u64;
     /// Delivers an event frame (JSON, see [`script::event_frame`]) soon, batched with
     /// the surface's other events into one script.
     fn post_event(&mut self, label: &str, frame: String) {
-        self.eval(label, script::events(std::slice::from_ref(&frame)));
+        let document = self.document(label);
+        self.eval(label, script::events(document, std::slice::from_ref(&frame)));
     }
     /// The page answered a ping.
     fn beat(&mut self, _label: &str) {}
@@ -166,9 +173,16 @@ impl Router {
     }
 
     /// The secret a surface's bridge puts on every call; frames without it (from an
-    /// iframe, or from a script bypassing the bridge) are refused.
+    /// iframe, from a script bypassing the bridge, from a page being replaced) are
+    /// refused.
     pub fn set_token(&mut self, label: &str, token: String) {
+        debug_assert!(!token.is_empty());
         self.tokens.insert(label.to_string(), token);
+    }
+
+    /// Refuses every call from `label` until [`Router::set_token`].
+    pub fn revoke_token(&mut self, label: &str) {
+        self.tokens.remove(label);
     }
 
     /// Calls waiting for an answer, for `label` or for all surfaces.
@@ -230,18 +244,26 @@ impl Router {
     /// Handles one frame posted through the script-message handler.
     pub fn handle_message(&mut self, host: &mut dyn Host, caller: Caller<'_>, raw: &str) {
         let Some(raw) = self.strip_token(caller.label, raw) else {
+            if !self.tokens.contains_key(caller.label) {
+                // Its page is being replaced (see `ipc::document`): no answer, which
+                // would only reach a page on its way out and draw more messages.
+                log::debug!(surface = caller.label; "refused a message: {REPLACED}");
+                return;
+            }
             let error = IpcError::new(ErrorCode::BadMessage, "the message did not come from the surface's bridge");
             log::warn!(surface = caller.label; "rejected message: {error}");
-            host.eval(caller.label, script::fault(&error));
+            let document = host.document(caller.label);
+            host.eval(caller.label, script::fault(document, &error));
             return;
         };
         let frame = match decode(raw, &self.manifest.limits) {
             Ok(frame) => frame,
             Err(rejection) => {
                 log::warn!(surface = caller.label; "rejected message: {}", rejection.error);
+                let document = host.document(caller.label);
                 let reply = match rejection.id {
-                    Some(id) => script::reply(id, &Err(rejection.error)),
-                    None => script::fault(&rejection.error),
+                    Some(id) => script::reply(document, id, &Err(rejection.error)),
+                    None => script::fault(document, &rejection.error),
                 };
                 host.eval(caller.label, reply);
                 return;
@@ -265,6 +287,10 @@ impl Router {
     /// (token, size, JSON) are the response body.
     pub fn handle_http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, respond: Respond) {
         let HttpCall { token, cmd, binary, id, body } = request;
+        if !self.tokens.contains_key(caller.label) {
+            log::debug!(surface = caller.label; "refused a request: {REPLACED}");
+            return respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::BadMessage, REPLACED))));
+        }
         if self.tokens.get(caller.label).is_none_or(|t| t != token) {
             let error = IpcError::new(ErrorCode::BadMessage, "the request did not come from the surface's bridge");
             log::warn!(surface = caller.label; "rejected request: {error}");
@@ -423,12 +449,15 @@ fn too_large_text(len: usize, limits: &Limits) -> String {
     format!("message of {len} bytes exceeds the limit of {} bytes", limits.max_message_bytes)
 }
 
+/// Answers a call of the document `label` shows: calls of a document it replaced were
+/// refused or dropped (see [`crate::ipc::document`]).
 fn answer(host: &mut dyn Host, label: &str, route: Route, result: CallResult) {
+    let document = host.document(label);
     match route {
-        Route::Script { id } => host.eval(label, script::reply(id, &result)),
+        Route::Script { id } => host.eval(label, script::reply(document, id, &result)),
         Route::Http { id: Some(id), respond } if !matches!(result, Ok(Payload::Bytes(_))) => {
             respond(HttpReply::Settled);
-            host.eval(label, script::reply(id, &result));
+            host.eval(label, script::reply(document, id, &result));
         }
         Route::Http { respond, .. } => respond(HttpReply::Answer(result)),
     }

@@ -31,7 +31,7 @@ use crate::ipc::{script, Authority, CallResult, Caller, ErrorCode, Host, HttpCal
 use crate::shell::health::Showing;
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::surface::{self, BuildCtx, Surface};
-use crate::shell::{new_token, CoreEvent, SharedShell, Shell, ShellError};
+use crate::shell::{CoreEvent, SharedShell, Shell, ShellError};
 
 /// The toast overlay's label: not a valid configured label, so it can never clash.
 pub const TOAST_LABEL: &str = "vitrine.toast";
@@ -63,7 +63,6 @@ pub(super) fn attach(relay: &Relay, proxy: EventLoopProxy<CoreEvent>) {
 
 /// The built-in toast overlay.
 struct ToastBox {
-    token: String,
     width: i32,
     /// Its page has loaded and said so; until then toasts wait.
     ready: bool,
@@ -125,11 +124,9 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
         input: InputMode::Normal,
         lockdown: crate::config::SurfaceLockdown::default(),
     };
-    let token = new_token()?;
-    shell.borrow_mut().router.set_token(TOAST_LABEL, token.clone());
     let before = crate::service::procs::web_processes();
-    let mut s = surface::build(&cfg, &token, ctx)
-        .map_err(|source| ShellError::Surface { label: TOAST_LABEL.to_string(), source })?;
+    let mut s =
+        surface::build(&cfg, ctx).map_err(|source| ShellError::Surface { label: TOAST_LABEL.to_string(), source })?;
     let started: Vec<u32> = crate::service::procs::web_processes().difference(&before).copied().collect();
     if let [pid] = started[..] {
         s.pid = Some(pid);
@@ -141,7 +138,7 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
     log::info!(surface = TOAST_LABEL; "toast overlay created for notifications without a server");
     let mut shell = shell.borrow_mut();
     shell.control.toast =
-        Some(ToastBox { token, width, ready: false, crashes_seen: 0, pending: Vec::new(), shown: BTreeMap::new() });
+        Some(ToastBox { width, ready: false, crashes_seen: 0, pending: Vec::new(), shown: BTreeMap::new() });
     shell.surfaces.push(s);
     Ok(())
 }
@@ -406,15 +403,20 @@ impl Shell {
         if label != TOAST_LABEL {
             return false;
         }
-        let Some(tb) = &self.control.toast else { return false };
-        let Some(raw) = body.strip_prefix(tb.token.as_str()) else { return false };
+        if self.control.toast.is_none() {
+            return false;
+        }
+        // The token of the toast page's current document, as for any surface.
+        let token = self.surfaces.get(TOAST_LABEL).and_then(|s| s.documents.accepted_token());
+        let Some(raw) = token.and_then(|t| body.strip_prefix(t)) else { return false };
         let Ok(Inbound::Invoke { id, cmd, args, .. }) = decode(raw, self.router.limits()) else { return false };
         match cmd.as_str() {
             "toast.layout" => self.toast_layout(&args),
             "toast.action" => self.toast_action(&args),
             _ => return false,
         }
-        self.surfaces.eval(TOAST_LABEL, script::reply(id, &Ok(Payload::Json(Value::Null))));
+        let document = self.surfaces.document(TOAST_LABEL);
+        self.surfaces.eval(TOAST_LABEL, script::reply(document, id, &Ok(Payload::Json(Value::Null))));
         true
     }
 

@@ -71,7 +71,8 @@ impl Surfaces {
     pub fn flush(&mut self) {
         self.flush_scheduled = false;
         for (label, frames) in std::mem::take(&mut self.queued) {
-            self.eval(&label, script::events(&frames));
+            let document = self.document(&label);
+            self.eval(&label, script::events(document, &frames));
         }
     }
 }
@@ -136,6 +137,10 @@ impl Host for Surfaces {
         s.webview.webview().set_zoom_level(factor);
         log::info!(surface = label; "zoom {factor}");
         Ok(())
+    }
+
+    fn document(&self, label: &str) -> u64 {
+        self.get(label).map_or(0, |s| s.documents.number())
     }
 
     fn beat(&mut self, label: &str) {

@@ -37,7 +37,10 @@ use wry::http::Request;
 use wry::RequestAsyncResponder;
 
 use crate::config::Bundle;
-use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, HttpCall, ReplySink, Router};
+use crate::ipc::document::new_token;
+use crate::ipc::{
+    register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, Document, HttpCall, ReplySink, Router,
+};
 use crate::service::notify;
 pub use fetch::on_fetch;
 use host::Surfaces;
@@ -63,7 +66,7 @@ pub enum CoreEvent {
     Broadcast(Broadcast),
     PageLoad {
         label: String,
-        finished: bool,
+        stage: LoadStage,
         url: String,
     },
     Crashed {
@@ -80,6 +83,17 @@ pub enum CoreEvent {
     Quit {
         signal: &'static str,
     },
+}
+
+/// How far a surface's top-frame load has come.
+pub enum LoadStage {
+    /// A load started; the document it will commit gets this bridge (none when no
+    /// token could be made).
+    Started(Option<Document>),
+    /// The new document replaced the old one.
+    Committed,
+    /// The load ended, committed or not.
+    Finished,
 }
 
 thread_local! {
@@ -140,14 +154,6 @@ fn every(interval: std::time::Duration, f: fn(&mut Shell)) {
         }
         gtk::glib::ControlFlow::Continue
     });
-}
-
-/// A fresh secret for a surface's bridge: 128 bits from the kernel, as hex.
-fn new_token() -> std::io::Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +226,7 @@ impl Shell {
             CoreEvent::Broadcast(b) => {
                 self.router.broadcast(&mut self.surfaces, &b);
             }
-            CoreEvent::PageLoad { label, finished, url } => self.on_page_load(&label, finished, url),
+            CoreEvent::PageLoad { label, stage, url } => self.on_page_load(&label, stage, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
             CoreEvent::Control(request) => self.on_control(request),
@@ -229,12 +235,32 @@ impl Shell {
         None
     }
 
-    fn on_page_load(&mut self, label: &str, finished: bool, url: String) {
-        if !finished {
-            // The old page, its listeners and its calls are gone.
-            self.router.surface_reset(label);
-            self.surfaces.forget_queued(label);
-        }
+    fn on_page_load(&mut self, label: &str, stage: LoadStage, url: String) {
+        let Some(s) = self.surfaces.get_mut(label) else { return };
+        let finished = match stage {
+            LoadStage::Started(next) => {
+                // From now until the commit, the old page's calls are refused, and its
+                // beats are neither asked for nor awaited: the load's own timeout runs.
+                s.documents.started(next);
+                s.health.loading(resilience::showing_of(&url), std::time::Instant::now());
+                self.sync_token(label);
+                log::debug!(surface = label; "a new page is loading; calls are refused until it commits");
+                return;
+            }
+            LoadStage::Committed => {
+                s.documents.committed();
+                self.sync_token(label);
+                // The old page, its listeners and its calls are gone.
+                self.router.surface_reset(label);
+                self.surfaces.forget_queued(label);
+                false
+            }
+            LoadStage::Finished => {
+                s.documents.finished();
+                self.sync_token(label);
+                true
+            }
+        };
         log::info!(surface = label; "page {} {url}", if finished { "loaded" } else { "loading" });
         self.track_load(label, finished, &url);
         if let Some(s) = self.surfaces.get_mut(label) {
@@ -243,6 +269,14 @@ impl Shell {
         if finished && label == self.main_label && !self.ready {
             self.ready = true;
             notify::ready(&format!("serving {} surfaces", self.surfaces.len()));
+        }
+    }
+
+    /// Tells the router which token `label`'s calls must carry now, if any.
+    fn sync_token(&mut self, label: &str) {
+        match self.surfaces.get(label).and_then(|s| s.documents.accepted_token()) {
+            Some(token) => self.router.set_token(label, token.to_string()),
+            None => self.router.revoke_token(label),
         }
     }
 
@@ -363,12 +397,10 @@ pub fn run(
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
     for cfg in manifest.surfaces() {
-        let token = new_token()?;
-        shell.borrow_mut().router.set_token(&cfg.label, token.clone());
         // WebKit starts the surface's web process while it is built.
         let before = crate::service::procs::web_processes();
-        let mut s = surface::build(cfg, &token, &mut ctx)
-            .map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
+        let mut s =
+            surface::build(cfg, &mut ctx).map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
         let started: Vec<u32> = crate::service::procs::web_processes().difference(&before).copied().collect();
         if let [pid] = started[..] {
             s.pid = Some(pid);

@@ -18,7 +18,7 @@ use crate::config::{Anchor, InputMode, Length, Page, SurfaceConfig, SurfaceLockd
 use crate::ipc::protocol::{decode, Inbound};
 use crate::ipc::{script, Authority, Host, Payload};
 use crate::shell::surface::{self, BuildCtx};
-use crate::shell::{new_token, SharedShell, Shell, ShellError};
+use crate::shell::{SharedShell, Shell, ShellError};
 
 /// The picker overlay's label: not a valid configured label.
 pub const PICKER_LABEL: &str = "vitrine.picker";
@@ -29,7 +29,6 @@ const MAX_DEPTH: usize = 6;
 
 /// The picker and the request it answers.
 pub struct Picker {
-    token: String,
     authority: Authority,
     media: Option<PathBuf>,
     /// The surface asking, its request, and the files offered (absolute paths).
@@ -60,17 +59,15 @@ pub fn build(
         input: InputMode::Normal,
         lockdown: SurfaceLockdown::default(),
     };
-    let token = new_token()?;
-    shell.borrow_mut().router.set_token(PICKER_LABEL, token.clone());
-    let s = surface::build(&cfg, &token, ctx)
-        .map_err(|source| ShellError::Surface { label: PICKER_LABEL.to_string(), source })?;
+    let s =
+        surface::build(&cfg, ctx).map_err(|source| ShellError::Surface { label: PICKER_LABEL.to_string(), source })?;
     if let Some(container) = &s.container {
         container.hide();
     }
     log::info!(surface = PICKER_LABEL; "file picker overlay created (file_chooser = \"media\")");
     let mut shell = shell.borrow_mut();
     shell.surfaces.push(s);
-    shell.picker = Some(Picker { token, authority, media, open: None });
+    shell.picker = Some(Picker { authority, media, open: None });
     Ok(())
 }
 
@@ -145,8 +142,10 @@ impl Shell {
         if label != PICKER_LABEL {
             return false;
         }
+        // The token of the picker page's current document, as for any surface.
+        let token = self.surfaces.get(PICKER_LABEL).and_then(|s| s.documents.accepted_token());
+        let Some(raw) = token.and_then(|t| body.strip_prefix(t)) else { return false };
         let Some(picker) = &mut self.picker else { return false };
-        let Some(raw) = body.strip_prefix(picker.token.as_str()) else { return false };
         let Ok(Inbound::Invoke { id, cmd, args, .. }) = decode(raw, self.router.limits()) else { return false };
         let open = picker.open.take();
         match (cmd.as_str(), open) {
@@ -168,7 +167,8 @@ impl Shell {
             _ => return false,
         }
         self.show_picker(false);
-        self.surfaces.eval(PICKER_LABEL, script::reply(id, &Ok(Payload::Json(Value::Null))));
+        let document = self.surfaces.document(PICKER_LABEL);
+        self.surfaces.eval(PICKER_LABEL, script::reply(document, id, &Ok(Payload::Json(Value::Null))));
         true
     }
 }

@@ -58,6 +58,9 @@ impl Shell {
         self.router.surface_reset(label);
         self.surfaces.forget_queued(label);
         let Some(s) = self.surfaces.get_mut(label) else { return };
+        s.documents.ended();
+        self.sync_token(label);
+        let Some(s) = self.surfaces.get_mut(label) else { return };
         let reason = s.exit_reason.take().unwrap_or(reason);
         // A first crash reloads at once, not at the next tick.
         let action = s.health.crashed(reason, now).or_else(|| s.health.tick(now));
@@ -117,7 +120,9 @@ impl Shell {
         let now = Instant::now();
         let mut due = Vec::new();
         for s in self.surfaces.iter_mut() {
-            if now.duration_since(s.last_ping) >= PING_EVERY {
+            // A page that may not call (being replaced, or gone) could not answer.
+            let callable = s.documents.accepted_token().is_some();
+            if callable && now.duration_since(s.last_ping) >= PING_EVERY {
                 s.last_ping = now;
                 if let Err(e) = s.webview.evaluate_script(&script::ping()) {
                     log::debug!("ping failed: {e}");

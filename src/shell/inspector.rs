@@ -4,7 +4,9 @@
 //! WebKit starts its inspector server when it finds `WEBKIT_INSPECTOR_HTTP_SERVER` in
 //! the environment at start-up, so the variable is the switch: set only when asked for,
 //! and removed when it (or `WEBKIT_INSPECTOR_SERVER`) comes from anywhere else — a unit
-//! file or a shell profile must not open a debugger on a kiosk by accident.
+//! file or a shell profile must not open a debugger on a kiosk by accident. The one
+//! exception is `--automation`: WebKitWebDriver reaches the browser it starts through
+//! `WEBKIT_INSPECTOR_SERVER`, and a driven kiosk is scriptable through that session anyway.
 
 use std::net::SocketAddr;
 
@@ -16,9 +18,13 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:9222";
 
 /// Sets or clears the variables. Called once at start-up, before any other thread
 /// exists, since changing the environment races with threads reading it.
-pub fn prepare(addr: Option<SocketAddr>) {
+pub fn prepare(addr: Option<SocketAddr>, automation: bool) {
     for var in [HTTP_SERVER, SERVER] {
         if let Some(value) = std::env::var_os(var) {
+            if automation && var == SERVER {
+                log::warn!("automation: WebDriver connects through {var}={}", value.to_string_lossy());
+                continue;
+            }
             log::warn!(
                 "ignoring {var}={}: the inspector opens only with `vitrine run --inspect`",
                 value.to_string_lossy()

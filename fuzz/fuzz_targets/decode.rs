@@ -1,7 +1,9 @@
 //! Whatever a page posts, the router answers with a structured reply or a fault and
 //! never panics; a call is answered at most once. The same holds when frames and
 //! replies are decoded and encoded on worker threads (`Router::offload_from`), and all
-//! such work comes back.
+//! such work comes back. And whatever JSON value the core sends back, the page reads
+//! exactly that value: a literal never carries a `"__proto__"` key (JavaScript would
+//! make it the prototype), JSON text does.
 #![no_main]
 
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -33,6 +35,9 @@ impl Host for Recorder {
     }
     fn eval(&mut self, _: &str, script: String) {
         self.scripts.push(script);
+    }
+    fn document(&self, _: &str) -> u64 {
+        1
     }
 }
 
@@ -108,6 +113,47 @@ fn run(router: &mut Router, data: &[u8], back: Option<&Receiver<ipc::offload::Of
     if !text.starts_with(TOKEN) {
         assert!(host.scripts.last().is_some_and(|s| s.contains("bad_message")));
     }
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+        answers_give_back(&value);
+    }
+}
+
+fn has_proto_key(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(m) => m.iter().any(|(k, v)| k == "__proto__" || has_proto_key(v)),
+        serde_json::Value::Array(a) => a.iter().any(has_proto_key),
+        _ => false,
+    }
+}
+
+/// Reads a reply and an event batch for `value` as the bridge would.
+fn answers_give_back(value: &serde_json::Value) {
+    use vitrine::ipc::script;
+    let reply = script::reply(7, 3, &Ok(ipc::Payload::Json(value.clone())));
+    let arg = reply.strip_prefix("window.__vitrine_bridge.reply(").and_then(|s| s.strip_suffix(')')).expect("shape");
+    let frame: Vec<serde_json::Value> = serde_json::from_str(arg).expect("the argument is JSON");
+    assert_eq!(frame[..3], [serde_json::json!(7), serde_json::json!(3), serde_json::json!(true)]);
+    let got = match frame[4].as_str() {
+        Some("j") => {
+            assert!(!has_proto_key(&frame[3]), "{reply}");
+            frame[3].clone()
+        }
+        Some("t") => serde_json::from_str(frame[3].as_str().expect("text")).expect("JSON text"),
+        other => panic!("kind {other:?}"),
+    };
+    assert_eq!(&got, value);
+    let events = script::events(7, &[script::event_frame("e", value, "main")]);
+    let arg = events.strip_prefix("window.__vitrine_bridge.events(").and_then(|s| s.strip_suffix(')')).expect("shape");
+    let batch: Vec<serde_json::Value> = serde_json::from_str(arg).expect("the argument is JSON");
+    assert_eq!(batch[0], serde_json::json!(7));
+    let event = match &batch[1] {
+        serde_json::Value::String(text) => serde_json::from_str(text).expect("JSON text"),
+        literal => {
+            assert!(!has_proto_key(literal), "{events}");
+            literal.clone()
+        }
+    };
+    assert_eq!(event["payload"], *value);
 }
 
 /// Hands work done off the router's thread back to it until none is out.

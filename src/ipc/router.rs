@@ -32,6 +32,9 @@ use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound
 use crate::ipc::refusals::{RefusalLog, Verdict};
 use crate::ipc::script;
 
+/// Why a surface without an accepted token refuses everything.
+const REPLACED: &str = "the surface's page is being replaced";
+
 /// Longest console line kept from a page; the rest is cut so a page cannot flood logs.
 const MAX_CONSOLE_CHARS: usize = 16 * 1024;
 
@@ -56,15 +59,23 @@ pub trait Host {
     fn set_visible(&mut self, label: &str, visible: bool) -> Result<(), IpcError>;
     /// Runs `script` in the surface `label`'s page now.
     fn eval(&mut self, label: &str, script: String);
+    /// The number of the document `label` shows, which scripts for it name (see
+    /// [`crate::ipc::document`]).
+    fn document(&self, label: &str) -> u64;
     /// Delivers an event frame (JSON, see [`script::event_frame`]) soon, batched with
     /// the surface's other events into one script.
     fn post_event(&mut self, label: &str, frame: String) {
-        self.eval(label, script::events(std::slice::from_ref(&frame)));
+        let document = self.document(label);
+        self.eval(label, script::events(document, std::slice::from_ref(&frame)));
     }
     /// The page answered a ping.
     fn beat(&mut self, _label: &str) {}
     /// The page saw user input.
     fn activity(&mut self, _label: &str) {}
+    /// Sets the surface `label`'s page zoom (a factor already checked).
+    fn set_zoom(&mut self, label: &str, _factor: f64) -> Result<(), IpcError> {
+        Err(IpcError::new(ErrorCode::Internal, format!("'{label}' cannot be zoomed here")))
+    }
 }
 
 /// The surface a call came from, as bound by the core.
@@ -187,14 +198,21 @@ impl Router {
     }
 
     /// The secret a surface's bridge puts on every call; frames without it (from an
-    /// iframe, or from a script bypassing the bridge) are refused.
+    /// iframe, from a script bypassing the bridge, from a page being replaced) are
+    /// refused.
     pub fn set_token(&mut self, label: &str, token: String) {
+        debug_assert!(!token.is_empty());
         self.tokens.insert(label.to_string(), token);
     }
 
     /// Work sent to the codec workers whose result has not come back yet.
     pub fn offloading(&self) -> usize {
         self.offloading
+    }
+
+    /// Refuses every call from `label` until [`Router::set_token`].
+    pub fn revoke_token(&mut self, label: &str) {
+        self.tokens.remove(label);
     }
 
     /// Calls waiting for an answer, for `label` or for all surfaces.
@@ -256,6 +274,12 @@ impl Router {
     /// Handles one frame posted through the script-message handler.
     pub fn handle_message(&mut self, host: &mut dyn Host, caller: Caller<'_>, raw: &str) {
         let Some(raw) = self.strip_token(caller.label, raw) else {
+            if !self.tokens.contains_key(caller.label) {
+                // Its page is being replaced (see `ipc::document`): no answer, which
+                // would only reach a page on its way out and draw more messages.
+                log::debug!(surface = caller.label; "refused a message: {REPLACED}");
+                return;
+            }
             let error = IpcError::new(ErrorCode::BadMessage, "the message did not come from the surface's bridge");
             self.refused(
                 caller.label,
@@ -263,7 +287,8 @@ impl Router {
                 error.code,
                 |more| log::warn!(surface = caller.label; "rejected message: {error}{more}"),
             );
-            host.eval(caller.label, script::fault(&error));
+            let document = host.document(caller.label);
+            host.eval(caller.label, script::fault(document, &error));
             return;
         };
         self.message(host, caller, raw);
@@ -321,9 +346,10 @@ impl Router {
                     error.code,
                     |more| log::warn!(surface = caller.label; "rejected message: {error}{more}"),
                 );
+                let document = host.document(caller.label);
                 let reply = match rejection.id {
-                    Some(id) => script::reply(id, &Err(rejection.error)),
-                    None => script::fault(&rejection.error),
+                    Some(id) => script::reply(document, id, &Err(rejection.error)),
+                    None => script::fault(document, &rejection.error),
                 };
                 host.eval(caller.label, reply);
                 return;
@@ -352,6 +378,10 @@ impl Router {
     /// (token, size, JSON) are the response body.
     pub fn handle_http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, respond: Respond) {
         let HttpCall { token, cmd, binary, id, body } = request;
+        if !self.tokens.contains_key(caller.label) {
+            log::debug!(surface = caller.label; "refused a request: {REPLACED}");
+            return respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::BadMessage, REPLACED))));
+        }
         if self.tokens.get(caller.label).is_none_or(|t| t != token) {
             let error = IpcError::new(ErrorCode::BadMessage, "the request did not come from the surface's bridge");
             self.refused(
@@ -450,9 +480,13 @@ impl Router {
         match queued {
             Queued::Http { respond, .. } => respond(HttpReply::Answer(Err(error))),
             Queued::Frame { frame: Ok(Inbound::Invoke { id, .. }), .. } => {
-                host.eval(label, script::reply(id, &Err(error)))
+                let document = host.document(label);
+                host.eval(label, script::reply(document, id, &Err(error)))
             }
-            Queued::Frame { .. } | Queued::Message { .. } => host.eval(label, script::fault(&error)),
+            Queued::Frame { .. } | Queued::Message { .. } => {
+                let document = host.document(label);
+                host.eval(label, script::fault(document, &error))
+            }
         }
     }
 
@@ -626,12 +660,15 @@ impl Router {
         }
     }
 
-    /// Settles call `id` in the page; a large answer is encoded off this thread.
+    /// Settles call `id` in the document the surface shows (calls of a document it
+    /// replaced were refused or dropped: see [`crate::ipc::document`]); a large answer is
+    /// encoded off this thread.
     fn reply(&mut self, host: &mut dyn Host, label: &str, id: u64, result: CallResult) {
+        let document = host.document(label);
         if self.offload.is_some_and(|min| offload::is_large(&result, min)) {
-            self.offload_work(label, false, move || Done::Reply { script: script::reply(id, &result) });
+            self.offload_work(label, false, move || Done::Reply { script: script::reply(document, id, &result) });
         } else {
-            host.eval(label, script::reply(id, &result));
+            host.eval(label, script::reply(document, id, &result));
         }
     }
 

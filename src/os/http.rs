@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::network::{Network, Proxy};
 pub use crate::config::os::SecretConfig;
 
 /// A secret loaded at start-up.
@@ -58,7 +59,7 @@ pub fn load_secrets(configs: &[SecretConfig]) -> Vec<Secret> {
         .collect()
 }
 
-fn read_credential(name: &str) -> Result<String, String> {
+pub(crate) fn read_credential(name: &str) -> Result<String, String> {
     if name.starts_with('/') {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(name).map_err(|e| e.to_string())?;
@@ -73,6 +74,53 @@ fn read_credential(name: &str) -> Result<String, String> {
     }
     std::fs::read_to_string(std::path::Path::new(&dir).join(name)).map_err(|e| e.to_string())
 }
+
+/// The proxy of `[network]`: none, the environment's, or the configured one with its
+/// no-proxy list. One that cannot be used is logged, and requests go direct.
+fn proxy(network: &Network) -> Option<ureq::Proxy> {
+    match &network.proxy {
+        Proxy::None => None,
+        Proxy::System => ureq::Proxy::try_from_env(),
+        Proxy::Url(text) => {
+            let built = url::Url::parse(text).map_err(|e| e.to_string()).and_then(|url| {
+                let protocol = match url.scheme() {
+                    "socks5" => ureq::ProxyProtocol::Socks5,
+                    _ => ureq::ProxyProtocol::Http,
+                };
+                let mut builder = ureq::Proxy::builder(protocol).host(url.host_str().unwrap_or_default());
+                if let Some(port) = url.port() {
+                    builder = builder.port(port);
+                }
+                for host in &network.no_proxy {
+                    builder = builder.no_proxy(host);
+                }
+                builder.build().map_err(|e| e.to_string())
+            });
+            built.map_err(|e| log::error!("http.fetch: proxy '{text}' cannot be used: {e}")).ok()
+        }
+    }
+}
+
+/// The system's CAs and those of `files`, when there are any; `None` keeps ureq's own.
+fn root_certs(files: &[String]) -> Option<ureq::tls::RootCerts> {
+    if files.is_empty() {
+        return None;
+    }
+    let mut certs = Vec::new();
+    for file in std::iter::once(SYSTEM_CAS).chain(files.iter().map(String::as_str)) {
+        match std::fs::read(file) {
+            Ok(pem) => certs.extend(ureq::tls::parse_pem(&pem).filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.to_owned()),
+                _ => None,
+            })),
+            Err(e) => log::error!("http.fetch: cannot read the certificate authorities in {file}: {e}"),
+        }
+    }
+    Some(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
+/// Debian's bundle of the system's certificate authorities.
+const SYSTEM_CAS: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// One request, as a page asks for it.
 #[derive(Debug, Clone, Deserialize)]
@@ -107,14 +155,17 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(secrets: Vec<Secret>, timeout: Duration, max_bytes: u64) -> Self {
-        let agent = ureq::Agent::config_builder()
+    /// `network` is `[network]`: the proxy (as the surfaces use it) and the extra CAs.
+    pub fn new(secrets: Vec<Secret>, timeout: Duration, max_bytes: u64, network: &Network) -> Self {
+        let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
-            .build()
-            .into();
-        Self { agent, secrets, max_bytes }
+            .proxy(proxy(network));
+        if let Some(roots) = root_certs(&network.ca_files) {
+            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        Self { agent: config.build().into(), secrets, max_bytes }
     }
 
     /// Sends `req`, with the secret of its origin attached.

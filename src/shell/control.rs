@@ -31,7 +31,7 @@ use crate::shell::health::Showing;
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::screenshot;
 use crate::shell::surface::{self, BuildCtx, Surface};
-use crate::shell::{new_token, CoreEvent, SharedShell, Shell, ShellError};
+use crate::shell::{CoreEvent, SharedShell, Shell, ShellError};
 
 /// The toast overlay's label: not a valid configured label, so it can never clash.
 pub const TOAST_LABEL: &str = "vitrine.toast";
@@ -66,7 +66,6 @@ pub(super) fn attach(relay: &Relay, proxy: EventLoopProxy<CoreEvent>) {
 
 /// The built-in toast overlay.
 struct ToastBox {
-    token: String,
     width: i32,
     /// Its page has loaded and said so; until then toasts wait.
     ready: bool,
@@ -89,10 +88,11 @@ pub struct ControlState {
     published: Option<Snapshot>,
     counters: BTreeMap<String, (u64, u64)>,
     toast: Option<ToastBox>,
+    automation: bool,
 }
 
 impl ControlState {
-    pub(super) fn new(manifest: &Manifest, link: Option<Link>, dbus_token: String) -> Self {
+    pub(super) fn new(manifest: &Manifest, link: Option<Link>, dbus_token: String, automation: bool) -> Self {
         Self {
             started: Instant::now(),
             name: manifest.name.clone(),
@@ -103,6 +103,7 @@ impl ControlState {
             published: None,
             counters: BTreeMap::new(),
             toast: None,
+            automation,
         }
     }
 }
@@ -111,6 +112,7 @@ impl ControlState {
 pub(super) fn wants_toast(authority: &Authority, manifest: &Manifest) -> bool {
     let local = "app://localhost/";
     manifest.surfaces().any(|s| authority.check(&s.label, local, "notification.send", None).is_ok())
+        || manifest.lockdown.any_grant(crate::config::Permission::Notifications)
 }
 
 /// Builds the toast overlay (hidden), above every configured surface.
@@ -125,12 +127,11 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
         transparent: true,
         visible: false,
         input: InputMode::Normal,
+        lockdown: crate::config::SurfaceLockdown::default(),
     };
-    let token = new_token()?;
-    shell.borrow_mut().router.set_token(TOAST_LABEL, token.clone());
     let before = crate::service::procs::web_processes();
-    let mut s = surface::build(&cfg, &token, ctx)
-        .map_err(|source| ShellError::Surface { label: TOAST_LABEL.to_string(), source })?;
+    let mut s =
+        surface::build(&cfg, ctx).map_err(|source| ShellError::Surface { label: TOAST_LABEL.to_string(), source })?;
     let started: Vec<u32> = crate::service::procs::web_processes().difference(&before).copied().collect();
     if let [pid] = started[..] {
         s.pid = Some(pid);
@@ -142,7 +143,6 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
     log::info!(surface = TOAST_LABEL; "toast overlay created for notifications without a server");
     let mut shell = shell.borrow_mut();
     shell.control.toast = Some(ToastBox {
-        token,
         width,
         ready: false,
         crashes_seen: 0,
@@ -189,6 +189,8 @@ impl Shell {
             Op::SetVisible { label, visible } => reply.send(self.set_shown(&label, visible).map(|()| Reply::Done)),
             Op::Emit { event, payload, to } => self.emit_as_dbus(&event, &payload, to, reply),
             Op::Screenshot { label } => self.screenshot(&label, reply),
+            Op::Zoom { label, factor } => reply.send(self.zoom(&label, factor).map(|()| Reply::Done)),
+            Op::ClearWebData { what } => self.clear_web_data(&what, reply),
             Op::Toast(toast) => {
                 self.show_toast(toast);
                 reply.send(Ok(Reply::Done));
@@ -229,6 +231,7 @@ impl Shell {
             pid: std::process::id(),
             uptime_secs: self.control.started.elapsed().as_secs_f64(),
             ready: self.ready,
+            automation: self.control.automation,
             surfaces: self
                 .surfaces
                 .iter()
@@ -266,6 +269,12 @@ impl Shell {
         let s = self.configured(label)?;
         let url = s.page_url.clone();
         load(s, &url)
+    }
+
+    fn zoom(&mut self, label: &str, factor: f64) -> Result<(), ControlError> {
+        let zoom = crate::config::lockdown::Zoom::new(factor).map_err(ControlError::BadArgs)?;
+        self.configured(label)?;
+        self.surfaces.set_zoom(label, zoom.factor()).map_err(from_ipc)
     }
 
     fn set_shown(&mut self, label: &str, visible: bool) -> Result<(), ControlError> {
@@ -416,15 +425,20 @@ impl Shell {
         if label != TOAST_LABEL {
             return false;
         }
-        let Some(tb) = &self.control.toast else { return false };
-        let Some(raw) = body.strip_prefix(tb.token.as_str()) else { return false };
+        if self.control.toast.is_none() {
+            return false;
+        }
+        // The token of the toast page's current document, as for any surface.
+        let token = self.surfaces.get(TOAST_LABEL).and_then(|s| s.documents.accepted_token());
+        let Some(raw) = token.and_then(|t| body.strip_prefix(t)) else { return false };
         let Ok(Inbound::Invoke { id, cmd, args, .. }) = decode(raw, self.router.limits()) else { return false };
         match cmd.as_str() {
             "toast.layout" => self.toast_layout(&args),
             "toast.action" => self.toast_action(&args),
             _ => return false,
         }
-        self.surfaces.eval(TOAST_LABEL, script::reply(id, &Ok(Payload::Json(Value::Null))));
+        let document = self.surfaces.document(TOAST_LABEL);
+        self.surfaces.eval(TOAST_LABEL, script::reply(document, id, &Ok(Payload::Json(Value::Null))));
         true
     }
 

@@ -14,8 +14,9 @@ use wry::WebViewExtUnix;
 use crate::config::policy::parse_hh_mm;
 use crate::ipc::script;
 use crate::service::{notify, procs};
-use crate::shell::assets::{builtin_url, BUILTIN_PREFIX};
+use crate::shell::assets::{builtin_url, certificate_url, BUILTIN_PREFIX};
 use crate::shell::health::{Action, LoopLag, Showing};
+use crate::shell::webdata::CERTIFICATE_REASON;
 use crate::shell::Shell;
 
 pub const TICK: Duration = Duration::from_millis(100);
@@ -30,7 +31,8 @@ pub fn showing_of(url: &str) -> Showing {
     let builtin = url.strip_prefix("app://localhost/").and_then(|p| p.strip_prefix(BUILTIN_PREFIX));
     match builtin {
         Some(p) if p.starts_with("recovery.html") => Showing::Recovery,
-        Some(p) if p.starts_with("offline.html") => Showing::Offline,
+        // The certificate page is retried like the offline page.
+        Some(p) if p.starts_with("offline.html") || p.starts_with("certificate.html") => Showing::Offline,
         _ => Showing::Page,
     }
 }
@@ -64,6 +66,9 @@ impl Shell {
         self.router.surface_reset(label);
         self.surfaces.forget_queued(label);
         let Some(s) = self.surfaces.get_mut(label) else { return };
+        s.documents.ended();
+        self.sync_token(label);
+        let Some(s) = self.surfaces.get_mut(label) else { return };
         let reason = s.exit_reason.take().unwrap_or(reason);
         // A first crash reloads at once, not at the next tick.
         let action = s.health.crashed(reason, now).or_else(|| s.health.tick(now));
@@ -86,6 +91,9 @@ impl Shell {
         }
         let Some(s) = self.surfaces.get_mut(label) else { return };
         log::warn!(surface = label, reason = reason; "cannot load {url}: {reason}");
+        // What failed is what is retried (and named on the certificate page), also when
+        // it was a navigation away from a page that had loaded.
+        s.page_url = url.to_string();
         if let Some(action) = s.health.load_failed(reason, Instant::now()) {
             self.perform(label, action);
         }
@@ -124,7 +132,9 @@ impl Shell {
         for s in self.surfaces.iter_mut() {
             // Before any decision: the time the core stood still is not the page's.
             s.health.core_lagged(late, now);
-            if now.duration_since(s.last_ping) >= PING_EVERY {
+            // A page that may not call (being replaced, or gone) could not answer.
+            let callable = s.documents.accepted_token().is_some();
+            if callable && now.duration_since(s.last_ping) >= PING_EVERY {
                 s.last_ping = now;
                 if let Err(e) = s.webview.evaluate_script(&script::ping()) {
                     log::debug!("ping failed: {e}");
@@ -173,7 +183,10 @@ impl Shell {
             }
             Action::LoadPage => (s.page_url.clone(), Showing::Page),
             Action::ShowRecovery => (builtin_url("recovery.html", label, &reason), Showing::Recovery),
-            Action::ShowOffline => (builtin_url("offline.html", label, &reason), Showing::Offline),
+            Action::ShowOffline => match reason.strip_prefix(CERTIFICATE_REASON) {
+                Some(problem) => (certificate_url(label, &s.page_url, problem), Showing::Offline),
+                None => (builtin_url("offline.html", label, &reason), Showing::Offline),
+            },
         };
         if showing == Showing::Recovery {
             log::error!(surface = label; "recovery budget spent; showing the recovery page and retrying in the background");

@@ -103,6 +103,9 @@ pub struct Kiosk {
     /// WebKitGTK's DMA-BUF renderer; `false` sets `WEBKIT_DISABLE_DMABUF_RENDERER=1`
     /// before the first surface starts.
     pub dmabuf_renderer: bool,
+    /// WebKit's bubblewrap sandbox for web processes (`shell::sandbox`); `false` only
+    /// for a board that cannot run it, and logged as an error at every start.
+    pub sandbox: bool,
 }
 
 impl Default for Kiosk {
@@ -113,6 +116,7 @@ impl Default for Kiosk {
             idle_timeout_secs: 0,
             acceleration: Acceleration::Default,
             dmabuf_renderer: true,
+            sandbox: true,
         }
     }
 }

@@ -28,9 +28,60 @@ pub fn children(parent: u32, comm: &str) -> BTreeSet<u32> {
     out
 }
 
-/// The web processes started by this process.
+/// The web processes started by this process. In WebKit's sandbox each runs under
+/// bubblewrap (core → bwrap → bwrap as the namespace's init → web process), so they are
+/// found among all descendants; a sandbox still setting up (a `bwrap` of ours with no
+/// WebKit process under it yet) is waited for, briefly, so that a surface that has just
+/// started its process finds it.
 pub fn web_processes() -> BTreeSet<u32> {
-    children(std::process::id(), WEB_PROCESS)
+    let me = std::process::id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        let table = table();
+        let starting = table.iter().any(|(pid, (name, ppid))| {
+            *ppid == me
+                && name == "bwrap"
+                && !descendants_in(&table, *pid)
+                    .iter()
+                    .any(|d| table.get(d).is_some_and(|(n, _)| n.starts_with("WebKit")))
+        });
+        if !starting || std::time::Instant::now() >= deadline {
+            return descendants_in(&table, me)
+                .into_iter()
+                .filter(|p| table.get(p).is_some_and(|(n, _)| n == WEB_PROCESS))
+                .collect();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Live processes: pid → (comm, ppid).
+fn table() -> std::collections::BTreeMap<u32, (String, u32)> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return out };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        if let Some((name, state, ppid)) = parse_stat(&stat) {
+            if state != 'Z' && state != 'X' {
+                out.insert(pid, (name.to_string(), ppid));
+            }
+        }
+    }
+    out
+}
+
+fn descendants_in(table: &std::collections::BTreeMap<u32, (String, u32)>, root: u32) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (child, (_, ppid)) in table {
+            if *ppid == p && out.insert(*child) {
+                frontier.push(*child);
+            }
+        }
+    }
+    out
 }
 
 /// `(comm, state, ppid)` from the text of `/proc/PID/stat`. The name may hold spaces

@@ -13,6 +13,7 @@ mod health;
 mod host;
 mod navigation;
 mod resilience;
+mod sandbox;
 mod surface;
 mod window;
 
@@ -152,6 +153,8 @@ pub enum ShellError {
     Surface { label: String, source: wry::Error },
     #[error("cannot read random bytes for the surfaces' tokens: {0}")]
     Random(#[from] std::io::Error),
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::SandboxError),
 }
 
 pub type SharedShell = RefCell<Shell>;
@@ -313,6 +316,7 @@ pub fn run(
         ready: false,
         control: control::ControlState::new(&manifest, link, dbus_token),
     }));
+    sandbox::apply(manifest.kiosk.sandbox)?;
     let mut context = WebContext::new(None);
     let mut ctx = BuildCtx {
         context: &mut context,

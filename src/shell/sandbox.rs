@@ -1,0 +1,111 @@
+//! WebKit's own sandbox for web processes.
+//!
+//! With it on, WebKit starts every web process under bubblewrap: new user, mount, PID,
+//! IPC, UTS and network namespaces, a root of its own with the system (`/usr`, fonts,
+//! the GPU) read-only, and a seccomp filter. Nothing of the core's is mounted there: not
+//! the state directory with the store, not `$CREDENTIALS_DIRECTORY`, not the media
+//! folder (pages reach files only through `fs.*`, `app://` and the core's checks).
+//!
+//! WebKit needs `bwrap` and `xdg-dbus-proxy` (its package depends on both) and a kernel
+//! that lets an unprivileged process make user namespaces. When those are missing WebKit
+//! cannot start a web process at all, so the kiosk tries `bwrap` once before the first
+//! surface and, if it fails, stops with the reason and the switch that turns the sandbox
+//! off (`[kiosk] sandbox = false`) rather than crash-loop. The switch is logged as an
+//! error at every start, because it leaves pages' processes able to read what the kiosk
+//! can.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use webkit2gtk::glib::gobject_ffi;
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "WebKit's sandbox cannot run here: {0}. It needs bubblewrap, xdg-dbus-proxy and unprivileged user \
+     namespaces (see README, \"The web sandbox\"); a board that cannot have them sets [kiosk] sandbox = false"
+)]
+pub struct SandboxError(String);
+
+/// Whether contexts made from now on are sandboxed.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+/// WebKit's own `constructed` of `WebKitWebContext`, which ours calls first.
+static WEBKIT_CONSTRUCTED: OnceLock<Option<unsafe extern "C" fn(*mut gobject_ffi::GObject)>> = OnceLock::new();
+
+/// Turns WebKit's sandbox on (or, with `enabled` false, says loudly that it is off) for
+/// every web context made after this call; call it before the first one.
+///
+/// WebKit takes the setting only before a context has started any process, and aborts
+/// the program when it changes later. wry makes its context and a webview's first
+/// process within one call and does not hand the context out, so the setting is made
+/// where WebKit makes every context: in the `constructed` step of its GObject class.
+pub fn apply(enabled: bool) -> Result<(), SandboxError> {
+    if enabled {
+        probe()?;
+        log::info!("web processes run in WebKit's bubblewrap sandbox");
+    } else {
+        log::error!(
+            "WebKit's sandbox is OFF ([kiosk] sandbox = false): every page's web process can read what the kiosk \
+             can, its store and credentials included"
+        );
+    }
+    ENABLED.store(enabled, Ordering::SeqCst);
+    WEBKIT_CONSTRUCTED.get_or_init(|| {
+        // SAFETY: the class of a registered GObject type, referenced and never released,
+        // so the pointer stays valid; its `constructed` slot is replaced once, on the GTK
+        // thread, before any instance of it exists (the kiosk makes its context after).
+        unsafe {
+            let class = gobject_ffi::g_type_class_ref(webkit2gtk::ffi::webkit_web_context_get_type())
+                as *mut gobject_ffi::GObjectClass;
+            let original = (*class).constructed;
+            (*class).constructed = Some(constructed);
+            original
+        }
+    });
+    Ok(())
+}
+
+unsafe extern "C" fn constructed(object: *mut gobject_ffi::GObject) {
+    // SAFETY: GObject calls this with a WebKitWebContext under construction; WebKit's
+    // own step runs first and makes its process pool, which has started nothing yet.
+    unsafe {
+        if let Some(Some(original)) = WEBKIT_CONSTRUCTED.get() {
+            original(object);
+        }
+        let enabled = ENABLED.load(Ordering::SeqCst);
+        webkit2gtk::ffi::webkit_web_context_set_sandbox_enabled(object.cast(), enabled.into());
+    }
+}
+
+/// Runs `bwrap` with the namespaces and mounts WebKit asks for, so that a missing binary
+/// or a kernel (or unit) that forbids them is found here and not as a web process that
+/// never starts.
+fn probe() -> Result<(), SandboxError> {
+    let out = std::process::Command::new("bwrap")
+        .args([
+            "--unshare-user-try",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--",
+            "true",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| SandboxError(format!("cannot run bwrap: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(SandboxError(format!("bwrap failed ({}): {why}", out.status)))
+    }
+}

@@ -73,7 +73,21 @@ unsafe extern "C" fn constructed(object: *mut gobject_ffi::GObject) {
         }
         let enabled = ENABLED.load(Ordering::SeqCst);
         webkit2gtk::ffi::webkit_web_context_set_sandbox_enabled(object.cast(), enabled.into());
+        if let Some(dir) = enabled.then(wayland_socket_dir).flatten() {
+            if let Ok(dir) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) {
+                webkit2gtk::ffi::webkit_web_context_add_path_to_sandbox(object.cast(), dir.as_ptr(), true.into());
+            }
+        }
     }
+}
+
+/// The directory of the compositor's socket when `WAYLAND_DISPLAY` is a path (as
+/// vitrine.service sets it, `/run/vitrine-display/wayland-0`): WebKit mounts only
+/// `$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY` into the sandbox, and a web process that cannot
+/// reach the display exits at once. Read-only is enough to connect to a socket.
+fn wayland_socket_dir() -> Option<std::path::PathBuf> {
+    let display = std::path::PathBuf::from(std::env::var_os("WAYLAND_DISPLAY")?);
+    display.is_absolute().then(|| display.parent().map(std::path::Path::to_path_buf)).flatten()
 }
 
 /// Runs `bwrap` with the namespaces and mounts WebKit asks for, so that a missing binary
@@ -86,6 +100,7 @@ fn probe() -> Result<(), SandboxError> {
             "--unshare-pid",
             "--unshare-net",
             "--unshare-uts",
+            "--unshare-ipc",
             "--die-with-parent",
             "--ro-bind",
             "/",

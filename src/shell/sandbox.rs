@@ -94,6 +94,14 @@ fn wayland_socket_dir() -> Option<std::path::PathBuf> {
 /// or a kernel (or unit) that forbids them is found here and not as a web process that
 /// never starts.
 fn probe() -> Result<(), SandboxError> {
+    // WebKit mounts every LD_LIBRARY_PATH entry into the sandbox; one it cannot read
+    // makes bwrap fail there too.
+    let libraries: Vec<String> = std::env::var("LD_LIBRARY_PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|d| d.starts_with('/'))
+        .flat_map(|d| ["--ro-bind".to_string(), d.to_string(), d.to_string()])
+        .collect();
     let out = std::process::Command::new("bwrap")
         .args([
             "--unshare-user-try",
@@ -109,9 +117,9 @@ fn probe() -> Result<(), SandboxError> {
             "/proc",
             "--dev",
             "/dev",
-            "--",
-            "true",
         ])
+        .args(&libraries)
+        .args(["--", "true"])
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| SandboxError(format!("cannot run bwrap: {e}")))?;

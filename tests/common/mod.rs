@@ -640,6 +640,9 @@ impl WaylandKiosk {
             .env("HOME", home.path())
             .env_remove("JOURNAL_STREAM")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            // cargo's library path (under /root): WebKit's sandbox would mount it, and
+            // this uid cannot read it.
+            .env_remove("LD_LIBRARY_PATH")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

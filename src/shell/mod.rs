@@ -36,6 +36,7 @@ use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, C
 use crate::service::notify;
 pub use fetch::on_fetch;
 use host::Surfaces;
+pub(crate) use sandbox::prepare_environment as prepare_sandbox;
 pub(crate) use surface::prepare_rendering;
 use surface::BuildCtx;
 

@@ -64,6 +64,23 @@ pub fn apply(enabled: bool) -> Result<(), SandboxError> {
     Ok(())
 }
 
+/// Before any other thread exists (changing the environment races with threads reading
+/// it): with the sandbox on, WebKit passes the session bus into it through
+/// xdg-dbus-proxy, and when the bus's socket does not exist the proxy fails and WebKit
+/// aborts the whole kiosk. Such an address reaches nobody anyway, so it is dropped (the
+/// core then looks for the bus where D-Bus would by default, and runs on without one).
+pub(crate) fn prepare_environment(enabled: bool) {
+    const ADDRESS: &str = "DBUS_SESSION_BUS_ADDRESS";
+    let Ok(address) = std::env::var(ADDRESS) else { return };
+    let socket = |a: &str| a.strip_prefix("unix:path=").map(|rest| rest.split(',').next().unwrap_or(rest).to_string());
+    let sockets: Vec<Option<String>> = address.split(';').map(socket).collect();
+    let nowhere = sockets.iter().all(|s| s.as_deref().is_some_and(|p| !std::path::Path::new(p).exists()));
+    if enabled && nowhere {
+        log::warn!("{ADDRESS}={address} names no socket: dropped, so that WebKit's sandbox does not try to proxy it");
+        std::env::remove_var(ADDRESS);
+    }
+}
+
 unsafe extern "C" fn constructed(object: *mut gobject_ffi::GObject) {
     // SAFETY: GObject calls this with a WebKitWebContext under construction; WebKit's
     // own step runs first and makes its process pool, which has started nothing yet.

@@ -45,6 +45,15 @@ pub enum Op {
     Screenshot {
         label: String,
     },
+    /// Set a surface's page zoom.
+    Zoom {
+        label: String,
+        factor: f64,
+    },
+    /// Clear the surfaces' web data: "cookies", "cache" or "all".
+    ClearWebData {
+        what: String,
+    },
     /// Show a notification as the built-in toast (no notification server).
     Toast(Toast),
     /// Deliver a core event to one surface (a notification's action was clicked).
@@ -84,6 +93,9 @@ pub struct Status {
     pub uptime_secs: f64,
     /// The main surface has loaded once.
     pub ready: bool,
+    /// Started with `--automation`: a WebDriver session may drive the kiosk.
+    #[serde(default)]
+    pub automation: bool,
     pub surfaces: Vec<SurfaceStatus>,
 }
 

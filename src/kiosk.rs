@@ -31,9 +31,16 @@ pub struct RunOptions {
     /// Where the store lives, when neither `STATE_DIRECTORY` nor `XDG_STATE_HOME` should
     /// decide (see [`store::state_dir`]).
     pub state_dir: Option<PathBuf>,
+    /// Where the surfaces' HTTP cache lives, when neither `CACHE_DIRECTORY` nor
+    /// `XDG_CACHE_HOME` should decide (see [`shell::webdata::cache_dir`]).
+    pub cache_dir: Option<PathBuf>,
     /// The main surface's page (as `VITRINE_URL`, which it overrides). When Vitrine is
     /// already running, the running kiosk is asked to open it instead.
     pub url: Option<String>,
+    /// `--inspect`: where WebKit's remote inspector listens; `None`: it does not.
+    pub inspect: Option<std::net::SocketAddr>,
+    /// Allow a WebDriver session (`--automation`): the main surface is what it drives.
+    pub automation: bool,
 }
 
 /// Runs the kiosk. Returns only on a start-up error; a normal stop exits the process.
@@ -52,6 +59,7 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     // Before the bus and store threads start.
     shell::prepare_rendering(&bundle.manifest.kiosk);
     shell::prepare_sandbox(bundle.manifest.kiosk.sandbox);
+    shell::inspector::prepare(options.inspect, options.automation);
     // Before the store and the window: a second kiosk must touch neither.
     let relay = control::Relay::default();
     let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {
@@ -71,8 +79,11 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
         bundle.manifest.surfaces().count()
     );
     let store = open_store(options.state_dir.as_deref());
-    let roots = os::default_roots(store::state_dir(options.state_dir.as_deref()).as_deref());
-    shell::run(bundle, store, options.observer, relay, bus, roots)?;
+    let state_dir = store::state_dir(options.state_dir.as_deref());
+    let roots = os::default_roots(state_dir.as_deref());
+    let web_dirs = web_dirs(state_dir.as_deref(), options.cache_dir.as_deref());
+    let start = shell::Start { observer: options.observer, roots, web_dirs, automation: options.automation };
+    shell::run(bundle, store, relay, bus, start)?;
     Ok(())
 }
 
@@ -96,6 +107,14 @@ fn open_store(explicit: Option<&Path>) -> Result<store::Store, String> {
         log::error!("cannot start the store in {}: {e}; running without it", dir.display());
         e.to_string()
     })
+}
+
+/// The web data under the state directory, its HTTP cache under the cache directory
+/// (the state directory's `cache/` when no cache directory is known).
+fn web_dirs(state: Option<&Path>, cache: Option<&Path>) -> Option<shell::webdata::Dirs> {
+    let state = state?;
+    let cache = shell::webdata::cache_dir(cache).unwrap_or_else(|| state.join("cache"));
+    Some(shell::webdata::Dirs::new(state, &cache))
 }
 
 /// A device's own start page (as an `EnvironmentFile=` sets it) replaces the main page.

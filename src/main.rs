@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(version, about = "Kiosk runtime: a trusted core and untrusted WebKitGTK surfaces")]
 struct Cli {
+    /// Let WebKitWebDriver drive the kiosk (as `run --automation`); WebDriver clients
+    /// start the binary this way.
+    #[arg(long)]
+    automation: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -22,9 +26,19 @@ enum Command {
         /// Keep the store here (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/vitrine).
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// Keep the HTTP cache here (default: $CACHE_DIRECTORY, else $XDG_CACHE_HOME/vitrine).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
         /// The main surface's page; if Vitrine already runs, it is asked to open it.
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+        /// Open WebKit's remote inspector at ADDR (default 127.0.0.1:9222) — debugging only.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = vitrine::shell::inspector::DEFAULT_ADDR)]
+        inspect: Option<std::net::SocketAddr>,
+        /// Allow a WebDriver session (WebKitWebDriver) to drive the main surface. Never
+        /// for a device in service: the session can script every page.
+        #[arg(long)]
+        automation: bool,
     },
     /// Control the running kiosk over D-Bus.
     Ctl(vitrine::dbus::client::CtlArgs),
@@ -37,7 +51,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run { config: None, state_dir: None, url: None }) {
+    let default =
+        Command::Run { config: None, state_dir: None, cache_dir: None, url: None, inspect: None, automation: false };
+    match cli.command.unwrap_or(default) {
         Command::Check { dir } => match vitrine::check(&dir) {
             Ok(bundle) => {
                 let surfaces = bundle.manifest.surfaces().count();
@@ -52,9 +68,19 @@ fn main() -> ExitCode {
             }
         },
         Command::Ctl(args) => vitrine::dbus::client::main(args),
-        Command::Run { config, state_dir, url } => {
+        Command::Run { config, state_dir, cache_dir, url, inspect, automation } => {
             vitrine::service::logging::init();
-            match vitrine::run(vitrine::RunOptions { config_dir: config, state_dir, url, ..Default::default() }) {
+            let automation = automation || cli.automation;
+            let options = vitrine::RunOptions {
+                config_dir: config,
+                state_dir,
+                cache_dir,
+                url,
+                inspect,
+                automation,
+                ..Default::default()
+            };
+            match vitrine::run(options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

@@ -30,6 +30,9 @@ impl Host for Recorder {
     fn eval(&mut self, _: &str, script: String) {
         self.0.push(script);
     }
+    fn document(&self, _: &str) -> u64 {
+        1
+    }
 }
 
 struct Sink;
@@ -106,4 +109,40 @@ proptest! {
             prop_assert_eq!(refused, !allowed, "{} calling {}: {}", label, command, answer);
         }
     }
+}
+
+/// A surface whose page is being replaced accepts no token and answers nothing by
+/// script; once the new page commits, only its token works and the old one is stale.
+#[test]
+fn tokens_follow_the_document() {
+    let (mut router, _) = setup();
+    let mut host = Recorder::default();
+    let caller = Caller { label: "admin", url: URL };
+    let frame = r#"{"id":1,"kind":"invoke","cmd":"ipc.echo","args":"x"}"#;
+    router.handle_message(&mut host, caller, &format!("{TOKEN}{frame}"));
+    assert_eq!(host.0, [r#"window.__vitrine_bridge.reply([1,1,true,"x","j"])"#]);
+
+    router.revoke_token("admin");
+    router.handle_message(&mut host, caller, &format!("{TOKEN}{frame}"));
+    assert_eq!(host.0.len(), 1, "a page being replaced got an answer: {:?}", host.0);
+    let http = |router: &mut Router, host: &mut Recorder, token: &str| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let respond: ipc::Respond = Box::new(move |reply| {
+            let _ = tx.send(format!("{reply:?}"));
+        });
+        let call = ipc::HttpCall { token, cmd: "ipc.echo", binary: false, id: None, body: b"1".to_vec() };
+        router.handle_http(host, caller, call, respond);
+        rx.recv().expect("an answer")
+    };
+    let refused = http(&mut router, &mut host, TOKEN);
+    assert!(refused.contains("BadMessage") && refused.contains("being replaced"), "{refused}");
+
+    const NEXT: &str = "ffeeddccbbaa99887766554433221100";
+    router.set_token("admin", NEXT.into());
+    router.handle_message(&mut host, caller, &format!("{TOKEN}{frame}"));
+    assert!(host.0[1].contains("bad_message"), "a stale token was accepted: {:?}", host.0);
+    assert!(http(&mut router, &mut host, TOKEN).contains("BadMessage"));
+    router.handle_message(&mut host, caller, &format!("{NEXT}{frame}"));
+    assert_eq!(host.0[2], r#"window.__vitrine_bridge.reply([1,1,true,"x","j"])"#);
+    assert!(http(&mut router, &mut host, NEXT).contains("Ok(Json(Number(1)))"));
 }

@@ -26,7 +26,8 @@
 //! input = "pass-through"                 # or "normal"
 //! ```
 //!
-//! `[recovery]` and `[kiosk]` are described in `config::policy`, `[dbus]` and `[tray]`
+//! `[recovery]` and `[kiosk]` are described in `config::policy`, `[network]` and `[web]` in
+//! `config::network`, `[dbus]` and `[tray]`
 //! in `config::bus`.
 //!
 //! The raw TOML shapes reject unknown keys; [`Manifest::parse`] turns them into the
@@ -39,6 +40,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bus::{Dbus, RawTray, Tray, TrayContext, DBUS_PRINCIPAL};
 use super::error::{line_col, ConfigError, ConfigErrors};
+use super::lockdown::{Auth, FileChooser, Grant, Lockdown, Position, Print, Printer, SurfaceLockdown, Zoom};
+use super::network::{Network, Web};
 use super::os::Http;
 use super::policy::{Kiosk, Recovery};
 
@@ -66,6 +69,12 @@ pub struct Manifest {
     pub tray: Option<Tray>,
     /// `[http]`: requests through the core and their secrets (see `config::os`).
     pub http: Http,
+    /// `[[permission]]`, `[geolocation]`, `[[auth]]` (see `config::lockdown`).
+    pub lockdown: Lockdown,
+    /// `[network]`: proxy, extra certificate authorities, pinned certificates.
+    pub network: Network,
+    /// `[web]`: the web data the surfaces keep.
+    pub web: Web,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -155,6 +164,8 @@ pub struct SurfaceConfig {
     pub transparent: bool,
     pub visible: bool,
     pub input: InputMode,
+    /// `file_chooser`, `print`, `zoom` (see `config::lockdown`).
+    pub lockdown: SurfaceLockdown,
 }
 
 impl Manifest {
@@ -208,7 +219,13 @@ impl Manifest {
         if !(1..=100_000).contains(&limits.max_in_flight) {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
-        for (key, reason) in raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check()) {
+        let checks = raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check());
+        for (key, reason) in checks.chain(raw.kiosk.check()).chain(raw.network.check()) {
+            err(key, reason);
+        }
+        let mut lockdown =
+            Lockdown { permissions: raw.permission, geolocation: raw.geolocation, auth: raw.auth, print: raw.print };
+        for (key, reason) in lockdown.check() {
             err(key, reason);
         }
 
@@ -220,6 +237,9 @@ impl Manifest {
             label: Some(m.label.unwrap_or_else(|| DEFAULT_MAIN_LABEL.to_string())),
             page: m.page,
             transparent: Some(false),
+            file_chooser: m.file_chooser,
+            print: m.print,
+            zoom: m.zoom,
             ..RawSurface::default()
         });
         let main = match main {
@@ -247,6 +267,11 @@ impl Manifest {
             }
         }
 
+        let silent = main.iter().chain(overlays.iter()).find(|s| s.lockdown.print == Print::Silent);
+        if let (Some(s), None) = (silent, &lockdown.print) {
+            err("print".into(), format!("surface '{}' prints silently but no [print] printer is configured", s.label));
+        }
+
         let overlay_names: Vec<String> = overlays.iter().map(|o| o.label.clone()).collect();
         let tray = match (raw.tray, &main) {
             (Some(tray), Some(main)) => {
@@ -271,6 +296,9 @@ impl Manifest {
                     dbus,
                     tray,
                     http: raw.http,
+                    lockdown,
+                    network: raw.network,
+                    web: raw.web,
                 })
             }
             _ => Err((errors, labels)),
@@ -303,8 +331,18 @@ struct RawManifest {
     #[serde(default)]
     http: Http,
     #[serde(default)]
+    network: Network,
+    #[serde(default)]
+    web: Web,
+    #[serde(default)]
     dbus: Dbus,
     tray: Option<RawTray>,
+    #[serde(default)]
+    permission: Vec<Grant>,
+    geolocation: Option<Position>,
+    #[serde(default)]
+    auth: Vec<Auth>,
+    print: Option<Printer>,
 }
 
 #[derive(Deserialize)]
@@ -321,6 +359,9 @@ struct RawApp {
 struct RawMain {
     label: Option<String>,
     page: String,
+    file_chooser: Option<FileChooser>,
+    print: Option<Print>,
+    zoom: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -335,6 +376,9 @@ struct RawSurface {
     transparent: Option<bool>,
     visible: Option<bool>,
     input: Option<InputMode>,
+    file_chooser: Option<FileChooser>,
+    print: Option<Print>,
+    zoom: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -397,8 +441,16 @@ impl RawSurface {
         };
         let width = length("width", self.width);
         let height = length("height", self.height);
-        match (page, width, height) {
-            (Some(page), Some(width), Some(height)) if ok => Some(SurfaceConfig {
+        let zoom = match self.zoom.map(Zoom::new) {
+            None => Some(Zoom::default()),
+            Some(Ok(z)) => Some(z),
+            Some(Err(reason)) => {
+                err(format!("{place}.zoom"), reason);
+                None
+            }
+        };
+        match (page, width, height, zoom) {
+            (Some(page), Some(width), Some(height), Some(zoom)) if ok => Some(SurfaceConfig {
                 label,
                 page,
                 anchor: self.anchor.unwrap_or(Anchor::Fill),
@@ -408,6 +460,11 @@ impl RawSurface {
                 transparent: self.transparent.unwrap_or(true),
                 visible: self.visible.unwrap_or(true),
                 input: self.input.unwrap_or(InputMode::Normal),
+                lockdown: SurfaceLockdown {
+                    file_chooser: self.file_chooser.unwrap_or_default(),
+                    print: self.print.unwrap_or_default(),
+                    zoom,
+                },
             }),
             _ => None,
         }

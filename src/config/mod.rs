@@ -12,7 +12,9 @@
 pub mod bus;
 pub mod capability;
 pub mod error;
+pub mod lockdown;
 pub mod manifest;
+pub mod network;
 pub mod os;
 pub mod permissions;
 pub mod policy;
@@ -26,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use bus::{BusKind, Dbus, Tray, TrayAction, TrayIcon, TrayItem, DBUS_PRINCIPAL};
 pub use capability::{Capability, PermissionEntry, Scope};
 pub use error::{ConfigError, ConfigErrors};
+pub use lockdown::{Lockdown, Permission, SurfaceLockdown};
 pub use manifest::{Anchor, InputMode, Length, Limits, Manifest, Page, SurfaceConfig};
 pub use policy::{Kiosk, Recovery};
 pub use urlpattern::UrlPattern;

@@ -56,6 +56,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "window.list", scope: None, guard: None, summary: "the surfaces and whether they are visible" },
     CommandSpec { name: "window.show", scope: None, guard: None, summary: "show an overlay" },
     CommandSpec { name: "window.hide", scope: None, guard: None, summary: "hide an overlay" },
+    CommandSpec { name: "window.zoom", scope: None, guard: None, summary: "set a surface's page zoom" },
     CommandSpec {
         name: "event.emit",
         scope: Some(ScopeKind::Event),
@@ -149,6 +150,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         scope: None,
         guard: None,
         summary: "hostname, OS, uptime, network, display, version",
+    },
+    CommandSpec {
+        name: "web.clear",
+        scope: None,
+        guard: None,
+        summary: "clear the surfaces' cookies, HTTP cache or all web data ({what: cookies|cache|all})",
     },
     CommandSpec {
         name: "event.unlisten",

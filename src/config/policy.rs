@@ -19,6 +19,7 @@
 //! idle_timeout_secs = 0   # after this long without input the main surface goes home (0: off)
 //! acceleration = "default" # WebKit's hardware acceleration: "default", "always" or "never"
 //! dmabuf_renderer = true  # false sets WEBKIT_DISABLE_DMABUF_RENDERER=1 before WebKit starts
+//! scale = 2               # device scale for HiDPI panels (GDK_SCALE); 0: the toolkit's choice
 //! ```
 //!
 //! The two rendering switches are for boards where WebKitGTK shows a blank window: try
@@ -106,6 +107,8 @@ pub struct Kiosk {
     /// WebKit's bubblewrap sandbox for web processes (`shell::sandbox`); `false` only
     /// for a board that cannot run it, and logged as an error at every start.
     pub sandbox: bool,
+    /// Device scale (`GDK_SCALE`) for HiDPI panels: 1 to 4, or 0 to leave it to GTK.
+    pub scale: u32,
 }
 
 impl Default for Kiosk {
@@ -117,7 +120,18 @@ impl Default for Kiosk {
             acceleration: Acceleration::Default,
             dmabuf_renderer: true,
             sandbox: true,
+            scale: 0,
         }
+    }
+}
+
+impl Kiosk {
+    /// Problems as (key, reason).
+    pub fn check(&self) -> Vec<(String, String)> {
+        if self.scale > 4 {
+            return vec![("kiosk.scale".into(), "must be 0 (the toolkit's choice) or 1 to 4".into())];
+        }
+        Vec::new()
     }
 }
 

@@ -7,6 +7,8 @@
 //! vitrine ctl reload main | show toast | hide toast
 //! vitrine ctl emit settings-changed '{"volume":3}' --to main
 //! vitrine ctl screenshot main shot.png
+//! vitrine ctl zoom main 1.25
+//! vitrine ctl web clear cookies|cache|all
 //! ```
 //!
 //! The bus and name default to the embedded configuration's `[dbus]` (or that of
@@ -76,6 +78,20 @@ pub enum CtlCommand {
     },
     /// Write a PNG of a surface to FILE ("-": standard output).
     Screenshot { label: String, file: PathBuf },
+    /// Set a surface's page zoom (0.25 to 5; 1 is the page's own size).
+    Zoom { label: String, factor: f64 },
+    /// The surfaces' web data.
+    #[command(subcommand)]
+    Web(WebCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum WebCommand {
+    /// Clear cookies, the HTTP cache, or all web data (cookies, site storage, caches).
+    Clear {
+        #[arg(value_parser = ["cookies", "cache", "all"])]
+        what: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +285,10 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
             let plural = if n == 1 { "" } else { "s" };
             done(format!("'{event}' delivered to {n} surface{plural}"), serde_json::json!({ "delivered": n }));
         }
+        CtlCommand::Zoom { label, factor } => {
+            client.call::<_, ()>("Zoom", &(label, factor)).await?;
+            done(format!("{label}: zoom {factor}"), serde_json::json!({ "ok": true }));
+        }
         CtlCommand::Screenshot { label, file } => {
             let png: Vec<u8> = client.call("Screenshot", &(label,)).await?;
             let (w, h) = png_size(&png).unwrap_or((0, 0));
@@ -281,6 +301,10 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
                 format!("{label}: {w}x{h} PNG written to {} ({} bytes)", file.display(), png.len()),
                 serde_json::json!({ "file": file, "width": w, "height": h, "bytes": png.len() }),
             );
+        }
+        CtlCommand::Web(WebCommand::Clear { what }) => {
+            client.call::<_, ()>("ClearWebData", &(what,)).await?;
+            done(format!("web data cleared: {what}"), serde_json::json!({ "ok": true, "cleared": what }));
         }
     }
     Ok(())
@@ -298,8 +322,9 @@ pub fn png_size(png: &[u8]) -> Option<(u32, u32)> {
 fn status_text(s: &Status) -> String {
     let up = s.uptime_secs as u64;
     let ready = if s.ready { "ready" } else { "starting" };
+    let automation = if s.automation { ", AUTOMATION ON (WebDriver may drive it)" } else { "" };
     let mut out = format!(
-        "{} — vitrine {}, pid {}, up {}h {:02}m {:02}s, {ready}\n",
+        "{} — vitrine {}, pid {}, up {}h {:02}m {:02}s, {ready}{automation}\n",
         s.name,
         s.version,
         s.pid,

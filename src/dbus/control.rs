@@ -10,7 +10,9 @@
 //! | `Reload`, `Show`, `Hide` | `s` label | — (show/hide: overlays only) |
 //! | `Emit` | `s` event, `s` payload JSON ("" = null), `as` targets (empty = all) | `u` surfaces reached |
 //! | `Screenshot` | `s` label | `ay` PNG |
+//! | `Zoom` | `s` label, `d` factor (0.25–5) | — (the surface's page zoom) |
 //! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
+//! | `ClearWebData` | `s` what: `cookies`, `cache` or `all` | — (answered once the data is gone) |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
 //! permission and scope checks as a page's `event.emit`. The others are guarded by the
@@ -151,6 +153,12 @@ impl ControlObject {
         }
     }
 
+    /// Sets the surface's page zoom (0.25 to 5).
+    async fn zoom(&self, label: String, factor: f64, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!(surface = label.as_str(); "D-Bus {}: Zoom {factor}", caller(&header));
+        self.call(Op::Zoom { label, factor }).await.map(drop)
+    }
+
     /// A PNG of what the surface shows.
     #[zbus(out_args("png"))]
     async fn screenshot(&self, label: String) -> Result<Vec<u8>, Fault> {
@@ -180,6 +188,12 @@ impl ControlObject {
         write_new(path, &png.bytes).map_err(|e| Fault::Failed(format!("cannot write '{}': {e}", path.display())))?;
         log::info!(surface = label.as_str(); "D-Bus {}: screenshot written to {}", caller(&header), path.display());
         Ok((png.width, png.height))
+    }
+
+    /// Clears the surfaces' cookies, HTTP cache, or all web data.
+    async fn clear_web_data(&self, what: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!("D-Bus {}: ClearWebData {what}", caller(&header));
+        self.call(Op::ClearWebData { what }).await.map(drop)
     }
 
     #[zbus(property(emits_changed_signal = "const"))]

@@ -108,7 +108,8 @@ impl SendArgs {
 /// A notification on its way to the bus thread.
 pub struct Job {
     toast: Toast,
-    responder: Responder,
+    /// The calling page's answer; `None` for a page's own `new Notification(…)`.
+    responder: Option<Responder>,
 }
 
 /// The command's side: to the bus thread when there is one, else straight to the toast.
@@ -124,7 +125,24 @@ impl Notifier {
         Self { link, relay, next_id: Arc::new(AtomicU32::new(1)) }
     }
 
-    fn send(&self, toast: Toast, responder: Responder) {
+    /// Shows a notification a page made with the web API (`new Notification(…)`), for
+    /// an origin `[[permission]]` grants it; nobody waits for an answer.
+    pub fn show_from_page(&self, sender: &str, title: String, body: String) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let toast = Toast {
+            id,
+            sender: sender.to_string(),
+            title,
+            body,
+            icon: String::new(),
+            urgency: Urgency::Normal,
+            timeout_ms: -1,
+            actions: Vec::new(),
+        };
+        self.send(toast, None);
+    }
+
+    fn send(&self, toast: Toast, responder: Option<Responder>) {
         let job = Box::new(Job { toast, responder });
         let job = match &self.link {
             Some(link) => match link.send(Notice::Notify(job)) {
@@ -143,7 +161,7 @@ pub fn register(router: &mut Router, notifier: Notifier) {
     router.register_deferred("notification.send", move |ctx, args: SendArgs, responder| {
         let id = notifier.next_id.fetch_add(1, Ordering::Relaxed);
         let toast = args.into_toast(ctx.caller.label, id)?;
-        notifier.send(toast, responder);
+        notifier.send(toast, Some(responder));
         Ok(())
     });
 }
@@ -151,10 +169,11 @@ pub fn register(router: &mut Router, notifier: Notifier) {
 /// Hands the notification to the shell's toast and answers the page.
 fn show_toast(relay: &Relay, job: Job) {
     let id = job.toast.id;
-    if relay.post(Op::Toast(job.toast)) {
-        job.responder.respond_json(Ok(Sent { id, shown: "toast" }));
-    } else {
-        job.responder.respond(Err(IpcError::new(ErrorCode::Internal, "the kiosk is stopping")));
+    let posted = relay.post(Op::Toast(job.toast));
+    match job.responder {
+        Some(r) if posted => r.respond_json(Ok(Sent { id, shown: "toast" })),
+        Some(r) => r.respond(Err(IpcError::new(ErrorCode::Internal, "the kiosk is stopping"))),
+        None => {}
     }
 }
 
@@ -193,7 +212,9 @@ impl Sender {
             let Job { toast, responder } = job;
             let id = handle.id();
             log::info!(surface = toast.sender.as_str(); "notification {id} shown by the server: {}", toast.title);
-            responder.respond_json(Ok(Sent { id, shown: "server" }));
+            if let Some(responder) = responder {
+                responder.respond_json(Ok(Sent { id, shown: "server" }));
+            }
             if toast.actions.is_empty() {
                 return;
             }

@@ -1,16 +1,27 @@
 // Vitrine's page bridge: defines window.vitrine and forwards the console to the core.
-// Injected by the core into each surface's top frame before any page script runs; the
-// core fills in the surface's token, which every call carries (see ipc/mod.rs).
+// Injected by the core into each document of a surface's top frame before any page
+// script runs; the core fills in the document's token, which every call carries, and
+// its number, which every script from the core names (see ipc/mod.rs).
 (function () {
   "use strict";
-  if (window.__vitrine_bridge || !window.ipc) return;
+  if (window.__vitrine_bridge) return;
+  // Everything the token passes through, and the parsers, are taken now, before the
+  // page can replace them: later, the page may redefine window.fetch, window.webkit,
+  // window.ipc, the handler's methods or JSON, and see nothing of ours.
+  const webkit = window.webkit;
+  const handler = webkit && webkit.messageHandlers && webkit.messageHandlers.ipc;
+  if (!handler) return;
+  const postMessage = handler.postMessage.bind(handler);
+  const fetchNative = window.fetch;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
 
   const TOKEN = "__VITRINE_TOKEN__";
+  const DOCUMENT = __VITRINE_DOCUMENT__;
   const IPC_URL = "app://localhost/__vitrine/ipc";
   // JSON arguments at least this long go by fetch; smaller ones by postMessage, which
   // is faster for small messages on WebKitGTK (measured by the ipc benchmark).
   const FETCH_MIN = __VITRINE_FETCH_MIN__;
-  const postMessage = window.ipc.postMessage.bind(window.ipc);
   const post = function (frame) {
     postMessage(TOKEN + frame);
   };
@@ -48,7 +59,7 @@
       const id = nextId++;
       pending.set(id, { resolve: resolve, reject: reject });
       // "id" first: the core reads it even from a frame too large to parse.
-      post('{"id":' + id + ',"kind":"invoke","cmd":' + JSON.stringify(cmd) + (binary ? ',"binary":true' : "") + ',"args":' + body + "}");
+      post('{"id":' + id + ',"kind":"invoke","cmd":' + stringify(cmd) + (binary ? ',"binary":true' : "") + ',"args":' + body + "}");
     });
   }
 
@@ -58,8 +69,12 @@
     return new Promise(function (resolve, reject) {
       const id = nextId++;
       pending.set(id, { resolve: resolve, reject: reject });
-      const headers = { "X-Vitrine-Token": TOKEN, "X-Vitrine-Command": cmd, "X-Vitrine-Binary": binary ? "1" : "0", "X-Vitrine-Id": String(id) };
-      fetch(IPC_URL, { method: "POST", body: body, headers: headers }).then(
+      // No prototype on what carries the token: fetch reads every member of its init
+      // dictionary (and asks the headers for an iterator), and a member missing here
+      // would otherwise be looked up on Object.prototype, where a page's getter could
+      // wait for it.
+      const headers = { __proto__: null, "X-Vitrine-Token": TOKEN, "X-Vitrine-Command": cmd, "X-Vitrine-Binary": binary ? "1" : "0", "X-Vitrine-Id": "" + id };
+      fetchNative(IPC_URL, { __proto__: null, method: "POST", body: body, headers: headers }).then(
         function (response) {
           if (response.status === 204) return;
           const call = pending.get(id);
@@ -84,7 +99,7 @@
           pending.delete(id);
           fetchUsable = false;
           forward("warn", ["vitrine: fetch transport unavailable (" + e + "); using postMessage"]);
-          const again = binary ? viaPost(cmd, JSON.stringify(toBase64(body)), true) : viaPost(cmd, body, false);
+          const again = binary ? viaPost(cmd, stringify(toBase64(body)), true) : viaPost(cmd, body, false);
           again.then(resolve, reject);
         }
       );
@@ -94,11 +109,11 @@
   function invoke(cmd, args) {
     cmd = String(cmd);
     if (isBytes(args)) {
-      return fetchUsable ? viaFetch(cmd, args, true) : viaPost(cmd, JSON.stringify(toBase64(args)), true);
+      return fetchUsable ? viaFetch(cmd, args, true) : viaPost(cmd, stringify(toBase64(args)), true);
     }
     let body;
     try {
-      body = JSON.stringify(args === undefined ? null : args);
+      body = stringify(args === undefined ? null : args);
     } catch (e) {
       return Promise.reject({ code: "bad_args", message: "arguments cannot be sent: " + e });
     }
@@ -150,7 +165,7 @@
     if (typeof value === "string") return value;
     if (value instanceof Error) return value.stack ? value + "\n" + value.stack : String(value);
     try {
-      const json = JSON.stringify(value);
+      const json = stringify(value);
       return json === undefined ? String(value) : json;
     } catch (_) {
       return String(value);
@@ -159,7 +174,7 @@
 
   function forward(level, args) {
     try {
-      post(JSON.stringify({ kind: "console", level: level, message: Array.prototype.map.call(args, text).join(" ") }));
+      post(stringify({ kind: "console", level: level, message: Array.prototype.map.call(args, text).join(" ") }));
     } catch (_) {
       // The console must never throw into the page.
     }
@@ -176,12 +191,14 @@
     forward("error", ["uncaught: " + (e.error ? text(e.error) : e.message) + " at " + e.filename + ":" + e.lineno]);
   });
   // Input tells the core someone is using the kiosk (for the idle timeout); once a
-  // second at most.
+  // second at most. Only a person's input counts: events the page dispatches itself
+  // are not trusted, and must not keep the kiosk from going idle.
   let lastActivity = 0;
   ["pointerdown", "keydown", "touchstart", "wheel"].forEach(function (type) {
     window.addEventListener(
       type,
-      function () {
+      function (e) {
+        if (!e.isTrusted) return;
         const now = Date.now();
         if (now - lastActivity < 1000) return;
         lastActivity = now;
@@ -194,21 +211,29 @@
     forward("error", ["unhandled rejection: " + text(e.reason)]);
   });
 
+  // Every script from the core names the document it is for, first; what names
+  // another one (an answer to the page this one replaced) is dropped.
   const bridge = Object.freeze({
     // One array argument, so that the core's script keeps the shape JavaScriptCore
-    // parses fastest (see ipc/script.rs).
+    // parses fastest (see ipc/script.rs). Kind "t": the value is JSON text (it holds
+    // a "__proto__" key, which a literal would have made the prototype).
     reply: function (frame) {
-      const id = frame[0], ok = frame[1], value = frame[2], kind = frame[3];
+      if (frame[0] !== DOCUMENT) return;
+      const id = frame[1], ok = frame[2], value = frame[3], kind = frame[4];
       const call = pending.get(id);
       if (!call) return;
       pending.delete(id);
       if (!ok) call.reject(value);
-      else call.resolve(kind === "b" ? fromBase64(value) : value);
+      else if (kind === "b") call.resolve(fromBase64(value));
+      else if (kind === "t") call.resolve(parse(value));
+      else call.resolve(value);
     },
-    events: function (frames) {
-      frames.forEach(function (frame) {
+    events: function (batch) {
+      if (batch[0] !== DOCUMENT) return;
+      for (let i = 1; i < batch.length; i++) {
+        const frame = typeof batch[i] === "string" ? parse(batch[i]) : batch[i];
         const set = handlers.get(frame.event);
-        if (!set) return;
+        if (!set) continue;
         Array.from(set).forEach(function (h) {
           try {
             h(frame);
@@ -216,12 +241,14 @@
             forward("error", ["listener for '" + frame.event + "' threw: " + text(e)]);
           }
         });
-      });
+      }
     },
     ping: function () {
       post('{"kind":"beat"}');
     },
-    fault: function (error) {
+    fault: function (frame) {
+      if (frame[0] !== DOCUMENT) return;
+      const error = frame[1];
       forward("warn", ["vitrine: message rejected: " + error.code + ": " + error.message]);
       window.dispatchEvent(new CustomEvent("vitrine-fault", { detail: error }));
     },

@@ -79,6 +79,15 @@ pub struct Broadcast {
 pub trait ReplySink: Send + Sync {
     fn send(&self, key: CallKey, result: CallResult);
     fn broadcast(&self, broadcast: Broadcast);
+    /// Work the router did off its thread ([`crate::ipc::Router::offload_from`]), for
+    /// [`crate::ipc::Router::offloaded`] on the router's thread. Only sinks of routers
+    /// that offload need it; others refuse what would be lost.
+    fn offloaded(&self, offloaded: crate::ipc::offload::Offloaded) {
+        log::error!("work done off the main thread has no way back; dropped");
+        if let crate::ipc::offload::Done::Http { respond, .. } = offloaded.done {
+            respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::Internal, "no way back for the answer"))));
+        }
+    }
 }
 
 /// Completes one deferred call. Dropping it unanswered answers `internal`, so a page's

@@ -12,6 +12,9 @@ use crate::ipc::protocol::{ErrorCode, IpcError};
 
 /// Longest event name accepted.
 pub const MAX_EVENT_NAME: usize = 128;
+/// Event names one surface may listen to at once: each costs the core memory and a
+/// look-up on every delivery, and a page chooses how many it asks for.
+pub const MAX_SUBSCRIPTIONS: usize = 256;
 
 #[derive(Debug, Default)]
 pub struct EventBus {
@@ -19,8 +22,20 @@ pub struct EventBus {
 }
 
 impl EventBus {
-    pub fn subscribe(&mut self, label: &str, event: &str) {
-        self.subscriptions.entry(label.to_string()).or_default().insert(event.to_string());
+    /// Subscribes `label` to `event`; refused with `too_large` past
+    /// [`MAX_SUBSCRIPTIONS`] names (listening again to a name it has is no new one).
+    pub fn subscribe(&mut self, label: &str, event: &str) -> Result<(), IpcError> {
+        let set = self.subscriptions.entry(label.to_string()).or_default();
+        if set.len() >= MAX_SUBSCRIPTIONS && !set.contains(event) {
+            return Err(IpcError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "surface '{label}' already listens to {MAX_SUBSCRIPTIONS} event names, the limit; unlisten some first"
+                ),
+            ));
+        }
+        set.insert(event.to_string());
+        Ok(())
     }
 
     pub fn unsubscribe(&mut self, label: &str, event: &str) {
@@ -61,14 +76,30 @@ mod tests {
     #[test]
     fn subscriptions_follow_listen_unlisten_and_reset() {
         let mut bus = EventBus::default();
-        bus.subscribe("main", "tick");
-        bus.subscribe("main", "tock");
+        bus.subscribe("main", "tick").unwrap();
+        bus.subscribe("main", "tock").unwrap();
         assert!(bus.is_subscribed("main", "tick"));
         assert!(!bus.is_subscribed("toast", "tick"));
         bus.unsubscribe("main", "tick");
         assert!(!bus.is_subscribed("main", "tick"));
         bus.reset("main");
         assert!(!bus.is_subscribed("main", "tock"));
+    }
+
+    #[test]
+    fn each_surface_has_a_bounded_number_of_subscriptions() {
+        let mut bus = EventBus::default();
+        for i in 0..MAX_SUBSCRIPTIONS {
+            bus.subscribe("main", &format!("e{i}")).unwrap();
+        }
+        let e = bus.subscribe("main", "one-more").unwrap_err();
+        assert_eq!(e.code, ErrorCode::TooLarge);
+        assert!(e.message.contains("256 event names"), "{}", e.message);
+        // A name it has, and another surface, are not affected.
+        bus.subscribe("main", "e0").unwrap();
+        bus.subscribe("side", "one-more").unwrap();
+        bus.unsubscribe("main", "e0");
+        bus.subscribe("main", "one-more").unwrap();
     }
 
     #[test]

@@ -26,15 +26,22 @@ use crate::ipc::call::{
     to_json, Args, Broadcast, CallKey, CallResult, HttpReply, Payload, ReplySink, Respond, Responder, Route,
 };
 use crate::ipc::events::{check_event_name, EventBus};
-use crate::ipc::pool::Pool;
-use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound, IpcError};
+use crate::ipc::offload::{self, Done, Lanes, Offloaded, Queued};
+use crate::ipc::pool::{OwnedPool, Pool};
+use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound, IpcError, Rejection};
+use crate::ipc::refusals::{RefusalLog, Verdict};
 use crate::ipc::script;
+
+/// Why a surface without an accepted token refuses everything.
+const REPLACED: &str = "the surface's page is being replaced";
 
 /// Longest console line kept from a page; the rest is cut so a page cannot flood logs.
 const MAX_CONSOLE_CHARS: usize = 16 * 1024;
 
 /// Worker threads for blocking commands: kept alive, and at most.
 const WORKERS: (usize, usize) = (2, 64);
+/// Worker threads decoding and encoding large messages (CPU work: few).
+const CODEC_WORKERS: (usize, usize) = (1, 4);
 
 /// A surface as the router and its commands see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,15 +59,23 @@ pub trait Host {
     fn set_visible(&mut self, label: &str, visible: bool) -> Result<(), IpcError>;
     /// Runs `script` in the surface `label`'s page now.
     fn eval(&mut self, label: &str, script: String);
+    /// The number of the document `label` shows, which scripts for it name (see
+    /// [`crate::ipc::document`]).
+    fn document(&self, label: &str) -> u64;
     /// Delivers an event frame (JSON, see [`script::event_frame`]) soon, batched with
     /// the surface's other events into one script.
     fn post_event(&mut self, label: &str, frame: String) {
-        self.eval(label, script::events(std::slice::from_ref(&frame)));
+        let document = self.document(label);
+        self.eval(label, script::events(document, std::slice::from_ref(&frame)));
     }
     /// The page answered a ping.
     fn beat(&mut self, _label: &str) {}
     /// The page saw user input.
     fn activity(&mut self, _label: &str) {}
+    /// Sets the surface `label`'s page zoom (a factor already checked).
+    fn set_zoom(&mut self, label: &str, _factor: f64) -> Result<(), IpcError> {
+        Err(IpcError::new(ErrorCode::Internal, format!("'{label}' cannot be zoomed here")))
+    }
 }
 
 /// The surface a call came from, as bound by the core.
@@ -77,7 +92,8 @@ pub struct Ctx<'a> {
     pub authority: &'a Authority,
     pub events: &'a mut EventBus,
     pub manifest: &'a Manifest,
-    pub pool: &'a Pool,
+    /// Worker threads; jobs count against the calling surface's fair share.
+    pub pool: OwnedPool<'a>,
     key: CallKey,
     sink: &'a Arc<dyn ReplySink>,
     deferred: bool,
@@ -130,6 +146,13 @@ pub struct Router {
     sink: Arc<dyn ReplySink>,
     pool: Pool,
     observer: Option<CallObserver>,
+    refusals: RefusalLog,
+    /// Messages at least this large are decoded and encoded off this thread.
+    offload: Option<usize>,
+    codec: Pool,
+    lanes: Lanes,
+    /// Offloaded work not yet back through [`Router::offloaded`].
+    offloading: usize,
 }
 
 impl Router {
@@ -146,11 +169,24 @@ impl Router {
             sink,
             pool: Pool::new(WORKERS.0, WORKERS.1),
             observer: None,
+            refusals: RefusalLog::default(),
+            offload: None,
+            codec: Pool::new(CODEC_WORKERS.0, CODEC_WORKERS.1),
+            lanes: Lanes::default(),
+            offloading: 0,
         }
     }
 
     pub fn set_observer(&mut self, observer: CallObserver) {
         self.observer = Some(observer);
+    }
+
+    /// Decodes frames and encodes replies of at least `min_bytes` on worker threads,
+    /// whose results come back through the sink's [`ReplySink::offloaded`] and
+    /// [`Router::offloaded`] (see [`crate::ipc::offload`]). Off by default: everything
+    /// is then handled on the calling thread, as tests and benchmarks expect.
+    pub fn offload_from(&mut self, min_bytes: usize) {
+        self.offload = Some(min_bytes);
     }
 
     pub fn limits(&self) -> &Limits {
@@ -162,9 +198,21 @@ impl Router {
     }
 
     /// The secret a surface's bridge puts on every call; frames without it (from an
-    /// iframe, or from a script bypassing the bridge) are refused.
+    /// iframe, from a script bypassing the bridge, from a page being replaced) are
+    /// refused.
     pub fn set_token(&mut self, label: &str, token: String) {
+        debug_assert!(!token.is_empty());
         self.tokens.insert(label.to_string(), token);
+    }
+
+    /// Work sent to the codec workers whose result has not come back yet.
+    pub fn offloading(&self) -> usize {
+        self.offloading
+    }
+
+    /// Refuses every call from `label` until [`Router::set_token`].
+    pub fn revoke_token(&mut self, label: &str) {
+        self.tokens.remove(label);
     }
 
     /// Calls waiting for an answer, for `label` or for all surfaces.
@@ -226,18 +274,82 @@ impl Router {
     /// Handles one frame posted through the script-message handler.
     pub fn handle_message(&mut self, host: &mut dyn Host, caller: Caller<'_>, raw: &str) {
         let Some(raw) = self.strip_token(caller.label, raw) else {
+            if !self.tokens.contains_key(caller.label) {
+                // Its page is being replaced (see `ipc::document`): no answer, which
+                // would only reach a page on its way out and draw more messages.
+                log::debug!(surface = caller.label; "refused a message: {REPLACED}");
+                return;
+            }
             let error = IpcError::new(ErrorCode::BadMessage, "the message did not come from the surface's bridge");
-            log::warn!(surface = caller.label; "rejected message: {error}");
-            host.eval(caller.label, script::fault(&error));
+            self.refused(
+                caller.label,
+                "(message)",
+                error.code,
+                |more| log::warn!(surface = caller.label; "rejected message: {error}{more}"),
+            );
+            let document = host.document(caller.label);
+            host.eval(caller.label, script::fault(document, &error));
             return;
         };
-        let frame = match decode(raw, &self.manifest.limits) {
+        self.message(host, caller, raw);
+    }
+
+    /// A frame whose token was checked: handled now, decoded off this thread when
+    /// large, or queued behind a frame of its surface that is being decoded.
+    fn message(&mut self, host: &mut dyn Host, caller: Caller<'_>, raw: &str) {
+        let limits = &self.manifest.limits;
+        let large = self.offload.is_some_and(|min| raw.len() >= min) && raw.len() <= limits.max_message_bytes;
+        if large {
+            let (url, raw, limits) = (caller.url.to_string(), raw.to_string(), *limits);
+            if self.lanes.is_busy(caller.label) {
+                return self.enqueue(host, caller.label, Queued::Message { url, raw });
+            }
+            return self.offload_work(caller.label, true, move || {
+                let mut frame = decode(&raw, &limits);
+                // Bytes sent as base64 are turned back into bytes here too.
+                let bytes = match &mut frame {
+                    Ok(Inbound::Invoke { binary: true, args, .. }) => Some(base64_bytes(std::mem::take(args))),
+                    _ => None,
+                };
+                Done::Message { url, frame, bytes }
+            });
+        }
+        let frame = decode(raw, limits);
+        if self.lanes.is_busy(caller.label) {
+            // Beats and input have no order to keep; a page is not silent while its
+            // big frame is decoded.
+            match frame {
+                Ok(Inbound::Beat) => host.beat(caller.label),
+                Ok(Inbound::Activity) => host.activity(caller.label),
+                frame => self.enqueue(host, caller.label, Queued::Frame { url: caller.url.to_string(), frame }),
+            }
+            return;
+        }
+        self.frame(host, caller, frame, None);
+    }
+
+    /// Handles a decoded frame; `bytes`: a binary call's arguments, already decoded.
+    fn frame(
+        &mut self,
+        host: &mut dyn Host,
+        caller: Caller<'_>,
+        frame: Result<Inbound, Rejection>,
+        bytes: Option<Result<Vec<u8>, IpcError>>,
+    ) {
+        let frame = match frame {
             Ok(frame) => frame,
             Err(rejection) => {
-                log::warn!(surface = caller.label; "rejected message: {}", rejection.error);
+                let error = &rejection.error;
+                self.refused(
+                    caller.label,
+                    "(message)",
+                    error.code,
+                    |more| log::warn!(surface = caller.label; "rejected message: {error}{more}"),
+                );
+                let document = host.document(caller.label);
                 let reply = match rejection.id {
-                    Some(id) => script::reply(id, &Err(rejection.error)),
-                    None => script::fault(&rejection.error),
+                    Some(id) => script::reply(document, id, &Err(rejection.error)),
+                    None => script::fault(document, &rejection.error),
                 };
                 host.eval(caller.label, reply);
                 return;
@@ -249,9 +361,14 @@ impl Router {
             Inbound::Activity => host.activity(caller.label),
             Inbound::Invoke { id, cmd, binary, args } => {
                 let route = Route::Script { id };
-                match if binary { base64_args(args) } else { Ok(Args::Json(args)) } {
+                let args = match (binary, bytes) {
+                    (true, Some(bytes)) => bytes.map(Args::Bytes),
+                    (true, None) => base64_bytes(args).map(Args::Bytes),
+                    (false, _) => Ok(Args::Json(args)),
+                };
+                match args {
                     Ok(args) => self.call(host, caller, &cmd, args, route),
-                    Err(e) => answer(host, caller.label, route, Err(e)),
+                    Err(e) => self.answer(host, caller.label, route, Err(e)),
                 }
             }
         }
@@ -261,25 +378,158 @@ impl Router {
     /// (token, size, JSON) are the response body.
     pub fn handle_http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, respond: Respond) {
         let HttpCall { token, cmd, binary, id, body } = request;
+        if !self.tokens.contains_key(caller.label) {
+            log::debug!(surface = caller.label; "refused a request: {REPLACED}");
+            return respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::BadMessage, REPLACED))));
+        }
         if self.tokens.get(caller.label).is_none_or(|t| t != token) {
             let error = IpcError::new(ErrorCode::BadMessage, "the request did not come from the surface's bridge");
-            log::warn!(surface = caller.label; "rejected request: {error}");
+            self.refused(
+                caller.label,
+                "(request)",
+                error.code,
+                |more| log::warn!(surface = caller.label; "rejected request: {error}{more}"),
+            );
             return respond(HttpReply::Answer(Err(error)));
         }
+        self.http(host, caller, HttpCall { token, cmd, binary, id, body }, respond);
+    }
+
+    /// A `fetch` call whose token was checked: as [`Router::message`].
+    fn http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, respond: Respond) {
+        let HttpCall { cmd, binary, id, body, .. } = request;
+        let limits = &self.manifest.limits;
+        let busy = self.lanes.is_busy(caller.label);
+        let large =
+            !binary && self.offload.is_some_and(|min| body.len() >= min) && body.len() <= limits.max_message_bytes;
+        if busy || large {
+            let (url, cmd) = (caller.url.to_string(), cmd.to_string());
+            if busy {
+                return self.enqueue(host, caller.label, Queued::Http { url, cmd, binary, id, body, respond });
+            }
+            let limits = *limits;
+            let work = move || Done::Http { url, cmd, id, args: decode_args(&body, &limits), respond };
+            return self.offload_work(caller.label, true, work);
+        }
         let args = if binary {
-            if body.len() > self.manifest.limits.max_message_bytes {
-                Err(IpcError::new(ErrorCode::TooLarge, too_large_text(body.len(), &self.manifest.limits)))
+            if body.len() > limits.max_message_bytes {
+                Err(IpcError::new(ErrorCode::TooLarge, too_large_text(body.len(), limits)))
             } else {
                 Ok(Args::Bytes(body))
             }
         } else {
-            decode_args(&body, &self.manifest.limits).map(Args::Json)
+            decode_args(&body, limits).map(Args::Json)
         };
+        self.http_args(host, caller, cmd, id, args, respond);
+    }
+
+    fn http_args(
+        &mut self,
+        host: &mut dyn Host,
+        caller: Caller<'_>,
+        cmd: &str,
+        id: Option<u64>,
+        args: Result<Args, IpcError>,
+        respond: Respond,
+    ) {
         match args {
             Ok(args) => self.call(host, caller, cmd, args, Route::Http { id, respond }),
             Err(error) => {
-                log::warn!(surface = caller.label, command = cmd; "rejected request: {error}");
+                self.refused(
+                    caller.label,
+                    cmd,
+                    error.code,
+                    |more| log::warn!(surface = caller.label, command = cmd; "rejected request: {error}{more}"),
+                );
                 respond(HttpReply::Answer(Err(error)));
+            }
+        }
+    }
+
+    /// Runs `work` on a codec worker; its result comes back through
+    /// [`Router::offloaded`]. `in_order`: the surface's later frames wait for it.
+    fn offload_work(&mut self, label: &str, in_order: bool, work: impl FnOnce() -> Done + Send + 'static) {
+        let lane = self.lanes.get(label);
+        lane.busy |= in_order;
+        let generation = lane.generation;
+        self.offloading += 1;
+        let sink = Arc::clone(&self.sink);
+        let owner = label.to_string();
+        self.codec.spawn(label, move || sink.offloaded(Offloaded { label: owner, generation, done: work() }));
+    }
+
+    /// Puts a frame in line behind the one of its surface being decoded; past
+    /// `max_in_flight` waiting frames it is refused instead.
+    fn enqueue(&mut self, host: &mut dyn Host, label: &str, queued: Queued) {
+        let max = self.manifest.limits.max_in_flight;
+        let lane = self.lanes.get(label);
+        if lane.queue.len() < max {
+            lane.queue.push_back(queued);
+            return;
+        }
+        let error = IpcError::new(
+            ErrorCode::TooLarge,
+            format!("surface '{label}' has {max} messages waiting behind a large one, the limit"),
+        );
+        self.refused(
+            label,
+            "(queue)",
+            error.code,
+            |more| log::warn!(surface = label; "rejected message: {error}{more}"),
+        );
+        match queued {
+            Queued::Http { respond, .. } => respond(HttpReply::Answer(Err(error))),
+            Queued::Frame { frame: Ok(Inbound::Invoke { id, .. }), .. } => {
+                let document = host.document(label);
+                host.eval(label, script::reply(document, id, &Err(error)))
+            }
+            Queued::Frame { .. } | Queued::Message { .. } => {
+                let document = host.document(label);
+                host.eval(label, script::fault(document, &error))
+            }
+        }
+    }
+
+    /// Work done off this thread is back: a decoded frame is handled, then what waited
+    /// behind it; a reply is delivered. What was done for a page since replaced is
+    /// dropped.
+    pub fn offloaded(&mut self, host: &mut dyn Host, offloaded: Offloaded) {
+        let Offloaded { label, generation, done } = offloaded;
+        self.offloading = self.offloading.saturating_sub(1);
+        if generation != self.lanes.generation(&label) {
+            log::debug!(surface = label.as_str(); "dropped work done for a page since replaced");
+            if let Done::Http { respond, .. } = done {
+                respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
+            }
+            return;
+        }
+        match done {
+            Done::Reply { script } => host.eval(&label, script),
+            Done::Message { url, frame, bytes } => {
+                self.lanes.get(&label).busy = false;
+                self.frame(host, Caller { label: &label, url: &url }, frame, bytes);
+                self.drain(host, &label);
+            }
+            Done::Http { url, cmd, id, args, respond } => {
+                self.lanes.get(&label).busy = false;
+                self.http_args(host, Caller { label: &label, url: &url }, &cmd, id, args.map(Args::Json), respond);
+                self.drain(host, &label);
+            }
+        }
+    }
+
+    /// Handles, in order, what waited behind a decoded frame, until another large one
+    /// leaves for a worker.
+    fn drain(&mut self, host: &mut dyn Host, label: &str) {
+        while !self.lanes.is_busy(label) {
+            let Some(next) = self.lanes.get(label).queue.pop_front() else { break };
+            match next {
+                Queued::Message { url, raw } => self.message(host, Caller { label, url: &url }, &raw),
+                Queued::Frame { url, frame } => self.frame(host, Caller { label, url: &url }, frame, None),
+                Queued::Http { url, cmd, binary, id, body, respond } => {
+                    let call = HttpCall { token: "", cmd: &cmd, binary, id, body };
+                    self.http(host, Caller { label, url: &url }, call, respond);
+                }
             }
         }
     }
@@ -293,14 +543,19 @@ impl Router {
         let result = self.dispatch(host, caller, cmd, args, key);
         match &result {
             Ok(_) => log::debug!(surface = caller.label, command = cmd; "invoke ok"),
-            Err(e) => log::warn!(surface = caller.label, command = cmd; "invoke refused: {e}"),
+            Err(e) => self.refused(
+                caller.label,
+                cmd,
+                e.code,
+                |more| log::warn!(surface = caller.label, command = cmd; "invoke refused: {e}{more}"),
+            ),
         }
         match result {
             Ok(None) => {
                 self.pending.insert(key, Pending { label: caller.label.to_string(), route });
             }
-            Ok(Some(payload)) => answer(host, caller.label, route, Ok(payload)),
-            Err(e) => answer(host, caller.label, route, Err(e)),
+            Ok(Some(payload)) => self.answer(host, caller.label, route, Ok(payload)),
+            Err(e) => self.answer(host, caller.label, route, Err(e)),
         }
     }
 
@@ -334,7 +589,7 @@ impl Router {
             authority: &self.authority,
             events: &mut self.events,
             manifest: &self.manifest,
-            pool: &self.pool,
+            pool: self.pool.owned_by(caller.label),
             key,
             sink: &self.sink,
             deferred: false,
@@ -352,7 +607,7 @@ impl Router {
     /// dropped.
     pub fn finish(&mut self, host: &mut dyn Host, key: CallKey, result: CallResult) {
         match self.pending.remove(&key) {
-            Some(p) => answer(host, &p.label, p.route, result),
+            Some(p) => self.answer(host, &p.label, p.route, result),
             None => log::debug!("dropped the answer to call {key}: its page is gone"),
         }
     }
@@ -361,6 +616,11 @@ impl Router {
     /// calls end with the old page.
     pub fn surface_reset(&mut self, label: &str) {
         self.events.reset(label);
+        for queued in self.lanes.reset(label) {
+            if let Queued::Http { respond, .. } = queued {
+                respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
+            }
+        }
         let gone: Vec<CallKey> = self.pending.iter().filter(|(_, p)| p.label == label).map(|(k, _)| *k).collect();
         for key in gone {
             if let Some(Pending { route: Route::Http { respond, .. }, .. }) = self.pending.remove(&key) {
@@ -389,6 +649,47 @@ impl Router {
         deliver(host, &self.authority, &self.events, d)
     }
 
+    fn answer(&mut self, host: &mut dyn Host, label: &str, route: Route, result: CallResult) {
+        match route {
+            Route::Script { id } => self.reply(host, label, id, result),
+            Route::Http { id: Some(id), respond } if !matches!(result, Ok(Payload::Bytes(_))) => {
+                respond(HttpReply::Settled);
+                self.reply(host, label, id, result);
+            }
+            Route::Http { respond, .. } => respond(HttpReply::Answer(result)),
+        }
+    }
+
+    /// Settles call `id` in the document the surface shows (calls of a document it
+    /// replaced were refused or dropped: see [`crate::ipc::document`]); a large answer is
+    /// encoded off this thread.
+    fn reply(&mut self, host: &mut dyn Host, label: &str, id: u64, result: CallResult) {
+        let document = host.document(label);
+        if self.offload.is_some_and(|min| offload::is_large(&result, min)) {
+            self.offload_work(label, false, move || Done::Reply { script: script::reply(document, id, &result) });
+        } else {
+            host.eval(label, script::reply(document, id, &result));
+        }
+    }
+
+    /// Logs a refusal through `log` (given what to append), or only counts it once the
+    /// surface has had its few full lines of this `code` this window (see [`crate::ipc::refusals`]).
+    fn refused(&mut self, label: &str, what: &str, code: ErrorCode, log: impl FnOnce(&str)) {
+        match self.refusals.note(label, code.as_str(), what, std::time::Instant::now()) {
+            Verdict::Log => log(""),
+            Verdict::LogLast => log(" (further refusals of this kind from this surface are counted and summarized)"),
+            Verdict::Count => {}
+        }
+    }
+
+    /// Logs the summaries of refusals counted but not logged; called by the shell's
+    /// periodic tick.
+    pub fn tick(&mut self, now: std::time::Instant) {
+        for summary in self.refusals.due(now) {
+            log::warn!(surface = summary.label.as_str(); "{summary}");
+        }
+    }
+
     fn strip_token<'r>(&self, label: &str, raw: &'r str) -> Option<&'r str> {
         let token = self.tokens.get(label)?;
         raw.strip_prefix(token.as_str())
@@ -408,26 +709,15 @@ pub(crate) fn json_args<A: DeserializeOwned>(name: &str, label: &str, args: Args
         .map_err(|e| IpcError::new(ErrorCode::BadArgs, format!("'{name}' from surface '{label}': {e}")))
 }
 
-fn base64_args(args: Value) -> Result<Args, IpcError> {
+fn base64_bytes(args: Value) -> Result<Vec<u8>, IpcError> {
     use base64::Engine;
     let bad = || IpcError::new(ErrorCode::BadMessage, "binary arguments must be one base64 string");
     let Value::String(text) = args else { return Err(bad()) };
-    base64::engine::general_purpose::STANDARD.decode(text).map(Args::Bytes).map_err(|_| bad())
+    base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| bad())
 }
 
 fn too_large_text(len: usize, limits: &Limits) -> String {
     format!("message of {len} bytes exceeds the limit of {} bytes", limits.max_message_bytes)
-}
-
-fn answer(host: &mut dyn Host, label: &str, route: Route, result: CallResult) {
-    match route {
-        Route::Script { id } => host.eval(label, script::reply(id, &result)),
-        Route::Http { id: Some(id), respond } if !matches!(result, Ok(Payload::Bytes(_))) => {
-            respond(HttpReply::Settled);
-            host.eval(label, script::reply(id, &result));
-        }
-        Route::Http { respond, .. } => respond(HttpReply::Answer(result)),
-    }
 }
 
 /// One event on its way to the surfaces.

@@ -62,6 +62,11 @@ impl Roots {
         self.0.keys().map(String::as_str)
     }
 
+    /// The directory of the root `name` (without `$`).
+    pub fn root_dir(&self, name: &str) -> Option<&Path> {
+        self.0.get(name).map(PathBuf::as_path)
+    }
+
     /// Parses `$ROOT/a/b` lexically: the root must exist, `..` and absolute paths are
     /// refused, `.` and empty parts dropped.
     pub fn parse(&self, path: &str) -> Result<LogicalPath, FsError> {

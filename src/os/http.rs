@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::network::{Network, Proxy};
 pub use crate::config::os::SecretConfig;
 
 /// A secret loaded at start-up.
@@ -146,7 +147,7 @@ pub fn forbidden_method(method: &str) -> bool {
     ["connect", "trace", "track"].iter().any(|m| method.eq_ignore_ascii_case(m))
 }
 
-fn read_credential(name: &str) -> Result<String, String> {
+pub(crate) fn read_credential(name: &str) -> Result<String, String> {
     if name.starts_with('/') {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(name).map_err(|e| e.to_string())?;
@@ -160,6 +161,32 @@ fn read_credential(name: &str) -> Result<String, String> {
         return Err("a credential name has no '/'".into());
     }
     std::fs::read_to_string(std::path::Path::new(&dir).join(name)).map_err(|e| e.to_string())
+}
+
+/// The proxy of `[network]`: none, the environment's, or the configured one with its
+/// no-proxy list. One that cannot be used is logged, and requests go direct.
+fn proxy(network: &Network) -> Option<ureq::Proxy> {
+    match &network.proxy {
+        Proxy::None => None,
+        Proxy::System => ureq::Proxy::try_from_env(),
+        Proxy::Url(text) => {
+            let built = url::Url::parse(text).map_err(|e| e.to_string()).and_then(|url| {
+                let protocol = match url.scheme() {
+                    "socks5" => ureq::ProxyProtocol::Socks5,
+                    _ => ureq::ProxyProtocol::Http,
+                };
+                let mut builder = ureq::Proxy::builder(protocol).host(url.host_str().unwrap_or_default());
+                if let Some(port) = url.port() {
+                    builder = builder.port(port);
+                }
+                for host in &network.no_proxy {
+                    builder = builder.no_proxy(host);
+                }
+                builder.build().map_err(|e| e.to_string())
+            });
+            built.map_err(|e| log::error!("http.fetch: proxy '{text}' cannot be used: {e}")).ok()
+        }
+    }
 }
 
 /// One request, as a page asks for it.
@@ -197,43 +224,63 @@ pub struct Client {
 /// The HTTP agent: no redirects (one could carry a secret elsewhere), statuses as
 /// responses, and no proxy from the environment (`http_proxy` and friends would send
 /// every request, secrets included, through whoever set them).
-fn agent(timeout: Duration) -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder().root_certs(root_certs()).build();
+fn agent(timeout: Duration, network: &Network) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder().root_certs(root_certs(&network.ca_files)).build();
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(0)
-        .proxy(None)
+        // Only the configured proxy: never one from the environment unless asked for.
+        .proxy(proxy(network))
         .tls_config(tls)
         .build()
         .into()
 }
 
 /// The system's CA store, which an operator extends with a private CA
-/// (`update-ca-certificates`); the roots built into the binary where there is none.
-fn root_certs() -> ureq::tls::RootCerts {
-    let env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-    let known = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
-    for path in env.into_iter().chain(known.iter().map(std::path::PathBuf::from)) {
-        let Ok(pem) = std::fs::read(&path) else { continue };
-        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+/// (`update-ca-certificates`), plus `network.ca_files`; the roots built into the binary
+/// where there is no store and no extra file.
+fn root_certs(extra: &[String]) -> ureq::tls::RootCerts {
+    let certs_of = |pem: &[u8]| -> Vec<ureq::tls::Certificate<'static>> {
+        ureq::tls::parse_pem(pem)
             .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.to_owned()),
                 _ => None,
             })
-            .collect();
+            .collect()
+    };
+    let env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let known = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+    let mut certs = Vec::new();
+    for path in env.into_iter().chain(known.iter().map(std::path::PathBuf::from)) {
+        let Ok(pem) = std::fs::read(&path) else { continue };
+        certs = certs_of(&pem);
         if !certs.is_empty() {
             log::debug!("http.fetch trusts the {} CAs of {}", certs.len(), path.display());
-            return ureq::tls::RootCerts::new_with_certs(&certs);
+            break;
         }
     }
-    log::warn!("no system CA store found; http.fetch trusts the roots built into Vitrine");
-    ureq::tls::RootCerts::WebPki
+    let system = certs.len();
+    for file in extra {
+        match std::fs::read(file) {
+            Ok(pem) => certs.extend(certs_of(&pem)),
+            Err(e) => log::error!("http.fetch: cannot read the certificate authorities in {file}: {e}"),
+        }
+    }
+    if certs.is_empty() {
+        log::warn!("no system CA store found; http.fetch trusts the roots built into Vitrine");
+        return ureq::tls::RootCerts::WebPki;
+    }
+    if system == 0 {
+        log::warn!("no system CA store found; http.fetch trusts only network.ca_files");
+    }
+    ureq::tls::RootCerts::new_with_certs(&certs)
 }
 
 impl Client {
-    pub fn new(secrets: Vec<Secret>, timeout: Duration, max_bytes: u64) -> Self {
-        Self { agent: agent(timeout), secrets, max_bytes }
+    /// `network` is `[network]`: the proxy (as the surfaces use it) and the extra CAs.
+    pub fn new(secrets: Vec<Secret>, timeout: Duration, max_bytes: u64, network: &Network) -> Self {
+        Self { agent: agent(timeout, network), secrets, max_bytes }
     }
 
     /// Sends `req` to `url` (from [`parse_url`], as the scope check saw it), with the
@@ -386,7 +433,12 @@ mod tests {
 
     #[test]
     fn secrets_are_scrubbed_as_bytes_bare_and_formatted() {
-        let client = Client::new(vec![secret("https://api.example.com", "tok3n")], Duration::from_secs(1), 100);
+        let client = Client::new(
+            vec![secret("https://api.example.com", "tok3n")],
+            Duration::from_secs(1),
+            100,
+            &Network::default(),
+        );
         let mut body = vec![0xff, 0xfe];
         body.extend_from_slice(b"a=tok3n; h=Bearer tok3n; end");
         assert_eq!(client.scrub_bytes(body), [&[0xff, 0xfe][..], b"a=[redacted]; h=[redacted]; end"].concat());

@@ -18,12 +18,17 @@ pub const SCHEME: &str = "app";
 const BUILTIN: &[(&str, &[u8])] = &[
     ("recovery.html", include_bytes!("pages/recovery.html")),
     ("offline.html", include_bytes!("pages/offline.html")),
+    ("certificate.html", include_bytes!("pages/certificate.html")),
     ("builtin.css", include_bytes!("pages/builtin.css")),
     ("builtin.js", include_bytes!("pages/builtin.js")),
     // The notification toast (shell/control.rs), kept with the notification code.
     ("toast.html", include_bytes!("../dbus/toast/toast.html")),
     ("toast.js", include_bytes!("../dbus/toast/toast.js")),
     ("toast.css", include_bytes!("../dbus/toast/toast.css")),
+    // The file picker (shell/picker.rs).
+    ("picker.html", include_bytes!("pages/picker.html")),
+    ("picker.js", include_bytes!("pages/picker.js")),
+    ("picker.css", include_bytes!("pages/picker.css")),
 ];
 
 /// Where the built-in pages live.
@@ -36,6 +41,17 @@ pub fn builtin_url(page: &str, surface: &str, reason: &str) -> String {
         .append_pair("reason", reason)
         .finish();
     format!("app://localhost/{BUILTIN_PREFIX}{page}?{query}")
+}
+
+/// The certificate page for the page at `url`, which the core refused for `problem`.
+pub fn certificate_url(surface: &str, url: &str, problem: &str) -> String {
+    let origin = url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| url.to_string());
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("surface", surface)
+        .append_pair("origin", &origin)
+        .append_pair("reason", problem)
+        .finish();
+    format!("app://localhost/{BUILTIN_PREFIX}certificate.html?{query}")
 }
 
 pub struct Assets {

@@ -8,7 +8,7 @@
 //! send notifications; it has no capabilities, and its two messages (`toast.layout`,
 //! `toast.action`) are handled here before the router sees them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -21,8 +21,7 @@ use wry::WebViewExtUnix as _;
 
 use crate::config::{Anchor, InputMode, Length, Manifest, Page, SurfaceConfig, TrayAction, DBUS_PRINCIPAL};
 use crate::control::{
-    Answer, ControlError, ControlSink, Op, Png, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus,
-    Toast,
+    Answer, ControlError, ControlSink, Op, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus, Toast,
 };
 use crate::dbus::notifications::ACTION_EVENT;
 use crate::dbus::{Link, Notice};
@@ -30,8 +29,9 @@ use crate::ipc::protocol::{decode, Inbound};
 use crate::ipc::{script, Authority, CallResult, Caller, ErrorCode, Host, HttpCall, HttpReply, IpcError, Payload};
 use crate::shell::health::Showing;
 use crate::shell::navigation::NavigationPolicy;
+use crate::shell::screenshot;
 use crate::shell::surface::{self, BuildCtx, Surface};
-use crate::shell::{new_token, CoreEvent, SharedShell, Shell, ShellError};
+use crate::shell::{CoreEvent, SharedShell, Shell, ShellError};
 
 /// The toast overlay's label: not a valid configured label, so it can never clash.
 pub const TOAST_LABEL: &str = "vitrine.toast";
@@ -39,6 +39,9 @@ const TOAST_PAGE: &str = "__vitrine/toast.html";
 const TOAST_WIDTH: u32 = 420;
 /// Toasts remembered for their action clicks.
 const MAX_REMEMBERED: usize = 64;
+/// Toasts waiting for the toast page (loading, or reloading after a crash); the page
+/// shows four at most, so older ones would only scroll by unseen.
+const MAX_WAITING: usize = 16;
 /// The page URL calls of the D-Bus principal carry (a local one: capabilities for
 /// local pages apply).
 const DBUS_URL: &str = "app://localhost/__vitrine/dbus";
@@ -63,12 +66,13 @@ pub(super) fn attach(relay: &Relay, proxy: EventLoopProxy<CoreEvent>) {
 
 /// The built-in toast overlay.
 struct ToastBox {
-    token: String,
     width: i32,
     /// Its page has loaded and said so; until then toasts wait.
     ready: bool,
     crashes_seen: u64,
-    pending: Vec<Toast>,
+    pending: VecDeque<Toast>,
+    /// Waiting toasts dropped (oldest first) since the page was last ready.
+    dropped: u64,
     /// Shown toasts by id, for their action clicks (oldest dropped first).
     shown: BTreeMap<u32, Toast>,
 }
@@ -84,10 +88,11 @@ pub struct ControlState {
     published: Option<Snapshot>,
     counters: BTreeMap<String, (u64, u64)>,
     toast: Option<ToastBox>,
+    automation: bool,
 }
 
 impl ControlState {
-    pub(super) fn new(manifest: &Manifest, link: Option<Link>, dbus_token: String) -> Self {
+    pub(super) fn new(manifest: &Manifest, link: Option<Link>, dbus_token: String, automation: bool) -> Self {
         Self {
             started: Instant::now(),
             name: manifest.name.clone(),
@@ -98,6 +103,7 @@ impl ControlState {
             published: None,
             counters: BTreeMap::new(),
             toast: None,
+            automation,
         }
     }
 }
@@ -106,6 +112,7 @@ impl ControlState {
 pub(super) fn wants_toast(authority: &Authority, manifest: &Manifest) -> bool {
     let local = "app://localhost/";
     manifest.surfaces().any(|s| authority.check(&s.label, local, "notification.send", None).is_ok())
+        || manifest.lockdown.any_grant(crate::config::Permission::Notifications)
 }
 
 /// Builds the toast overlay (hidden), above every configured surface.
@@ -120,12 +127,11 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
         transparent: true,
         visible: false,
         input: InputMode::Normal,
+        lockdown: crate::config::SurfaceLockdown::default(),
     };
-    let token = new_token()?;
-    shell.borrow_mut().router.set_token(TOAST_LABEL, token.clone());
     let before = crate::service::procs::web_processes();
-    let mut s = surface::build(&cfg, &token, ctx)
-        .map_err(|source| ShellError::Surface { label: TOAST_LABEL.to_string(), source })?;
+    let mut s =
+        surface::build(&cfg, ctx).map_err(|source| ShellError::Surface { label: TOAST_LABEL.to_string(), source })?;
     let started: Vec<u32> = crate::service::procs::web_processes().difference(&before).copied().collect();
     if let [pid] = started[..] {
         s.pid = Some(pid);
@@ -136,8 +142,14 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
     let width = i32::try_from(cfg.width.resolve(ctx.screen.width)).unwrap_or(TOAST_WIDTH as i32);
     log::info!(surface = TOAST_LABEL; "toast overlay created for notifications without a server");
     let mut shell = shell.borrow_mut();
-    shell.control.toast =
-        Some(ToastBox { token, width, ready: false, crashes_seen: 0, pending: Vec::new(), shown: BTreeMap::new() });
+    shell.control.toast = Some(ToastBox {
+        width,
+        ready: false,
+        crashes_seen: 0,
+        pending: VecDeque::new(),
+        dropped: 0,
+        shown: BTreeMap::new(),
+    });
     shell.surfaces.push(s);
     Ok(())
 }
@@ -177,6 +189,8 @@ impl Shell {
             Op::SetVisible { label, visible } => reply.send(self.set_shown(&label, visible).map(|()| Reply::Done)),
             Op::Emit { event, payload, to } => self.emit_as_dbus(&event, &payload, to, reply),
             Op::Screenshot { label } => self.screenshot(&label, reply),
+            Op::Zoom { label, factor } => reply.send(self.zoom(&label, factor).map(|()| Reply::Done)),
+            Op::ClearWebData { what } => self.clear_web_data(&what, reply),
             Op::Toast(toast) => {
                 self.show_toast(toast);
                 reply.send(Ok(Reply::Done));
@@ -217,6 +231,7 @@ impl Shell {
             pid: std::process::id(),
             uptime_secs: self.control.started.elapsed().as_secs_f64(),
             ready: self.ready,
+            automation: self.control.automation,
             surfaces: self
                 .surfaces
                 .iter()
@@ -254,6 +269,12 @@ impl Shell {
         let s = self.configured(label)?;
         let url = s.page_url.clone();
         load(s, &url)
+    }
+
+    fn zoom(&mut self, label: &str, factor: f64) -> Result<(), ControlError> {
+        let zoom = crate::config::lockdown::Zoom::new(factor).map_err(ControlError::BadArgs)?;
+        self.configured(label)?;
+        self.surfaces.set_zoom(label, zoom.factor()).map_err(from_ipc)
     }
 
     fn set_shown(&mut self, label: &str, visible: bool) -> Result<(), ControlError> {
@@ -298,20 +319,23 @@ impl Shell {
         if !s.visible {
             return reply.send(Err(ControlError::Failed(format!("'{label}' is hidden; show it first"))));
         }
+        if let Err(e) = screenshot::begin() {
+            return reply.send(Err(e));
+        }
         let label = label.to_string();
         s.webview.webview().snapshot(
             SnapshotRegion::Visible,
             SnapshotOptions::NONE,
             None::<&gtk::gio::Cancellable>,
             move |result| {
-                let png = result
-                    .map_err(|e| format!("WebKit could not take the picture: {e}"))
-                    .and_then(encode_png)
-                    .map_err(ControlError::Failed);
-                if let Ok(png) = &png {
-                    log::info!(surface = label.as_str(); "screenshot {}x{}", png.width, png.height);
+                // Only the copy happens here; PNG compression runs on its own thread.
+                match result.map_err(|e| format!("WebKit could not take the picture: {e}")).and_then(screenshot::copy) {
+                    Ok(pixels) => screenshot::encode_and_answer(pixels, label, reply),
+                    Err(e) => {
+                        screenshot::abandon();
+                        reply.send(Err(ControlError::Failed(e)));
+                    }
                 }
-                reply.send(png.map(Reply::Png));
             },
         );
     }
@@ -382,8 +406,16 @@ impl Shell {
         tb.shown.insert(toast.id, toast.clone());
         if tb.ready {
             self.surfaces.eval(TOAST_LABEL, toast_script(&toast));
-        } else {
-            tb.pending.push(toast);
+        } else if let Some(old) = push_bounded(&mut tb.pending, toast, MAX_WAITING) {
+            tb.dropped += 1;
+            // One line for the first; the rest are counted when the page is back.
+            if tb.dropped == 1 {
+                log::warn!(
+                    surface = old.sender.as_str();
+                    "toast queue full ({MAX_WAITING} waiting for the toast page): dropped the oldest, '{}'",
+                    old.title
+                );
+            }
         }
     }
 
@@ -393,15 +425,20 @@ impl Shell {
         if label != TOAST_LABEL {
             return false;
         }
-        let Some(tb) = &self.control.toast else { return false };
-        let Some(raw) = body.strip_prefix(tb.token.as_str()) else { return false };
+        if self.control.toast.is_none() {
+            return false;
+        }
+        // The token of the toast page's current document, as for any surface.
+        let token = self.surfaces.get(TOAST_LABEL).and_then(|s| s.documents.accepted_token());
+        let Some(raw) = token.and_then(|t| body.strip_prefix(t)) else { return false };
         let Ok(Inbound::Invoke { id, cmd, args, .. }) = decode(raw, self.router.limits()) else { return false };
         match cmd.as_str() {
             "toast.layout" => self.toast_layout(&args),
             "toast.action" => self.toast_action(&args),
             _ => return false,
         }
-        self.surfaces.eval(TOAST_LABEL, script::reply(id, &Ok(Payload::Json(Value::Null))));
+        let document = self.surfaces.document(TOAST_LABEL);
+        self.surfaces.eval(TOAST_LABEL, script::reply(document, id, &Ok(Payload::Json(Value::Null))));
         true
     }
 
@@ -410,7 +447,11 @@ impl Shell {
     fn toast_layout(&mut self, args: &Value) {
         let height = args["height"].as_u64().unwrap_or(0).min(4096) as i32;
         let Some(tb) = &mut self.control.toast else { return };
-        let pending = if tb.ready { Vec::new() } else { std::mem::take(&mut tb.pending) };
+        let pending = if tb.ready { VecDeque::new() } else { std::mem::take(&mut tb.pending) };
+        if !tb.ready && tb.dropped > 0 {
+            log::warn!("{} toasts were dropped while the toast page was not ready", tb.dropped);
+            tb.dropped = 0;
+        }
         tb.ready = true;
         let width = tb.width;
         if let Some(s) = self.surfaces.get_mut(TOAST_LABEL) {
@@ -449,6 +490,12 @@ fn load(s: &mut Surface, url: &str) -> Result<(), ControlError> {
     s.webview.load_url(url).map_err(|e| ControlError::Failed(format!("cannot load {url}: {e}")))
 }
 
+/// Appends `item`; past `max` items the oldest is dropped and returned.
+fn push_bounded<T>(queue: &mut VecDeque<T>, item: T, max: usize) -> Option<T> {
+    queue.push_back(item);
+    (queue.len() > max).then(|| queue.pop_front()).flatten()
+}
+
 fn toast_script(t: &Toast) -> String {
     let view = serde_json::json!({
         "id": t.id, "title": t.title, "body": t.body, "icon": t.icon,
@@ -457,12 +504,16 @@ fn toast_script(t: &Toast) -> String {
     format!("window.vitrineToast&&window.vitrineToast.show({view})")
 }
 
-/// Encodes WebKit's snapshot (a cairo image surface) as PNG.
-fn encode_png(surface: gtk::cairo::Surface) -> Result<Png, String> {
-    let image = gtk::cairo::ImageSurface::try_from(surface).map_err(|_| "the snapshot is not an image".to_string())?;
-    let (width, height) = (image.width(), image.height());
-    let pixbuf = gtk::gdk::pixbuf_get_from_surface(&image, 0, 0, width, height)
-        .ok_or_else(|| format!("cannot read the {width}x{height} snapshot"))?;
-    let bytes = pixbuf.save_to_bufferv("png", &[]).map_err(|e| format!("cannot encode PNG: {e}"))?;
-    Ok(Png { width: width.max(0) as u32, height: height.max(0) as u32, bytes })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_waiting_queue_drops_the_oldest_past_its_bound() {
+        let mut q = VecDeque::new();
+        let dropped: Vec<u32> = (0..20).filter_map(|i| push_bounded(&mut q, i, MAX_WAITING)).collect();
+        assert_eq!(dropped, [0, 1, 2, 3]);
+        assert_eq!(q.len(), MAX_WAITING);
+        assert_eq!((q.front(), q.back()), (Some(&4), Some(&19)));
+    }
 }

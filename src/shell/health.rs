@@ -11,6 +11,11 @@
 //!   backoff until it loads.
 //! * A page that stays up `stable_secs` has recovered: attempts count from 0 again.
 //! * The watchdog is fed while no surface has been past its budget for `give_up_secs`.
+//! * Time the core itself stood still (stopped, swapped out, busy on one long task)
+//!   is not a page's silence: no pings went out and no beats were read. [`LoopLag`]
+//!   measures how late the main loop's tick ran, and [`Health::core_lagged`] moves
+//!   the page's window on by that much, so a page is only ever blamed for core time
+//!   in which it could have answered.
 
 use std::time::{Duration, Instant};
 
@@ -101,6 +106,22 @@ impl Health {
 
     pub fn beat(&mut self, now: Instant) {
         self.last_beat = now;
+    }
+
+    /// The main loop ran `lag` later than it should have. A loop that is merely busy
+    /// (late by less than a quarter of the hang timeout) still sends pings and reads
+    /// beats between its tasks, so that counts as running. A longer stall is the
+    /// core standing still: no ping went out and no beat was read, so the page's
+    /// windows (silence, loading) start again that much later. Never past `now`: a
+    /// page gets no credit for the future.
+    pub fn core_lagged(&mut self, lag: Duration, now: Instant) {
+        if lag < self.hang_timeout() / 4 {
+            return;
+        }
+        self.last_beat = (self.last_beat + lag).min(now);
+        if let Phase::Loading { since } = &mut self.phase {
+            *since = (*since + lag).min(now);
+        }
     }
 
     /// The web process ended (crash, kill, memory, or ended by us for a hang).
@@ -199,6 +220,31 @@ impl Health {
 
     fn load_timeout(&self) -> Duration {
         Duration::from_secs(self.policy.load_timeout_secs)
+    }
+}
+
+/// How late the main loop's periodic tick runs: the time the core itself stood still.
+#[derive(Debug, Clone)]
+pub struct LoopLag {
+    period: Duration,
+    last: Option<Instant>,
+    /// The longest lateness seen, for the log.
+    pub worst: Duration,
+}
+
+impl LoopLag {
+    pub fn new(period: Duration) -> Self {
+        Self { period, last: None, worst: Duration::ZERO }
+    }
+
+    /// The tick runs at `now`: returns how much later than one period after the last
+    /// tick that is (zero when on time, or on the first tick).
+    pub fn observe(&mut self, now: Instant) -> Duration {
+        let lag =
+            self.last.map_or(Duration::ZERO, |last| now.saturating_duration_since(last).saturating_sub(self.period));
+        self.last = Some(now);
+        self.worst = self.worst.max(lag);
+        lag
     }
 }
 
@@ -324,5 +370,126 @@ mod tests {
         assert_eq!(h.crashed("crashed", t0), Some(Action::ShowRecovery));
         assert!(h.watchdog_ok(t0 + Duration::from_secs(4)));
         assert!(!h.watchdog_ok(t0 + Duration::from_secs(6)));
+    }
+
+    #[test]
+    fn a_stalled_core_does_not_blame_a_page_that_was_never_asked() {
+        let t0 = Instant::now();
+        let mut h = health(t0);
+        let mut lag = LoopLag::new(ms(100));
+        lag.observe(t0);
+        h.beat(t0);
+        // The core stands still for 2 s: no tick, no ping, no beat read.
+        let resumed = t0 + ms(2100);
+        h.core_lagged(lag.observe(resumed), resumed);
+        assert_eq!(h.tick(resumed), None);
+        assert_eq!(lag.worst, ms(2000));
+        // Pings flow again; a page that still does not answer is hung a window later.
+        assert_eq!(h.tick(resumed + ms(800)), None);
+        assert_eq!(h.tick(resumed + ms(1000)), Some(Action::Terminate));
+    }
+
+    #[test]
+    fn a_stall_while_loading_does_not_count_against_the_load_timeout() {
+        let t0 = Instant::now();
+        let mut h = Health::new(Recovery { load_timeout_secs: 2, ..Recovery::default() }, t0);
+        h.core_lagged(ms(1500), t0 + ms(1600));
+        assert_eq!(h.tick(t0 + ms(2100)), None);
+        assert_eq!(h.tick(t0 + ms(3600)), Some(Action::Terminate));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const HANG_MS: u64 = 1000;
+        const PING_MS: u64 = 250;
+
+        /// Gaps between ticks: on time (with jitter), late, or the core standing still
+        /// for up to 6 s.
+        fn gaps() -> impl Strategy<Value = Vec<u64>> {
+            prop::collection::vec(prop_oneof![8 => 100u64..120, 1 => 120u64..400, 1 => 400u64..6000], 10..120)
+        }
+
+        /// Drives `h` through the ticks `gaps` as the shell does: lag first, then the
+        /// ping, then the decision. The page answers each ping `answer` ms later until
+        /// tick `hung_at`; a beat that falls due in a gap longer than 150 ms (the core
+        /// standing still) is read only after the next tick (the worst order). Returns when, and how much
+        /// core running time after `hung_at`, the page was ended.
+        fn drive(gaps: &[u64], answer: u64, hung_at: Option<usize>) -> (Option<(usize, Duration)>, Option<Instant>) {
+            let t0 = Instant::now();
+            let policy = Recovery { hang_timeout_ms: HANG_MS, ..Recovery::default() };
+            let mut h = Health::new(policy, t0);
+            h.loaded(t0);
+            let mut lag = LoopLag::new(ms(100));
+            lag.observe(t0);
+            let (mut t, mut last_ping) = (t0, t0);
+            let mut due: Vec<Instant> = Vec::new();
+            let mut hung_since: Option<Instant> = None;
+            let mut running_since_hang = Duration::ZERO;
+            for (i, &gap) in gaps.iter().enumerate() {
+                let next = t + ms(gap);
+                let stalled = gap >= 150;
+                if !stalled {
+                    for b in due.iter().filter(|b| **b <= next) {
+                        h.beat(*b);
+                    }
+                    due.retain(|b| *b > next);
+                }
+                t = next;
+                let late = lag.observe(t);
+                if hung_since.is_some() {
+                    // What the core credits back is not running time.
+                    let credited = if late >= ms(HANG_MS) / 4 { late } else { Duration::ZERO };
+                    running_since_hang += ms(gap) - credited;
+                }
+                h.core_lagged(late, t);
+                if hung_at == Some(i) {
+                    hung_since = Some(t);
+                    due.clear();
+                }
+                if t.duration_since(last_ping) >= ms(PING_MS) {
+                    last_ping = t;
+                    if hung_since.is_none() {
+                        due.push(t + ms(answer));
+                    }
+                }
+                if h.tick(t) == Some(Action::Terminate) {
+                    return (Some((i, running_since_hang)), hung_since);
+                }
+                if stalled {
+                    for _ in due.iter().filter(|b| **b <= t) {
+                        h.beat(t);
+                    }
+                    due.retain(|b| *b > t);
+                }
+            }
+            (None, hung_since)
+        }
+
+        proptest! {
+            #[test]
+            fn a_page_that_answers_is_never_ended_whatever_the_core_stalls(gaps in gaps(), answer in 0u64..200) {
+                let (ended, _) = drive(&gaps, answer, None);
+                prop_assert_eq!(ended, None);
+            }
+
+            #[test]
+            fn a_hung_page_is_ended_within_the_timeout_of_core_running_time(
+                before in gaps(), after in gaps(), answer in 0u64..200,
+            ) {
+                let mut gaps = before.clone();
+                gaps.extend(&after);
+                // Enough running time after the hang for the timeout to pass.
+                gaps.extend(std::iter::repeat_n(100, 15));
+                let (ended, hung_since) = drive(&gaps, answer, Some(before.len() - 1));
+                prop_assert!(hung_since.is_some());
+                let (at, running) = ended.expect("the hung page was never ended");
+                prop_assert!(at >= before.len() - 1, "ended before it hung");
+                // One tick of granularity on top of the timeout: at most a busy tick,
+                // late by just under a quarter of the timeout.
+                prop_assert!(running <= ms(HANG_MS + 100 + HANG_MS / 4), "ended after {:?} of running time", running);
+            }
+        }
     }
 }

@@ -71,7 +71,8 @@ impl Surfaces {
     pub fn flush(&mut self) {
         self.flush_scheduled = false;
         for (label, frames) in std::mem::take(&mut self.queued) {
-            self.eval(&label, script::events(&frames));
+            let document = self.document(&label);
+            self.eval(&label, script::events(document, &frames));
         }
     }
 }
@@ -125,6 +126,21 @@ impl Host for Surfaces {
         if let Err(e) = s.webview.evaluate_script(&script) {
             log::warn!(surface = label; "cannot deliver to page: {e}");
         }
+    }
+
+    fn set_zoom(&mut self, label: &str, factor: f64) -> Result<(), IpcError> {
+        let Some(s) = self.get(label) else {
+            return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{label}'")));
+        };
+        use webkit2gtk::WebViewExt as _;
+        use wry::WebViewExtUnix as _;
+        s.webview.webview().set_zoom_level(factor);
+        log::info!(surface = label; "zoom {factor}");
+        Ok(())
+    }
+
+    fn document(&self, label: &str) -> u64 {
+        self.get(label).map_or(0, |s| s.documents.number())
     }
 
     fn beat(&mut self, label: &str) {

@@ -7,14 +7,21 @@
 //! through the loop.
 
 mod assets;
+mod automation;
 mod control;
 mod fetch;
 mod health;
 mod host;
+pub mod inspector;
+mod lockdown;
 mod navigation;
+mod permissions;
+mod picker;
 mod resilience;
 mod sandbox;
+mod screenshot;
 mod surface;
+pub mod webdata;
 mod window;
 
 pub use assets::{mime_type, Assets};
@@ -29,10 +36,13 @@ use gtk::prelude::*;
 use tao::event::{Event, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
 use wry::http::Request;
-use wry::{RequestAsyncResponder, WebContext};
+use wry::RequestAsyncResponder;
 
 use crate::config::Bundle;
-use crate::ipc::{register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, HttpCall, ReplySink, Router};
+use crate::ipc::document::new_token;
+use crate::ipc::{
+    register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, Document, HttpCall, ReplySink, Router,
+};
 use crate::service::notify;
 pub use fetch::on_fetch;
 use host::Surfaces;
@@ -57,9 +67,11 @@ pub enum CoreEvent {
         result: CallResult,
     },
     Broadcast(Broadcast),
+    /// A large frame decoded, or a large reply encoded, by a worker.
+    Offloaded(crate::ipc::offload::Offloaded),
     PageLoad {
         label: String,
-        finished: bool,
+        stage: LoadStage,
         url: String,
     },
     Crashed {
@@ -76,6 +88,17 @@ pub enum CoreEvent {
     Quit {
         signal: &'static str,
     },
+}
+
+/// How far a surface's top-frame load has come.
+pub enum LoadStage {
+    /// A load started; the document it will commit gets this bridge (none when no
+    /// token could be made).
+    Started(Option<Document>),
+    /// The new document replaced the old one.
+    Committed,
+    /// The load ended, committed or not.
+    Finished,
 }
 
 thread_local! {
@@ -105,6 +128,16 @@ impl ReplySink for ProxySink {
         };
         if proxy.send_event(CoreEvent::Broadcast(broadcast)).is_err() {
             log::debug!("event loop gone; core event dropped");
+        }
+    }
+
+    fn offloaded(&self, offloaded: crate::ipc::offload::Offloaded) {
+        let proxy = match self.0.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if proxy.send_event(CoreEvent::Offloaded(offloaded)).is_err() {
+            log::debug!("event loop gone; decoded message dropped");
         }
     }
 }
@@ -138,14 +171,6 @@ fn every(interval: std::time::Duration, f: fn(&mut Shell)) {
     });
 }
 
-/// A fresh secret for a surface's bridge: 128 bits from the kernel, as hex.
-fn new_token() -> std::io::Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
     #[error(transparent)]
@@ -174,11 +199,15 @@ pub struct Shell {
     ready: bool,
     /// Control requests, the bus link and the toast overlay (see `control.rs`).
     control: control::ControlState,
+    /// The file picker for `file_chooser = "media"` (see `picker.rs`).
+    picker: Option<picker::Picker>,
+    /// The shared context's web data, for `vitrine ctl web clear`.
+    web_data: webdata::Manager,
 }
 
 impl Shell {
     pub fn on_ipc(&mut self, label: &str, url: &str, body: &str) {
-        if self.on_toast_message(label, body) {
+        if self.on_toast_message(label, body) || self.on_picker_message(label, body) {
             return;
         }
         self.router.handle_message(&mut self.surfaces, Caller { label, url }, body);
@@ -214,7 +243,8 @@ impl Shell {
             CoreEvent::Broadcast(b) => {
                 self.router.broadcast(&mut self.surfaces, &b);
             }
-            CoreEvent::PageLoad { label, finished, url } => self.on_page_load(&label, finished, url),
+            CoreEvent::Offloaded(o) => self.router.offloaded(&mut self.surfaces, o),
+            CoreEvent::PageLoad { label, stage, url } => self.on_page_load(&label, stage, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
             CoreEvent::Control(request) => self.on_control(request),
@@ -223,12 +253,32 @@ impl Shell {
         None
     }
 
-    fn on_page_load(&mut self, label: &str, finished: bool, url: String) {
-        if !finished {
-            // The old page, its listeners and its calls are gone.
-            self.router.surface_reset(label);
-            self.surfaces.forget_queued(label);
-        }
+    fn on_page_load(&mut self, label: &str, stage: LoadStage, url: String) {
+        let Some(s) = self.surfaces.get_mut(label) else { return };
+        let finished = match stage {
+            LoadStage::Started(next) => {
+                // From now until the commit, the old page's calls are refused, and its
+                // beats are neither asked for nor awaited: the load's own timeout runs.
+                s.documents.started(next);
+                s.health.loading(resilience::showing_of(&url), std::time::Instant::now());
+                self.sync_token(label);
+                log::debug!(surface = label; "a new page is loading; calls are refused until it commits");
+                return;
+            }
+            LoadStage::Committed => {
+                s.documents.committed();
+                self.sync_token(label);
+                // The old page, its listeners and its calls are gone.
+                self.router.surface_reset(label);
+                self.surfaces.forget_queued(label);
+                false
+            }
+            LoadStage::Finished => {
+                s.documents.finished();
+                self.sync_token(label);
+                true
+            }
+        };
         log::info!(surface = label; "page {} {url}", if finished { "loaded" } else { "loading" });
         self.track_load(label, finished, &url);
         if let Some(s) = self.surfaces.get_mut(label) {
@@ -237,6 +287,14 @@ impl Shell {
         if finished && label == self.main_label && !self.ready {
             self.ready = true;
             notify::ready(&format!("serving {} surfaces", self.surfaces.len()));
+        }
+    }
+
+    /// Tells the router which token `label`'s calls must carry now, if any.
+    fn sync_token(&mut self, label: &str) {
+        match self.surfaces.get(label).and_then(|s| s.documents.accepted_token()) {
+            Some(token) => self.router.set_token(label, token.to_string()),
+            None => self.router.revoke_token(label),
         }
     }
 
@@ -254,16 +312,28 @@ impl Shell {
     }
 }
 
+/// What the shell starts with besides the configuration and the other threads.
+pub struct Start {
+    /// Sees every IPC call as it arrives (benchmarks, metrics).
+    pub observer: Option<crate::ipc::router::CallObserver>,
+    /// The roots pages' `fs.*` paths name.
+    pub roots: crate::os::fs::Roots,
+    /// Where the pages' web data and HTTP cache live.
+    pub web_dirs: Option<webdata::Dirs>,
+    /// `--automation`: a WebDriver session may drive the kiosk.
+    pub automation: bool,
+}
+
 /// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then. `relay` is
 /// where other threads' control requests arrive; `bus` the D-Bus side, if it runs.
 pub fn run(
     bundle: Bundle,
     store: Result<crate::store::Store, String>,
-    observer: Option<crate::ipc::router::CallObserver>,
     relay: crate::control::Relay,
     bus: Option<crate::dbus::Bus>,
-    roots: crate::os::fs::Roots,
+    start: Start,
 ) -> Result<(), ShellError> {
+    let Start { observer, roots, web_dirs, automation } = start;
     let manifest = bundle.manifest;
     // D-Bus callers are a principal of their own (config::bus).
     let labels = manifest.surfaces().map(|s| s.label.as_str()).chain([crate::config::DBUS_PRINCIPAL]);
@@ -281,11 +351,22 @@ pub fn run(
         });
     }
     let mut router = Router::new(manifest.clone(), authority, sink);
+    // Large messages are decoded and encoded on workers: the GTK thread stays free.
+    router.offload_from(crate::ipc::offload::MIN_BYTES);
     register_builtins(&mut router);
+    // GTK is up (the event loop started it); no web process runs before a surface exists.
+    let web_data = webdata::Manager::default();
+    // Before the web context exists: WebKit sandboxes a context when it is made.
+    sandbox::apply(manifest.kiosk.sandbox)?;
+    let (mut context, web_setup) = webdata::create_context(&manifest, web_dirs.as_ref(), Rc::clone(&web_data));
+    if automation {
+        automation::allow(&mut context);
+    }
+    webdata::register(&mut router, Rc::clone(&web_data));
     crate::ipc::commands::store::register(&mut router, store.clone());
     let link = bus.map(|b| b.link);
     let notifier = crate::dbus::notifications::Notifier::new(link.clone(), relay.clone());
-    crate::dbus::notifications::register(&mut router, notifier);
+    crate::dbus::notifications::register(&mut router, notifier.clone());
     let dbus_token = new_token()?;
     router.set_token(crate::config::DBUS_PRINCIPAL, dbus_token.clone());
     if let Some(observer) = observer {
@@ -294,12 +375,14 @@ pub fn run(
     let toplevel = window::create(&event_loop, &manifest.name)?;
     notify::status("starting surfaces");
     let http = &manifest.http;
+    let media = roots.root_dir("MEDIA").map(std::path::Path::to_path_buf);
     let os = crate::ipc::commands::os::OsDeps {
         roots,
         http: crate::os::http::Client::new(
             crate::os::http::load_secrets(&http.secret),
             std::time::Duration::from_millis(http.timeout_ms),
             http.max_response_bytes,
+            &manifest.network,
         ),
         display: crate::os::device::Display { width: toplevel.screen.width, height: toplevel.screen.height },
     };
@@ -315,10 +398,12 @@ pub fn run(
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         store: store.ok(),
         ready: false,
-        control: control::ControlState::new(&manifest, link, dbus_token),
+        control: control::ControlState::new(&manifest, link, dbus_token, automation),
+        picker: None,
+        web_data,
     }));
-    sandbox::apply(manifest.kiosk.sandbox)?;
-    let mut context = WebContext::new(None);
+    let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
+    let lockdown = lockdown::Shared::new(&manifest.lockdown, Rc::downgrade(&shell), proxy.clone());
     let mut ctx = BuildCtx {
         context: &mut context,
         overlay: &toplevel.overlay,
@@ -327,15 +412,17 @@ pub fn run(
         proxy: proxy.clone(),
         shell: Rc::downgrade(&shell),
         assets: Some(Arc::new(Assets::new(&bundle.ui, &manifest.csp))),
+        lockdown,
+        grants,
+        trust: Rc::new(webdata::Trust::new(&manifest.network)),
+        web_setup: Some(web_setup),
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
     for cfg in manifest.surfaces() {
-        let token = new_token()?;
-        shell.borrow_mut().router.set_token(&cfg.label, token.clone());
         // WebKit starts the surface's web process while it is built.
         let before = crate::service::procs::web_processes();
-        let mut s = surface::build(cfg, &token, &mut ctx)
-            .map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
+        let mut s =
+            surface::build(cfg, &mut ctx).map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
         let started: Vec<u32> = crate::service::procs::web_processes().difference(&before).copied().collect();
         if let [pid] = started[..] {
             s.pid = Some(pid);
@@ -354,8 +441,16 @@ pub fn run(
     if toast {
         control::build_toast(&shell, &mut ctx)?;
     }
+    let picker = picker::wanted(&manifest);
+    if picker {
+        let labels = manifest.surfaces().map(|s| s.label.as_str());
+        picker::build(&shell, &mut ctx, Authority::new(labels, &bundle.capabilities), media)?;
+    }
+    if let (true, Some(main)) = (automation, shell.borrow().surfaces.iter().next()) {
+        automation::name_sessions(&main.webview);
+    }
     control::attach(&relay, proxy.clone());
-    if !manifest.overlays.is_empty() || toast {
+    if !manifest.overlays.is_empty() || toast || picker {
         window::repair_partial_redraws(&toplevel.window);
     }
     notify::status("loading pages");

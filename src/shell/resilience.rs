@@ -3,7 +3,8 @@
 //!
 //! The decisions are [`Health`]'s (pure, unit-tested); this file carries them out on
 //! the webviews. A tick every 100 ms pings each page (every 250 ms), asks each surface's
-//! health what is due, and checks memory every 2 s.
+//! health what is due, and checks memory every 2 s. It also measures how late it runs:
+//! that is time the core itself stood still, which no page is blamed for.
 
 use std::time::{Duration, Instant};
 
@@ -13,20 +14,25 @@ use wry::WebViewExtUnix;
 use crate::config::policy::parse_hh_mm;
 use crate::ipc::script;
 use crate::service::{notify, procs};
-use crate::shell::assets::{builtin_url, BUILTIN_PREFIX};
-use crate::shell::health::{Action, Showing};
+use crate::shell::assets::{builtin_url, certificate_url, BUILTIN_PREFIX};
+use crate::shell::health::{Action, LoopLag, Showing};
+use crate::shell::webdata::CERTIFICATE_REASON;
 use crate::shell::Shell;
 
 pub const TICK: Duration = Duration::from_millis(100);
 const PING_EVERY: Duration = Duration::from_millis(250);
 const MEMORY_EVERY: Duration = Duration::from_secs(2);
+/// A tick this late is worth a line in the log (at most one per `LAG_LOG_EVERY`).
+const LAG_WORTH_LOGGING: Duration = Duration::from_millis(250);
+const LAG_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// What a URL shows, from the core's point of view.
 pub fn showing_of(url: &str) -> Showing {
     let builtin = url.strip_prefix("app://localhost/").and_then(|p| p.strip_prefix(BUILTIN_PREFIX));
     match builtin {
         Some(p) if p.starts_with("recovery.html") => Showing::Recovery,
-        Some(p) if p.starts_with("offline.html") => Showing::Offline,
+        // The certificate page is retried like the offline page.
+        Some(p) if p.starts_with("offline.html") || p.starts_with("certificate.html") => Showing::Offline,
         _ => Showing::Page,
     }
 }
@@ -37,6 +43,8 @@ pub struct Timers {
     next_daily_reload: Option<Instant>,
     status: String,
     starving: bool,
+    lag: LoopLag,
+    lag_logged: Option<Instant>,
 }
 
 impl Timers {
@@ -46,6 +54,8 @@ impl Timers {
             next_daily_reload: daily_reload.and_then(parse_hh_mm).map(|m| now + until_local_minute(m)),
             status: String::new(),
             starving: false,
+            lag: LoopLag::new(TICK),
+            lag_logged: None,
         }
     }
 }
@@ -55,6 +65,9 @@ impl Shell {
         let now = Instant::now();
         self.router.surface_reset(label);
         self.surfaces.forget_queued(label);
+        let Some(s) = self.surfaces.get_mut(label) else { return };
+        s.documents.ended();
+        self.sync_token(label);
         let Some(s) = self.surfaces.get_mut(label) else { return };
         let reason = s.exit_reason.take().unwrap_or(reason);
         // A first crash reloads at once, not at the next tick.
@@ -78,6 +91,9 @@ impl Shell {
         }
         let Some(s) = self.surfaces.get_mut(label) else { return };
         log::warn!(surface = label, reason = reason; "cannot load {url}: {reason}");
+        // What failed is what is retried (and named on the certificate page), also when
+        // it was a navigation away from a page that had loaded.
+        s.page_url = url.to_string();
         if let Some(action) = s.health.load_failed(reason, Instant::now()) {
             self.perform(label, action);
         }
@@ -110,9 +126,15 @@ impl Shell {
 
     pub(crate) fn tick(&mut self) {
         let now = Instant::now();
+        let late = self.timers.lag.observe(now);
+        self.log_lag(late, now);
         let mut due = Vec::new();
         for s in self.surfaces.iter_mut() {
-            if now.duration_since(s.last_ping) >= PING_EVERY {
+            // Before any decision: the time the core stood still is not the page's.
+            s.health.core_lagged(late, now);
+            // A page that may not call (being replaced, or gone) could not answer.
+            let callable = s.documents.accepted_token().is_some();
+            if callable && now.duration_since(s.last_ping) >= PING_EVERY {
                 s.last_ping = now;
                 if let Err(e) = s.webview.evaluate_script(&script::ping()) {
                     log::debug!("ping failed: {e}");
@@ -131,9 +153,22 @@ impl Shell {
         }
         self.check_idle(now);
         self.check_daily_reload(now);
+        self.router.tick(now);
         self.update_status();
         // Properties, crash and recovery signals for the D-Bus control interface.
         self.publish();
+    }
+
+    fn log_lag(&mut self, late: Duration, now: Instant) {
+        if late < LAG_WORTH_LOGGING || self.timers.lag_logged.is_some_and(|t| now.duration_since(t) < LAG_LOG_EVERY) {
+            return;
+        }
+        self.timers.lag_logged = Some(now);
+        log::warn!(
+            "the core's main loop stood still for {} ms (longest so far {} ms); no page is blamed for that time",
+            late.as_millis(),
+            self.timers.lag.worst.as_millis()
+        );
     }
 
     fn perform(&mut self, label: &str, action: Action) {
@@ -148,7 +183,10 @@ impl Shell {
             }
             Action::LoadPage => (s.page_url.clone(), Showing::Page),
             Action::ShowRecovery => (builtin_url("recovery.html", label, &reason), Showing::Recovery),
-            Action::ShowOffline => (builtin_url("offline.html", label, &reason), Showing::Offline),
+            Action::ShowOffline => match reason.strip_prefix(CERTIFICATE_REASON) {
+                Some(problem) => (certificate_url(label, &s.page_url, problem), Showing::Offline),
+                None => (builtin_url("offline.html", label, &reason), Showing::Offline),
+            },
         };
         if showing == Showing::Recovery {
             log::error!(surface = label; "recovery budget spent; showing the recovery page and retrying in the background");

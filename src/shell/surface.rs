@@ -4,14 +4,13 @@
 //! Every callback a webview gets is bound to the surface's label here, by the core;
 //! that binding is what makes the sender of an IPC message unforgeable.
 
+use std::cell::{Cell, RefCell};
 use std::rc::Weak;
 use std::sync::Arc;
 
 use gtk::prelude::*;
 use tao::event_loop::EventLoopProxy;
-use wry::{
-    NewWindowResponse, PageLoadEvent, WebContext, WebView, WebViewBuilder, WebViewBuilderExtUnix, WebViewExtUnix,
-};
+use wry::{NewWindowResponse, WebContext, WebView, WebViewBuilder, WebViewBuilderExtUnix, WebViewExtUnix};
 
 use std::time::Instant;
 
@@ -19,12 +18,12 @@ use webkit2gtk::{SettingsExt, URIResponseExt, UserContentManagerExt, WebResource
 
 use crate::config::policy::Acceleration;
 use crate::config::{Anchor, InputMode, Kiosk, Manifest, Recovery, SurfaceConfig};
-use crate::ipc::bridge_script;
+use crate::ipc::{bridge_script, Document, Documents};
 use crate::shell::assets::{Assets, SCHEME};
 use crate::shell::health::Health;
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::window::Screen;
-use crate::shell::{dispatch, CoreEvent, SharedShell};
+use crate::shell::{dispatch, CoreEvent, LoadStage, SharedShell};
 
 pub struct Surface {
     pub config: SurfaceConfig,
@@ -42,6 +41,8 @@ pub struct Surface {
     /// Why the core ended the web process itself (hang, memory), for the crash report.
     pub exit_reason: Option<&'static str>,
     pub last_ping: Instant,
+    /// Which document may call, and which one the core's scripts name.
+    pub documents: Documents,
 }
 
 impl Surface {
@@ -59,6 +60,7 @@ impl Surface {
             pid: None,
             exit_reason: None,
             last_ping: now,
+            documents: Documents::default(),
         }
     }
 }
@@ -73,21 +75,31 @@ pub struct BuildCtx<'a> {
     pub shell: Weak<SharedShell>,
     /// Given to the first surface built: the scheme lives on the shared context.
     pub assets: Option<Arc<Assets>>,
+    /// Toolkit dialogs refused, HTTP logins answered (see `lockdown.rs`).
+    pub lockdown: std::rc::Rc<crate::shell::lockdown::Shared>,
+    /// Permission requests decided (see `permissions.rs`).
+    pub grants: std::rc::Rc<crate::shell::permissions::Grants>,
+    /// Certificates the core trusts beyond WebKit's (`[network]`).
+    pub trust: std::rc::Rc<crate::shell::webdata::Trust>,
+    /// Applied by the first surface built, before its first load.
+    pub web_setup: Option<crate::shell::webdata::Setup>,
 }
 
-/// Builds the surface `cfg`; `token` is the secret its bridge puts on every call.
-pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry::Error> {
+/// Builds the surface `cfg` and starts loading its page.
+pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry::Error> {
     let url = cfg.page.url();
     let is_main = cfg.label == ctx.manifest.main.label;
     let label = cfg.label.clone();
 
+    // Every surface opens its page only once it and the shared web context are prepared
+    // (grants, cookie storage, proxy, TLS: `permissions::prepare_context`,
+    // `webdata::Setup`), so that no request leaves before the settings are in place.
+    let first = ctx.assets.is_some();
     let mut builder = WebViewBuilder::new_with_web_context(ctx.context)
         .with_id(&label)
-        .with_url(&url)
         .with_transparent(cfg.transparent)
-        .with_devtools(cfg!(debug_assertions))
+        .with_devtools(cfg!(debug_assertions) || crate::shell::inspector::requested())
         .with_hotkeys_zoom(false)
-        .with_initialization_script_for_main_only(bridge_script(token), true)
         .with_ipc_handler(ipc_handler(label.clone(), ctx.shell.clone(), ctx.proxy.clone()))
         .with_navigation_handler(navigation_handler(
             label.clone(),
@@ -98,16 +110,6 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
             move |url, _| {
                 log::warn!(surface = label.as_str(); "refused to open a new window for {url}");
                 NewWindowResponse::Deny
-            }
-        })
-        .with_on_page_load_handler({
-            let label = label.clone();
-            let (shell, proxy) = (ctx.shell.clone(), ctx.proxy.clone());
-            // Handled at once, so the old page's calls are dropped before the new page
-            // can make any.
-            move |event, url| {
-                let finished = matches!(event, PageLoadEvent::Finished);
-                dispatch(&shell, &proxy, CoreEvent::PageLoad { label: label.clone(), finished, url });
             }
         });
     if let Some(assets) = ctx.assets.take() {
@@ -142,9 +144,80 @@ pub fn build(cfg: &SurfaceConfig, token: &str, ctx: &mut BuildCtx<'_>) -> Result
         (webview, Some(container))
     };
     watch_web_process(&label, &webview, ctx);
+    let native = webview.webview();
+    if first {
+        if let Some(context) = native.context() {
+            crate::shell::permissions::prepare_context(&context, &ctx.grants);
+        }
+    }
+    crate::shell::lockdown::apply(&native, cfg, &ctx.lockdown);
+    crate::shell::permissions::apply(&native, &label, &ctx.grants);
+    if cfg.lockdown.zoom.factor() != 1.0 {
+        native.set_zoom_level(cfg.lockdown.zoom.factor());
+    }
+    let tls = (ctx.shell.clone(), ctx.proxy.clone());
+    crate::shell::webdata::watch_tls(&label, &native, &ctx.trust, tls.0, tls.1);
+    if let Some(setup) = ctx.web_setup.take() {
+        setup.apply(&native);
+    }
+    bind_documents(&label, &webview, ctx);
     apply_kiosk_policy(&webview, &ctx.manifest.kiosk);
     log_rendering(&webview, ctx.manifest);
+    // Only now: the first document must find its bridge installed, and the context
+    // its settings.
+    webview.load_url(&url)?;
     Ok(Surface::new(cfg, webview, container, &ctx.manifest.recovery))
+}
+
+/// Gives each document of the top frame a bridge of its own (see `ipc::document`):
+/// when a load starts, the next document's bridge replaces the last one in the
+/// webview's content manager. That happens here, in the signal, and not on the shell's
+/// next turn: the new document reads its scripts when it commits, and the shell may
+/// be busy. The shell then hears of every stage, at once when it can, so that the old
+/// page is refused from the start of the load and its calls are dropped at the commit.
+fn bind_documents(label: &str, webview: &WebView, ctx: &BuildCtx<'_>) {
+    let native = webview.webview();
+    let Some(manager) = native.user_content_manager() else {
+        log::error!(surface = label; "the webview has no content manager; its pages get no bridge");
+        return;
+    };
+    let installed: RefCell<Option<webkit2gtk::UserScript>> = RefCell::new(None);
+    let numbers = Cell::new(0u64);
+    let (shell, proxy, label) = (ctx.shell.clone(), ctx.proxy.clone(), label.to_string());
+    native.connect_load_changed(move |view, event| {
+        let stage = match event {
+            webkit2gtk::LoadEvent::Started => {
+                numbers.set(numbers.get() + 1);
+                let document = match Document::new(numbers.get()) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        log::error!(surface = label.as_str(); "no token for the next page, which gets no bridge: {e}");
+                        None
+                    }
+                };
+                if let Some(old) = installed.borrow_mut().take() {
+                    manager.remove_script(&old);
+                }
+                if let Some(document) = &document {
+                    let script = webkit2gtk::UserScript::new(
+                        &bridge_script(document),
+                        webkit2gtk::UserContentInjectedFrames::TopFrame,
+                        webkit2gtk::UserScriptInjectionTime::Start,
+                        &[],
+                        &[],
+                    );
+                    manager.add_script(&script);
+                    *installed.borrow_mut() = Some(script);
+                }
+                LoadStage::Started(document)
+            }
+            webkit2gtk::LoadEvent::Committed => LoadStage::Committed,
+            webkit2gtk::LoadEvent::Finished => LoadStage::Finished,
+            _ => return,
+        };
+        let url = view.uri().map(|u| u.to_string()).unwrap_or_default();
+        dispatch(&shell, &proxy, CoreEvent::PageLoad { label: label.clone(), stage, url });
+    });
 }
 
 /// Crashes, load failures and error responses become core events.
@@ -192,6 +265,11 @@ fn watch_web_process(label: &str, webview: &WebView, ctx: &BuildCtx<'_>) {
 pub(crate) fn prepare_rendering(kiosk: &Kiosk) {
     if !kiosk.dmabuf_renderer {
         std::env::set_var(DISABLE_DMABUF, "1");
+    }
+    // GTK reads it once, when it opens the display; pages see it as devicePixelRatio.
+    if kiosk.scale > 0 {
+        std::env::set_var("GDK_SCALE", kiosk.scale.to_string());
+        log::info!("device scale {} (GDK_SCALE, [kiosk] scale)", kiosk.scale);
     }
 }
 
@@ -254,8 +332,13 @@ fn apply_kiosk_policy(webview: &WebView, kiosk: &Kiosk) {
         Acceleration::Always => Some(webkit2gtk::HardwareAccelerationPolicy::Always),
         Acceleration::Never => Some(webkit2gtk::HardwareAccelerationPolicy::Never),
     };
-    if let (Some(policy), Some(settings)) = (policy, WebViewExt::settings(&native)) {
-        settings.set_hardware_acceleration_policy(policy);
+    if let Some(settings) = WebViewExt::settings(&native) {
+        if let Some(policy) = policy {
+            settings.set_hardware_acceleration_policy(policy);
+        }
+        // A page restored from the back/forward cache would come back with the bridge
+        // of a document that has ended, whose token is refused.
+        settings.set_enable_page_cache(false);
     }
     if !kiosk.context_menu {
         native.connect_context_menu(|_, _, _, _| true);

@@ -27,6 +27,13 @@ struct LabelArgs {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ZoomArgs {
+    label: String,
+    factor: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EmitArgs {
     event: String,
     #[serde(default)]
@@ -114,11 +121,17 @@ pub fn register_builtins(router: &mut Router) {
     router.register("window.list", |ctx, NoArgs {}| Ok::<Vec<SurfaceInfo>, _>(ctx.host.surfaces()));
     router.register("window.show", |ctx, LabelArgs { label }| set_visible(ctx, &label, true));
     router.register("window.hide", |ctx, LabelArgs { label }| set_visible(ctx, &label, false));
+    router.register("window.zoom", |ctx, ZoomArgs { label, factor }| {
+        let zoom = crate::config::lockdown::Zoom::new(factor).map_err(|m| IpcError::new(ErrorCode::BadArgs, m))?;
+        if ctx.manifest.surface(&label).is_none() {
+            return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{label}'")));
+        }
+        ctx.host.set_zoom(&label, zoom.factor())
+    });
     router.register("event.emit", emit);
     router.register("event.listen", |ctx, EventArgs { event }| {
         check_scoped(ctx, "event.listen", &event)?;
-        ctx.events.subscribe(ctx.caller.label, &event);
-        Ok(())
+        ctx.events.subscribe(ctx.caller.label, &event)
     });
     router.register("event.unlisten", |ctx, EventArgs { event }| {
         check_event_name(&event)?;

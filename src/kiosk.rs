@@ -58,6 +58,7 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     }
     // Before the bus and store threads start.
     shell::prepare_rendering(&bundle.manifest.kiosk);
+    shell::prepare_sandbox(bundle.manifest.kiosk.sandbox);
     shell::inspector::prepare(options.inspect, options.automation);
     // Before the store and the window: a second kiosk must touch neither.
     let relay = control::Relay::default();

@@ -700,7 +700,7 @@ fn vitrine_group() -> u32 {
 }
 
 #[test]
-fn the_system_bus_policy_admits_root_and_group_vitrine_only() {
+fn the_system_bus_policy_lets_group_vitrine_call_and_listen_but_only_root_or_vitrine_own() {
     // SAFETY: geteuid only reads the process's credentials.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED: the system-bus policy test runs clients under other uids, which needs root");
@@ -759,7 +759,49 @@ fn the_system_bus_policy_admits_root_and_group_vitrine_only() {
     let out = as_user(&[], busctl, &args);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Access denied"), "{out:?}");
 
-    // A member of group vitrine may.
+    // A member of group vitrine may call it, but may not own the name: not while the
+    // kiosk holds it (queued), nor as a replacement.
     let out = as_user(&[&gid], &bin, &["ctl", "--system", "ping"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for flags in ["4", "0", "2"] {
+        let mut args = vec![address.as_str()];
+        args.extend_from_slice(&request);
+        args.extend_from_slice(&[NAME, flags]);
+        let out = as_user(&[&gid], busctl, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("Access denied"), "a member owned the name: {out:?}");
+    }
+
+    // Signals, which carry the surfaces' URLs, reach members and no one else.
+    let listen = |groups: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534"]);
+        match groups {
+            [] => cmd.arg("--clear-groups"),
+            gs => cmd.arg(format!("--groups={}", gs.join(","))),
+        };
+        let peer =
+            Peer::start(cmd.args(["dbus-monitor", "--address", &bus.address, &format!("type='signal',path='{PATH}'")]));
+        assert!(
+            wait_until(Duration::from_secs(5), || peer.text().contains("NameAcquired")),
+            "dbus-monitor did not start"
+        );
+        peer
+    };
+    let member = listen(&[&gid]);
+    let outsider = listen(&[]);
+    let marker = "signal-marker-7f3a";
+    let status: Value = serde_json::from_str(
+        &ctl_env(&[("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)], &["--system", "status", "--json"]).1,
+    )
+    .expect("status JSON");
+    let url = surface(&status, "main")["url"].as_str().expect("main's url").to_string();
+    let target = format!("{}?{marker}", url.split('?').next().unwrap_or(&url));
+    let nav = ctl_env(&[("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)], &["--system", "navigate", "main", &target]);
+    assert_eq!(nav.0, 0, "{}", nav.2);
+    assert!(wait_until(Duration::from_secs(10), || member.text().contains(marker)), "no signal reached the member");
+    // The member's copy came; the outsider's would have been sent at the same moment.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!outsider.text().contains(marker), "an outsider heard the URL:\n{}", outsider.text());
+    assert!(!outsider.text().contains("PropertiesChanged"), "{}", outsider.text());
 }

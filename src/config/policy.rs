@@ -104,6 +104,9 @@ pub struct Kiosk {
     /// WebKitGTK's DMA-BUF renderer; `false` sets `WEBKIT_DISABLE_DMABUF_RENDERER=1`
     /// before the first surface starts.
     pub dmabuf_renderer: bool,
+    /// WebKit's bubblewrap sandbox for web processes (`shell::sandbox`); `false` only
+    /// for a board that cannot run it, and logged as an error at every start.
+    pub sandbox: bool,
     /// Device scale (`GDK_SCALE`) for HiDPI panels: 1 to 4, or 0 to leave it to GTK.
     pub scale: u32,
 }
@@ -116,6 +119,7 @@ impl Default for Kiosk {
             idle_timeout_secs: 0,
             acceleration: Acceleration::Default,
             dmabuf_renderer: true,
+            sandbox: true,
             scale: 0,
         }
     }

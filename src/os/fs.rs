@@ -147,17 +147,8 @@ impl Roots {
         if !allowed(&target.display()) {
             return Err(FsError::Escapes(path.display()));
         }
-        let tmp = format!(".{name}.vitrine-{}", std::process::id());
-        let tmp_c = cstr(&tmp)?;
         let name_c = cstr(&name)?;
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-        // SAFETY: openat with a valid directory descriptor and NUL-terminated name.
-        let raw = unsafe { libc::openat(dir.as_raw_fd(), tmp_c.as_ptr(), flags, 0o644) };
-        if raw < 0 {
-            return Err(io(&path.display(), std::io::Error::last_os_error()));
-        }
-        // SAFETY: `raw` was just returned by openat and is owned by nobody else.
-        let mut file = unsafe { File::from_raw_fd(raw) };
+        let (tmp_c, mut file) = create_unique(&dir, &name).map_err(|e| io(&path.display(), e))?;
         let written = file.write_all(bytes).and_then(|()| file.sync_all());
         // SAFETY: both names are NUL-terminated and relative to the same live directory.
         let renamed = written.and_then(|()| {
@@ -245,6 +236,38 @@ impl Roots {
     }
 }
 
+/// Creates a temporary file next to `name` under a name no other write uses: each write
+/// owns its file (`O_EXCL`), so concurrent writes of one path never share or unlink each
+/// other's, and the last rename wins. `O_TMPFILE` would need `linkat` to a name anyway
+/// before the rename, because `linkat` cannot replace an existing file.
+fn create_unique(dir: &OwnedFd, name: &str) -> std::io::Result<(CString, File)> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let mut last = std::io::Error::from_raw_os_error(libc::EEXIST);
+    for _ in 0..16 {
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut random = [0u8; 8];
+        // SAFETY: getrandom writes at most `random.len()` bytes into the buffer.
+        let got = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+        let random = if got == random.len() as isize { u64::from_ne_bytes(random) } else { 0 };
+        // A long name is cut, so that the temporary one stays within NAME_MAX.
+        let stem: String = name.chars().take(64).collect();
+        let tmp = format!(".{stem}.vitrine-{}-{n}-{random:016x}", std::process::id());
+        let tmp_c = CString::new(tmp).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: openat with a valid directory descriptor and NUL-terminated name.
+        let raw = unsafe { libc::openat(dir.as_raw_fd(), tmp_c.as_ptr(), flags, 0o644) };
+        if raw >= 0 {
+            // SAFETY: `raw` was just returned by openat and is owned by nobody else.
+            return Ok((tmp_c, unsafe { File::from_raw_fd(raw) }));
+        }
+        last = std::io::Error::last_os_error();
+        if last.raw_os_error() != Some(libc::EEXIST) {
+            break;
+        }
+    }
+    Err(last)
+}
+
 fn split(path: &LogicalPath) -> Result<(LogicalPath, String), FsError> {
     let name = path.rel.file_name().map(|n| n.to_string_lossy().into_owned());
     let Some(name) = name else { return Err(FsError::BadPath(format!("'{}' names no file", path.display()))) };
@@ -325,6 +348,29 @@ mod tests {
         assert_eq!(r.stat(&p, any).unwrap().1, 5);
         r.remove(&p, any).unwrap();
         assert_eq!(r.read(&p, 100, any), Err(FsError::NotFound("$MEDIA/sub/a.txt".into())));
+    }
+
+    #[test]
+    fn concurrent_writes_of_one_path_all_land_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let r = std::sync::Arc::new(roots(t.path()));
+        let p = r.parse("$MEDIA/sub/race.txt").unwrap();
+        let threads: Vec<_> = (0..16u8)
+            .map(|i| {
+                let (r, p) = (std::sync::Arc::clone(&r), p.clone());
+                std::thread::spawn(move || {
+                    (0..40).filter(|_| r.write(&p, &vec![b'a' + i; 4096], |_: &str| true).is_err()).count()
+                })
+            })
+            .collect();
+        let failed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(failed, 0);
+        let text = std::fs::read(t.path().join("media/sub/race.txt")).unwrap();
+        assert_eq!(text.len(), 4096);
+        assert!(text.iter().all(|b| *b == text[0]));
+        let names: Vec<_> =
+            std::fs::read_dir(t.path().join("media/sub")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("race.txt")], "temporary files left behind");
     }
 
     #[test]

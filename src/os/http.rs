@@ -17,9 +17,13 @@ pub use crate::config::os::SecretConfig;
 /// A secret loaded at start-up.
 #[derive(Clone)]
 pub struct Secret {
+    /// The origin in [`origin_key`] form.
     origin: String,
     header: String,
+    /// The header's value: `format` with the credential in place of `{}`.
     value: String,
+    /// The credential alone, as the file holds it.
+    raw: String,
     credential: String,
 }
 
@@ -44,19 +48,103 @@ pub enum HttpError {
 pub fn load_secrets(configs: &[SecretConfig]) -> Vec<Secret> {
     configs
         .iter()
-        .filter_map(|c| match read_credential(&c.credential) {
-            Ok(raw) => Some(Secret {
-                origin: c.origin.trim_end_matches('/').to_string(),
-                header: c.header.clone(),
-                value: c.format.replace("{}", raw.trim_end_matches(['\n', '\r'])),
-                credential: c.credential.clone(),
-            }),
-            Err(why) => {
-                log::error!("credential '{}' for {} is not available: {why}", c.credential, c.origin);
-                None
+        .filter_map(|c| {
+            let origin = url::Url::parse(&c.origin).ok().and_then(|u| origin_key(&u));
+            let Some(origin) = origin else {
+                log::error!("credential '{}': '{}' is not an http(s) origin", c.credential, c.origin);
+                return None;
+            };
+            match read_credential(&c.credential) {
+                Ok(raw) => {
+                    let raw = raw.trim_end_matches(['\n', '\r']).to_string();
+                    Some(Secret {
+                        origin,
+                        header: c.header.clone(),
+                        value: c.format.replace("{}", &raw),
+                        raw,
+                        credential: c.credential.clone(),
+                    })
+                }
+                Err(why) => {
+                    log::error!("credential '{}' for {} is not available: {why}", c.credential, c.origin);
+                    None
+                }
             }
         })
         .collect()
+}
+
+/// `scheme://host[:port]` as a secret's origin is compared: the `url` crate has already
+/// lowered the case, turned an international name into its ASCII form and dropped a
+/// default port; a trailing dot (`example.com.`, the same name to DNS) is dropped here.
+pub fn origin_key(url: &url::Url) -> Option<String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = url.host_str()?.trim_end_matches('.');
+    Some(match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
+}
+
+/// Parses a page's URL once: the scope check and the request both use what this returns,
+/// serialized by the `url` crate, so no second parser can read another host out of it.
+pub fn parse_url(text: &str) -> Result<url::Url, HttpError> {
+    let url = url::Url::parse(text).map_err(|e| HttpError::BadRequest(format!("'{text}': {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(HttpError::BadRequest("only http and https URLs with a host".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(HttpError::BadRequest("a URL may not carry a user name or password".into()));
+    }
+    Ok(url)
+}
+
+/// Why a page may not set this request header, as the Fetch standard lists the headers
+/// a user agent keeps for itself: they frame the message (a second `Content-Length` or a
+/// `Transfer-Encoding` smuggles a request), route it (`Host` picks the virtual host a
+/// secret goes to; `Proxy-*`, `Via`), or belong to the agent (`Cookie`, `Origin`,
+/// `Sec-*`). `None` when it may.
+pub fn forbidden_header(name: &str, value: &str) -> Option<&'static str> {
+    const NAMES: &[&str] = &[
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "permissions-policy",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+    ];
+    let lower = name.trim().to_ascii_lowercase();
+    if NAMES.contains(&lower.as_str()) || lower.starts_with("proxy-") || lower.starts_with("sec-") {
+        return Some("the core sets it");
+    }
+    let overrides = ["x-http-method", "x-http-method-override", "x-method-override"];
+    if overrides.contains(&lower.as_str()) && value.split(',').any(|m| forbidden_method(m.trim())) {
+        return Some("it names a forbidden method");
+    }
+    None
+}
+
+/// CONNECT, TRACE and TRACK, which the Fetch standard refuses in any case.
+pub fn forbidden_method(method: &str) -> bool {
+    ["connect", "trace", "track"].iter().any(|m| method.eq_ignore_ascii_case(m))
 }
 
 pub(crate) fn read_credential(name: &str) -> Result<String, String> {
@@ -101,27 +189,6 @@ fn proxy(network: &Network) -> Option<ureq::Proxy> {
     }
 }
 
-/// The system's CAs and those of `files`, when there are any; `None` keeps ureq's own.
-fn root_certs(files: &[String]) -> Option<ureq::tls::RootCerts> {
-    if files.is_empty() {
-        return None;
-    }
-    let mut certs = Vec::new();
-    for file in std::iter::once(SYSTEM_CAS).chain(files.iter().map(String::as_str)) {
-        match std::fs::read(file) {
-            Ok(pem) => certs.extend(ureq::tls::parse_pem(&pem).filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.to_owned()),
-                _ => None,
-            })),
-            Err(e) => log::error!("http.fetch: cannot read the certificate authorities in {file}: {e}"),
-        }
-    }
-    Some(ureq::tls::RootCerts::new_with_certs(&certs))
-}
-
-/// Debian's bundle of the system's certificate authorities.
-const SYSTEM_CAS: &str = "/etc/ssl/certs/ca-certificates.crt";
-
 /// One request, as a page asks for it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,31 +221,88 @@ pub struct Client {
     max_bytes: u64,
 }
 
+/// The HTTP agent: no redirects (one could carry a secret elsewhere), statuses as
+/// responses, and no proxy from the environment (`http_proxy` and friends would send
+/// every request, secrets included, through whoever set them).
+fn agent(timeout: Duration, network: &Network) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder().root_certs(root_certs(&network.ca_files)).build();
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        // Only the configured proxy: never one from the environment unless asked for.
+        .proxy(proxy(network))
+        .tls_config(tls)
+        .build()
+        .into()
+}
+
+/// The system's CA store, which an operator extends with a private CA
+/// (`update-ca-certificates`), plus `network.ca_files`; the roots built into the binary
+/// where there is no store and no extra file.
+fn root_certs(extra: &[String]) -> ureq::tls::RootCerts {
+    let certs_of = |pem: &[u8]| -> Vec<ureq::tls::Certificate<'static>> {
+        ureq::tls::parse_pem(pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.to_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    let env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let known = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+    let mut certs = Vec::new();
+    for path in env.into_iter().chain(known.iter().map(std::path::PathBuf::from)) {
+        let Ok(pem) = std::fs::read(&path) else { continue };
+        certs = certs_of(&pem);
+        if !certs.is_empty() {
+            log::debug!("http.fetch trusts the {} CAs of {}", certs.len(), path.display());
+            break;
+        }
+    }
+    let system = certs.len();
+    for file in extra {
+        match std::fs::read(file) {
+            Ok(pem) => certs.extend(certs_of(&pem)),
+            Err(e) => log::error!("http.fetch: cannot read the certificate authorities in {file}: {e}"),
+        }
+    }
+    if certs.is_empty() {
+        log::warn!("no system CA store found; http.fetch trusts the roots built into Vitrine");
+        return ureq::tls::RootCerts::WebPki;
+    }
+    if system == 0 {
+        log::warn!("no system CA store found; http.fetch trusts only network.ca_files");
+    }
+    ureq::tls::RootCerts::new_with_certs(&certs)
+}
+
 impl Client {
     /// `network` is `[network]`: the proxy (as the surfaces use it) and the extra CAs.
     pub fn new(secrets: Vec<Secret>, timeout: Duration, max_bytes: u64, network: &Network) -> Self {
-        let mut config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(proxy(network));
-        if let Some(roots) = root_certs(&network.ca_files) {
-            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
-        }
-        Self { agent: config.build().into(), secrets, max_bytes }
+        Self { agent: agent(timeout, network), secrets, max_bytes }
     }
 
-    /// Sends `req`, with the secret of its origin attached.
-    pub fn send(&self, req: &Request, body: Vec<u8>) -> Result<Response, HttpError> {
-        let url = url::Url::parse(&req.url).map_err(|e| HttpError::BadRequest(format!("'{}': {e}", req.url)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(HttpError::BadRequest("only http and https URLs".into()));
+    /// Sends `req` to `url` (from [`parse_url`], as the scope check saw it), with the
+    /// secret of its origin attached.
+    pub fn send(&self, url: &url::Url, req: &Request, body: Vec<u8>) -> Result<Response, HttpError> {
+        if forbidden_method(&req.method) {
+            return Err(HttpError::BadRequest(format!("the method '{}' is not allowed", req.method)));
         }
-        let origin = url.origin().ascii_serialization();
-        let mut builder = ureq::http::Request::builder().method(req.method.as_str()).uri(req.url.as_str());
+        let origin = origin_key(url).ok_or_else(|| HttpError::BadRequest("only http and https URLs".into()))?;
+        let uri: ureq::http::Uri =
+            url.as_str().parse().map_err(|e| HttpError::BadRequest(format!("'{}': {e}", url.as_str())))?;
+        // The URL crate's serialization is one every parser reads alike; make sure of it.
+        if uri.host() != url.host_str() || uri.port_u16() != url.port() {
+            return Err(HttpError::BadRequest(format!("'{}' is ambiguous", url.as_str())));
+        }
+        let mut builder = ureq::http::Request::builder().method(req.method.as_str()).uri(uri);
         for (name, value) in &req.headers {
+            if let Some(why) = forbidden_header(name, value) {
+                return Err(HttpError::BadRequest(format!("the header '{name}' may not be set: {why}")));
+            }
             // A page may not set a header a secret owns, even for other origins.
-            if self.secrets.iter().any(|s| s.header.eq_ignore_ascii_case(name)) {
+            if self.secrets.iter().any(|s| s.header.eq_ignore_ascii_case(name.trim())) {
                 return Err(HttpError::BadRequest(format!("the header '{name}' is set by the core")));
             }
             builder = builder.header(name.as_str(), value.as_str());
@@ -192,7 +316,9 @@ impl Client {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.to_string(), self.scrub(&String::from_utf8_lossy(v.as_bytes()))))
+            .map(|(k, v)| {
+                (k.to_string(), String::from_utf8_lossy(&self.scrub_bytes(v.as_bytes().to_vec())).into_owned())
+            })
             .collect();
         let body = response.body_mut().with_config().limit(self.max_bytes).read_to_vec().map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => HttpError::TooLarge(self.max_bytes),
@@ -202,14 +328,120 @@ impl Client {
     }
 
     fn scrub(&self, text: &str) -> String {
-        self.secrets.iter().fold(text.to_string(), |t, s| t.replace(&s.value, "[redacted]"))
+        String::from_utf8_lossy(&self.scrub_bytes(text.as_bytes().to_vec())).into_owned()
     }
 
-    /// Removes secret values from a body that is text; binary bodies pass unchanged.
-    fn scrub_bytes(&self, body: Vec<u8>) -> Vec<u8> {
-        match String::from_utf8(body) {
-            Ok(text) => self.scrub(&text).into_bytes(),
-            Err(e) => e.into_bytes(),
+    /// Replaces every secret, formatted (`Bearer …`) and bare, with `[redacted]`, byte
+    /// for byte: a body need not be UTF-8 for the secret to be in it.
+    fn scrub_bytes(&self, mut bytes: Vec<u8>) -> Vec<u8> {
+        for s in &self.secrets {
+            for needle in [s.value.as_bytes(), s.raw.as_bytes()] {
+                if !needle.is_empty() {
+                    bytes = replace_all(&bytes, needle, b"[redacted]");
+                }
+            }
         }
+        bytes
+    }
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(origin: &str, raw: &str) -> Secret {
+        let origin = origin_key(&url::Url::parse(origin).unwrap()).unwrap();
+        Secret {
+            origin,
+            header: "Authorization".into(),
+            value: format!("Bearer {raw}"),
+            raw: raw.into(),
+            credential: "t".into(),
+        }
+    }
+
+    #[test]
+    fn origins_compare_in_normal_form() {
+        let key = |u: &str| origin_key(&url::Url::parse(u).unwrap());
+        let want = Some("https://api.example.com".to_string());
+        for u in [
+            "https://API.Example.com",
+            "https://api.example.com:443/x",
+            "https://api.example.com./",
+            "HTTPS://api.example.com",
+        ] {
+            assert_eq!(key(u), want, "{u}");
+        }
+        assert_eq!(key("https://bücher.example/"), Some("https://xn--bcher-kva.example".into()));
+        assert_eq!(key("http://api.example.com:80"), Some("http://api.example.com".into()));
+        assert_ne!(key("https://api.example.com:8443"), want);
+        assert_ne!(key("http://api.example.com"), want);
+        assert_eq!(key("ftp://api.example.com"), None);
+    }
+
+    #[test]
+    fn forbidden_headers_and_methods() {
+        for h in [
+            "Host",
+            "host ",
+            "Content-Length",
+            "Transfer-Encoding",
+            "TE",
+            "Connection",
+            "Upgrade",
+            "Proxy-Authorization",
+            "Sec-Fetch-Site",
+            "Keep-Alive",
+            "Trailer",
+            "Via",
+            "Cookie",
+            "Cookie2",
+            "Origin",
+            "Expect",
+        ] {
+            assert!(forbidden_header(h, "x").is_some(), "{h}");
+        }
+        assert!(forbidden_header("X-HTTP-Method-Override", "GET, trace").is_some());
+        assert!(forbidden_header("X-HTTP-Method-Override", "PUT").is_none());
+        for h in ["Accept", "Content-Type", "X-Api-Version", "User-Agent"] {
+            assert!(forbidden_header(h, "x").is_none(), "{h}");
+        }
+        assert!(forbidden_method("TRACE") && forbidden_method("connect") && !forbidden_method("PATCH"));
+    }
+
+    #[test]
+    fn urls_with_credentials_or_other_schemes_are_refused() {
+        assert!(parse_url("http://user:pw@example.com/").is_err());
+        assert!(parse_url("file:///etc/passwd").is_err());
+        assert_eq!(parse_url("http://EXAMPLE.com/a b").unwrap().as_str(), "http://example.com/a%20b");
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_as_bytes_bare_and_formatted() {
+        let client = Client::new(
+            vec![secret("https://api.example.com", "tok3n")],
+            Duration::from_secs(1),
+            100,
+            &Network::default(),
+        );
+        let mut body = vec![0xff, 0xfe];
+        body.extend_from_slice(b"a=tok3n; h=Bearer tok3n; end");
+        assert_eq!(client.scrub_bytes(body), [&[0xff, 0xfe][..], b"a=[redacted]; h=[redacted]; end"].concat());
+        assert_eq!(client.scrub("tok3ntok3n"), "[redacted][redacted]");
     }
 }

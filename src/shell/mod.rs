@@ -18,6 +18,7 @@ mod navigation;
 mod permissions;
 mod picker;
 mod resilience;
+mod sandbox;
 mod screenshot;
 mod surface;
 pub mod webdata;
@@ -45,6 +46,7 @@ use crate::ipc::{
 use crate::service::notify;
 pub use fetch::on_fetch;
 use host::Surfaces;
+pub(crate) use sandbox::prepare_environment as prepare_sandbox;
 pub(crate) use surface::prepare_rendering;
 use surface::BuildCtx;
 
@@ -177,6 +179,8 @@ pub enum ShellError {
     Surface { label: String, source: wry::Error },
     #[error("cannot read random bytes for the surfaces' tokens: {0}")]
     Random(#[from] std::io::Error),
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::SandboxError),
 }
 
 pub type SharedShell = RefCell<Shell>;
@@ -352,6 +356,8 @@ pub fn run(
     register_builtins(&mut router);
     // GTK is up (the event loop started it); no web process runs before a surface exists.
     let web_data = webdata::Manager::default();
+    // Before the web context exists: WebKit sandboxes a context when it is made.
+    sandbox::apply(manifest.kiosk.sandbox)?;
     let (mut context, web_setup) = webdata::create_context(&manifest, web_dirs.as_ref(), Rc::clone(&web_data));
     if automation {
         automation::allow(&mut context);

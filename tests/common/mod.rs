@@ -310,22 +310,28 @@ impl Drop for Kiosk {
     }
 }
 
-/// Child processes of `pid` by their (15-character) command name.
+/// Descendants of `pid` by their (15-character) command name: in WebKit's sandbox a web
+/// process runs under two bubblewrap processes, so it is a grandchild of the core.
 pub fn children_named(pid: u32, comm: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return out };
+    let mut table = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     for e in entries.flatten() {
         let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
         // pid (comm) state ppid …; comm may contain spaces, so split at the last ')'.
         let Some((head, tail)) = stat.rsplit_once(')') else { continue };
-        let name = head.split_once('(').map(|(_, n)| n).unwrap_or_default();
-        let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
-        if name == comm && ppid == Some(pid) {
-            out.push(child);
-        }
+        let name = head.split_once('(').map(|(_, n)| n).unwrap_or_default().to_string();
+        let Some(ppid) = tail.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        table.push((child, ppid, name));
     }
-    out
+    let mut below = vec![pid];
+    let mut i = 0;
+    while i < below.len() {
+        let parent = below[i];
+        below.extend(table.iter().filter(|(_, ppid, _)| *ppid == parent).map(|(p, _, _)| *p));
+        i += 1;
+    }
+    table.iter().filter(|(p, _, name)| name == comm && below[1..].contains(p)).map(|(p, _, _)| *p).collect()
 }
 
 /// Resident set size of a process in KiB.
@@ -634,6 +640,9 @@ impl WaylandKiosk {
             .env("HOME", home.path())
             .env_remove("JOURNAL_STREAM")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            // cargo's library path (under /root): WebKit's sandbox would mount it, and
+            // this uid cannot read it.
+            .env_remove("LD_LIBRARY_PATH")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -17,7 +17,7 @@ use crate::ipc::protocol::{ErrorCode, IpcError};
 use crate::ipc::router::{Ctx, Router};
 use crate::os::device::{self, Display};
 use crate::os::fs::{FsError, Roots};
-use crate::os::http::{Client, HttpError, Request};
+use crate::os::http::{self, Client, HttpError, Request};
 
 /// Largest file `fs.read` returns and `fs.write` accepts.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -132,10 +132,12 @@ pub fn register(router: &mut Router, deps: OsDeps) {
     });
     let d = Arc::clone(&deps);
     router.register_deferred("http.fetch", move |ctx, req: Request, responder| {
+        // Parsed once: the scope check and the request see the same URL.
+        let url = http::parse_url(&req.url).map_err(|e| IpcError::new(ErrorCode::BadArgs, e.to_string()))?;
         ctx.authority
-            .check(ctx.caller.label, ctx.caller.url, "http.fetch", Some(&req.url))
+            .check(ctx.caller.label, ctx.caller.url, "http.fetch", Some(url.as_str()))
             .map_err(|denied| IpcError::new(ErrorCode::NotAllowed, denied.0))?;
-        log::debug!(surface = ctx.caller.label, command = "http.fetch"; "{} {}", req.method, req.url);
+        log::debug!(surface = ctx.caller.label, command = "http.fetch"; "{} {}", req.method, url);
         let body = match (&req.body, &req.bytes) {
             (Some(t), None) => t.clone().into_bytes(),
             (None, Some(b)) => base64::engine::general_purpose::STANDARD
@@ -146,7 +148,7 @@ pub fn register(router: &mut Router, deps: OsDeps) {
         };
         let d = Arc::clone(&d);
         ctx.pool.spawn(move || {
-            let r = d.http.send(&req, body).map_err(|e| match e {
+            let r = d.http.send(&url, &req, body).map_err(|e| match e {
                 HttpError::BadRequest(m) => IpcError::new(ErrorCode::BadArgs, m),
                 HttpError::TooLarge(n) => IpcError::new(ErrorCode::TooLarge, format!("the response exceeds {n} bytes")),
                 HttpError::Failed(m) => IpcError::new(ErrorCode::Internal, format!("request failed: {m}")),

@@ -116,6 +116,13 @@ fn app_scheme_answers_ranges_for_ui_and_scoped_media() {
     for name in ["media-outside", "media-escape"] {
         assert_eq!(result(&kiosk, name)["status"], 403, "{name}");
     }
+    // The decoders this machine's packages bring (scripts/packages/media.txt).
+    let device = result(&kiosk, "device");
+    let software = device["decoders"]["software"].as_array().cloned().unwrap_or_default();
+    for codec in ["webm (matroskademux)", "mp4 (qtdemux)", "vp8 (vp8dec)", "vp9 (vp9dec)", "h264 (avdec_h264)"] {
+        assert!(software.iter().any(|c| c == codec), "device.info lacks {codec}: {device}");
+    }
+    assert_eq!(device["decoders"]["hardware_usable"], false, "no V4L2 decoder on this machine: {device}");
     assert_eq!(result(&kiosk, "media-missing")["status"], 404);
     // A surface with no fs:allow-read at all.
     assert_eq!(result(&kiosk, "blind-fetch")["status"], 403);

@@ -19,6 +19,7 @@ use crate::ipc::authority::Checker;
 use crate::ipc::Authority;
 use crate::os::fs::{FsError, Roots};
 use crate::shell::assets::{mime_type, plain};
+use crate::shell::loopback::Loopback;
 use crate::shell::range::Span;
 
 /// Where the media URLs live under `app://localhost/`.
@@ -34,6 +35,8 @@ pub struct Media {
     authority: Authority,
     /// The reader thread's queue.
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Where media elements play from (`loopback.rs`).
+    loopback: Option<Loopback>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -52,7 +55,15 @@ impl Media {
         if let Err(e) = spawned {
             log::error!(reason = "media"; "no media reader thread, $MEDIA URLs fail: {e}");
         }
-        Self { roots, authority, jobs }
+        let loopback = Loopback::start(roots.clone())
+            .map_err(|e| log::error!(reason = "media"; "no loopback media server, <video> cannot play $MEDIA: {e}"))
+            .ok();
+        Self { roots, authority, jobs, loopback }
+    }
+
+    /// The loopback origin media elements play from, for the pages' CSP.
+    pub fn origin(&self) -> Option<String> {
+        self.loopback.as_ref().map(Loopback::origin)
     }
 
     /// Answers `request` for `rel` (the part after the prefix, still percent-encoded)
@@ -86,6 +97,21 @@ impl Media {
         if let Err(denied) = checker.check(Some(&logical.display())) {
             log::warn!(surface = label, reason = "media"; "refused media '{name}': {denied}");
             return responder.respond(plain(StatusCode::FORBIDDEN, "forbidden"));
+        }
+        if request.uri().query() == Some("resolve") {
+            // A URL a media element can play: see loopback.rs.
+            let url = self.loopback.as_ref().and_then(|l| l.grant(label, logical, checker));
+            let Some(url) = url else {
+                return responder.respond(plain(StatusCode::SERVICE_UNAVAILABLE, "no media server"));
+            };
+            log::debug!(surface = label, reason = "media"; "media '{name}' plays from {url}");
+            let response = Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(Cow::Owned(url.into_bytes()))
+                .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
+            return responder.respond(response);
         }
         let range = request.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
         let roots = self.roots.clone();
@@ -143,4 +169,44 @@ fn read(
         .header("X-Content-Type-Options", "nosniff")
         .body(Cow::Owned(body))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+}
+
+/// `csp` with the loopback media origin admitted for media: added to its `media-src`
+/// directive, or as one (`'self'` and the origin) when it has none.
+pub fn csp_with(csp: &str, origin: Option<String>) -> String {
+    let Some(origin) = origin else { return csp.to_string() };
+    let mut found = false;
+    let mut parts: Vec<String> = csp
+        .split(';')
+        .map(|d| {
+            let d = d.trim();
+            if d.split_whitespace().next() == Some("media-src") {
+                found = true;
+                format!("{d} {origin}")
+            } else {
+                d.to_string()
+            }
+        })
+        .filter(|d| !d.is_empty())
+        .collect();
+    if !found {
+        parts.push(format!("media-src 'self' {origin}"));
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_media_origin_joins_the_csp() {
+        let o = || Some("http://127.0.0.1:5000".to_string());
+        assert_eq!(csp_with("default-src 'self'", o()), "default-src 'self'; media-src 'self' http://127.0.0.1:5000");
+        assert_eq!(
+            csp_with("default-src 'self'; media-src blob:;", o()),
+            "default-src 'self'; media-src blob: http://127.0.0.1:5000"
+        );
+        assert_eq!(csp_with("default-src 'self'", None), "default-src 'self'");
+    }
 }

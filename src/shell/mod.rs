@@ -14,6 +14,7 @@ mod health;
 mod host;
 pub mod inspector;
 mod lockdown;
+mod loopback;
 mod media;
 mod navigation;
 mod permissions;
@@ -399,7 +400,7 @@ pub fn run(
         manifest: &manifest,
         proxy: proxy.clone(),
         shell: Rc::downgrade(&shell),
-        assets: Some(Arc::new(Assets::new(&bundle.ui, &manifest.csp))),
+        assets: Some(Arc::new(Assets::new(&bundle.ui, &media::csp_with(&manifest.csp, media_urls.origin())))),
         media: Some(Arc::new(media_urls)),
         lockdown,
         grants,

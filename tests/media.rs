@@ -163,14 +163,14 @@ fn a_200_mb_media_file_streams_with_bounded_core_memory() {
 }
 
 /// `<video>` and `<audio>` cannot play `app://` URLs on WebKitGTK (see
-/// src/shell/loopback.rs); they play the loopback URL the core resolves for a file the
-/// page may read, and seek in it.
+/// src/shell/loopback.rs); they play the loopback URL the core resolves for a file of
+/// `ui/` or one under `$MEDIA` the page may read, and seek in it.
 #[test]
-fn clips_play_and_seek_from_media() {
+fn clips_play_and_seek_from_ui_and_media() {
     let setup = Setup::new();
     let kiosk = setup.start("play");
     kiosk.wait_ready();
-    for name in ["media-vp8", "media-vp9", "media-h264", "media-audio"] {
+    for name in ["ui-vp8", "ui-vp9", "ui-h264", "ui-audio", "media-vp8", "media-vp9", "media-h264", "media-audio"] {
         let r = result(&kiosk, name);
         assert_eq!(r["ok"], true, "{name} did not play and seek to the middle: {r}; log:\n{}", kiosk.dump());
     }

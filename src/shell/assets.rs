@@ -56,14 +56,19 @@ pub fn certificate_url(surface: &str, url: &str, problem: &str) -> String {
 }
 
 pub struct Assets {
-    files: HashMap<String, Vec<u8>>,
+    files: HashMap<String, std::sync::Arc<[u8]>>,
     csp: String,
 }
 
 impl Assets {
     pub fn new(files: &[UiFile], csp: &str) -> Self {
-        let files = files.iter().map(|f| (f.path.clone(), f.bytes.clone())).collect();
+        let files = files.iter().map(|f| (f.path.clone(), f.bytes.as_slice().into())).collect();
         Self { files, csp: csp.to_string() }
+    }
+
+    /// A file of `ui/` by its `app://localhost/` path, for the loopback media server.
+    pub fn ui_file(&self, path: &str) -> Option<std::sync::Arc<[u8]>> {
+        self.files.get(path.trim_start_matches('/')).cloned()
     }
 
     pub fn respond(&self, request: &Request<Vec<u8>>) -> Response<Cow<'static, [u8]>> {
@@ -78,7 +83,7 @@ impl Assets {
         let builtin = path.strip_prefix(BUILTIN_PREFIX).and_then(|p| BUILTIN.iter().find(|(n, _)| *n == p));
         let bytes = match builtin {
             Some((_, bytes)) => Some(bytes.to_vec()),
-            None => self.files.get(path).cloned(),
+            None => self.files.get(path).map(|b| b.to_vec()),
         };
         let Some(bytes) = bytes else {
             log::warn!("app:// has no file '{path}'");

@@ -29,8 +29,25 @@ const PIECE: usize = 64 * 1024;
 struct Grant {
     token: String,
     label: String,
-    path: LogicalPath,
-    checker: Checker,
+    source: Source,
+}
+
+/// What a token serves.
+#[derive(Clone)]
+pub enum Source {
+    /// A `$MEDIA` file, opened and checked again for every request.
+    File(LogicalPath, Checker),
+    /// A file of the kiosk's `ui/`, already in memory.
+    Ui(String, Arc<[u8]>),
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(path, _) => path.display(),
+            Source::Ui(name, _) => name.clone(),
+        }
+    }
 }
 
 type Grants = Arc<Mutex<VecDeque<Grant>>>;
@@ -78,17 +95,17 @@ impl Loopback {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// A URL for `path`, already allowed for `label` by `checker`.
-    pub fn grant(&self, label: &str, path: LogicalPath, checker: Checker) -> Option<String> {
+    /// A URL for `source`, already allowed for `label`.
+    pub fn grant(&self, label: &str, source: Source) -> Option<String> {
         let token = crate::ipc::document::new_token().ok()?;
         let mut grants = self.grants.lock().ok()?;
-        if let Some(g) = grants.iter().find(|g| g.label == label && g.path == path) {
+        if let Some(g) = grants.iter().find(|g| g.label == label && g.source.name() == source.name()) {
             return Some(format!("{}/{}", self.origin(), g.token));
         }
         if grants.len() >= MAX_GRANTS {
             grants.pop_front();
         }
-        grants.push_back(Grant { token: token.clone(), label: label.to_string(), path, checker });
+        grants.push_back(Grant { token: token.clone(), label: label.to_string(), source });
         Some(format!("{}/{token}", self.origin()))
     }
 }
@@ -126,22 +143,26 @@ fn serve(stream: TcpStream, roots: &Roots, grants: &Grants) -> std::io::Result<(
             return status(&mut out, 405, "Method Not Allowed");
         }
         let token = target.trim_start_matches('/');
-        let found = grants.lock().ok().and_then(|g| {
-            g.iter().find(|g| g.token == token).map(|g| (g.label.clone(), g.path.clone(), g.checker.clone()))
-        });
-        let Some((label, path, checker)) = found else {
+        let found = grants
+            .lock()
+            .ok()
+            .and_then(|g| g.iter().find(|g| g.token == token).map(|g| (g.label.clone(), g.source.clone())));
+        let Some((label, source)) = found else {
             log::warn!(reason = "media"; "loopback media: refused an unknown token");
             return status(&mut out, 403, "Forbidden");
         };
-        let name = path.display();
-        let file = match roots.open_read(&path, |p| checker.check(Some(p)).is_ok()) {
-            Ok(f) => f,
-            Err(e) => {
-                log::warn!(surface = label.as_str(), reason = "media"; "refused media '{name}': {e}");
-                return status(&mut out, 403, "Forbidden");
-            }
+        let name = source.name();
+        let body = match source {
+            Source::File(path, checker) => match roots.open_read(&path, |p| checker.check(Some(p)).is_ok()) {
+                Ok(f) => Body::File(f),
+                Err(e) => {
+                    log::warn!(surface = label.as_str(), reason = "media"; "refused media '{name}': {e}");
+                    return status(&mut out, 403, "Forbidden");
+                }
+            },
+            Source::Ui(_, bytes) => Body::Bytes(bytes),
         };
-        let total = file.metadata()?.len();
+        let total = body.len()?;
         let span = Span::parse(range.as_deref(), total);
         let (start, len) = span.window(total);
         let (code, reason) = match span {
@@ -166,7 +187,7 @@ fn serve(stream: TcpStream, roots: &Roots, grants: &Grants) -> std::io::Result<(
             let end = start + len;
             while offset < end {
                 let want = usize::try_from((end - offset).min(PIECE as u64)).unwrap_or(PIECE);
-                let n = file.read_at(&mut buf[..want], offset)?;
+                let n = body.read_at(&mut buf[..want], offset)?;
                 if n == 0 {
                     // The file shrank: end the connection, the client asks again.
                     return Ok(());
@@ -182,4 +203,30 @@ fn serve(stream: TcpStream, roots: &Roots, grants: &Grants) -> std::io::Result<(
 
 fn status(out: &mut TcpStream, code: u16, reason: &str) -> std::io::Result<()> {
     write!(out, "HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+}
+
+enum Body {
+    File(std::fs::File),
+    Bytes(Arc<[u8]>),
+}
+
+impl Body {
+    fn len(&self) -> std::io::Result<u64> {
+        match self {
+            Body::File(f) => Ok(f.metadata()?.len()),
+            Body::Bytes(b) => Ok(b.len() as u64),
+        }
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        match self {
+            Body::File(f) => f.read_at(buf, offset),
+            Body::Bytes(b) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
+                let n = buf.len().min(b.len() - start);
+                buf[..n].copy_from_slice(&b[start..start + n]);
+                Ok(n)
+            }
+        }
+    }
 }

@@ -19,7 +19,7 @@ use crate::ipc::authority::Checker;
 use crate::ipc::Authority;
 use crate::os::fs::{FsError, Roots};
 use crate::shell::assets::{mime_type, plain};
-use crate::shell::loopback::Loopback;
+use crate::shell::loopback::{Loopback, Source};
 use crate::shell::range::Span;
 
 /// Where the media URLs live under `app://localhost/`.
@@ -61,6 +61,19 @@ impl Media {
         Self { roots, authority, jobs, loopback }
     }
 
+    /// Answers `?resolve`: the loopback URL of `source` as text.
+    pub fn resolve(&self, label: &str, source: Source) -> Response<Cow<'static, [u8]>> {
+        let url = self.loopback.as_ref().and_then(|l| l.grant(label, source));
+        let Some(url) = url else { return plain(StatusCode::SERVICE_UNAVAILABLE, "no media server") };
+        log::debug!(surface = label, reason = "media"; "media plays from {url}");
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Cow::Owned(url.into_bytes()))
+            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+    }
+
     /// The loopback origin media elements play from, for the pages' CSP.
     pub fn origin(&self) -> Option<String> {
         self.loopback.as_ref().map(Loopback::origin)
@@ -100,18 +113,7 @@ impl Media {
         }
         if request.uri().query() == Some("resolve") {
             // A URL a media element can play: see loopback.rs.
-            let url = self.loopback.as_ref().and_then(|l| l.grant(label, logical, checker));
-            let Some(url) = url else {
-                return responder.respond(plain(StatusCode::SERVICE_UNAVAILABLE, "no media server"));
-            };
-            log::debug!(surface = label, reason = "media"; "media '{name}' plays from {url}");
-            let response = Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                .header(header::CACHE_CONTROL, "no-store")
-                .body(Cow::Owned(url.into_bytes()))
-                .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
-            return responder.respond(response);
+            return responder.respond(self.resolve(label, Source::File(logical, checker)));
         }
         let range = request.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
         let roots = self.roots.clone();

@@ -127,6 +127,15 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
                 // This runs on the GTK thread (WebKit's callback), where the shell is.
                 let page = crate::shell::page_url(id);
                 media.serve(id, page.as_deref(), rel, &request, responder);
+            } else if let (Some(media), Some("resolve"), true) = (&media, request.uri().query(), local) {
+                // A file of ui/ for a media element, which cannot play app:// URLs.
+                match assets.ui_file(path) {
+                    Some(bytes) => {
+                        let name = path.trim_start_matches('/').to_string();
+                        responder.respond(media.resolve(id, crate::shell::loopback::Source::Ui(name, bytes)))
+                    }
+                    None => responder.respond(assets.respond(&request)),
+                }
             } else {
                 responder.respond(assets.respond(&request));
             }

@@ -37,6 +37,12 @@ fn clips(dir: &Path) {
         &dir.join("h264.mp4"),
     );
     encode("audiotestsrc num-buffers=200 ! audioconvert ! vorbisenc ! oggmux", &dir.join("tone.ogg"));
+    encode("videotestsrc num-buffers=1 ! video/x-raw,width=64,height=48 ! pngenc", &dir.join("poster.png"));
+    std::fs::write(
+        dir.join("subs.vtt"),
+        "WEBVTT\n\n00:00.000 --> 00:02.000\nfirst\n\n00:02.000 --> 00:04.000\nsecond\n",
+    )
+    .unwrap();
 }
 
 /// A copy of tests/fixtures/media with the clips in its `ui/`, and a `$MEDIA` folder
@@ -174,6 +180,9 @@ fn clips_play_and_seek_from_ui_and_media() {
         let r = result(&kiosk, name);
         assert_eq!(r["ok"], true, "{name} did not play and seek to the middle: {r}; log:\n{}", kiosk.dump());
     }
+    let decorated = result(&kiosk, "decorated");
+    assert_eq!(decorated["posterWidth"], 64, "the poster: {decorated}");
+    assert_eq!(decorated["cues"], 2, "the <track>: {decorated}");
     assert_eq!(result(&kiosk, "resolve-outside")["status"], 403);
     let forged = result(&kiosk, "forged-token");
     assert_eq!(forged["ok"], false, "a made-up token played: {forged}");

@@ -189,3 +189,17 @@ fn clips_play_and_seek_from_ui_and_media() {
     assert!(kiosk.log.contains("loopback media: refused an unknown token"), "{}", kiosk.dump());
     kiosk.result("done");
 }
+
+/// Signage starts by itself. Measured on WebKitGTK 2.50 under wry: the web view's
+/// autoplay policy is WebKit's default (`WEBKIT_AUTOPLAY_ALLOW`), so media starts without
+/// a gesture muted and with sound; the `media-playback-requires-user-gesture` setting
+/// does not change that (the website policy wins), and a policy can only be given when
+/// the view is built or with each navigation decision, both owned by wry.
+#[test]
+fn media_starts_without_a_gesture_muted_and_with_sound() {
+    let setup = Setup::new();
+    let kiosk = setup.start("autoplay");
+    kiosk.wait_ready();
+    assert_eq!(kiosk.result("autoplay-muted"), "played");
+    assert_eq!(kiosk.result("autoplay-sound"), "played");
+}

@@ -11,6 +11,13 @@ use std::time::Duration;
 
 use common::Kiosk;
 
+/// The GStreamer registry the clips' encoders write and the kiosk's web processes read:
+/// a kiosk with a fresh HOME would otherwise scan every plugin on its first media
+/// element, on the web process's main thread, for longer than the hang timeout.
+fn registry() -> PathBuf {
+    std::env::temp_dir().join(format!("vitrine-media-test-gst-registry-{}.bin", std::process::id()))
+}
+
 /// Encodes one clip with `gst-launch-1.0`.
 fn encode(pipeline: &str, out: &Path) {
     let mut args: Vec<String> = vec!["-q".into()];
@@ -18,6 +25,7 @@ fn encode(pipeline: &str, out: &Path) {
     args.extend(["!".into(), "filesink".into(), format!("location={}", out.display())]);
     let status = Command::new("gst-launch-1.0")
         .args(&args)
+        .env("GST_REGISTRY_1_0", registry())
         .status()
         .expect("gst-launch-1.0 (scripts/packages/media.txt) must be installed");
     assert!(status.success(), "gst-launch-1.0 {pipeline} failed");
@@ -69,7 +77,12 @@ impl Setup {
         let fixture = self.root.path().join("fixture");
         let media = self.media();
         let url = format!("main.html?run={run}");
-        let env = [("VITRINE_MEDIA_DIR", media.to_str().unwrap()), ("VITRINE_URL", url.as_str())];
+        let registry = registry();
+        let env = [
+            ("VITRINE_MEDIA_DIR", media.to_str().unwrap()),
+            ("VITRINE_URL", url.as_str()),
+            ("GST_REGISTRY_1_0", registry.to_str().unwrap()),
+        ];
         Kiosk::start_with(fixture.to_str().unwrap(), &env)
     }
 }

@@ -1,13 +1,14 @@
-//! `app://localhost/__media/<path>`: the files under `$MEDIA`, streamed to the page's
-//! `<video>`, `<audio>` and `<img>` elements without passing through IPC.
+//! `app://localhost/__media/<path>`: the files under `$MEDIA`, read by pages (`fetch`,
+//! `<img>`, posters, `<track>`) without passing through IPC, and `?resolve` for the
+//! loopback URL a `<video>` or `<audio>` can play (`loopback.rs`).
 //!
 //! A request is allowed when the surface's current page may `fs.read` the path (the
 //! same capability check as the command), and the file is opened through the same
 //! `openat2` confinement, its real path checked again. A refusal is a `403` and a log
 //! line. Each answer carries at most [`CHUNK`] bytes read at the requested offset, so
-//! memory stays flat however large the file: WebKit's media player asks in ranges and
-//! asks on after a short `206`. Disk reads happen on a short-lived worker thread, never
-//! on the GTK thread that received the request.
+//! memory stays flat however large the file: a client asks in ranges and asks on after
+//! a short `206`. Disk reads happen on one reader thread, never on the GTK thread that
+//! received the request.
 
 use std::borrow::Cow;
 use std::os::unix::fs::FileExt;

@@ -97,6 +97,9 @@ pub struct Status {
     #[serde(default)]
     pub automation: bool,
     pub surfaces: Vec<SurfaceStatus>,
+    /// The media decoders GStreamer offers, probed at start.
+    #[serde(default)]
+    pub decoders: crate::os::decoders::Decoders,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

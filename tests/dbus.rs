@@ -362,9 +362,13 @@ fn vitrine_ctl_drives_every_method() {
     let side = out.lines().map(columns).find(|c| c[0] == "side").expect("a row for side");
     let pid = surface(&bus.status(), "side")["pid"].to_string();
     assert_eq!(side, ["side", "yes", "up", &pid, "0", "0", "0", "app://localhost/side.html"], "{out}");
+    // The decoders GStreamer offers here (scripts/packages/media.txt) and no V4L2 device.
+    assert!(out.lines().any(|l| l.starts_with("decoders: ") && l.contains("vp8 (vp8dec)")), "{out}");
+    assert!(out.contains("hardware decoders: none (software decoding)"), "{out}");
     let (_, out, _) = ctl(&bus, &["status", "--json"]);
     let status: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(surface(&status, "hidden")["visible"], false);
+    assert!(status["decoders"]["software"].as_array().is_some_and(|d| !d.is_empty()), "{out}");
 
     let (code, out, _) = ctl(&bus, &["navigate", "main", "app://localhost/page2.html"]);
     assert_eq!((code, out.trim()), (0, "main: opening app://localhost/page2.html"));

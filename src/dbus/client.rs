@@ -357,6 +357,15 @@ fn status_text(s: &Status) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
+    let d = &s.decoders;
+    let software = if d.software.is_empty() { "none".to_string() } else { d.software.join(", ") };
+    out.push_str(&format!("decoders: {software}\n"));
+    let hardware = match (d.hardware_devices.is_empty(), d.hardware_usable) {
+        (true, _) => "none (software decoding)".to_string(),
+        (false, true) => d.hardware_devices.join(", "),
+        (false, false) => format!("{} (no GStreamer V4L2 plugin: not used)", d.hardware_devices.join(", ")),
+    };
+    out.push_str(&format!("hardware decoders: {hardware}\n"));
     out
 }
 

@@ -17,6 +17,8 @@ pub struct Info {
     pub interfaces: Vec<Interface>,
     pub display: Display,
     pub version: &'static str,
+    /// The media decoders GStreamer offers (`os::decoders`).
+    pub decoders: crate::os::decoders::Decoders,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -39,6 +41,7 @@ pub fn info(display: Display) -> Info {
         interfaces: interfaces(),
         display,
         version: env!("CARGO_PKG_VERSION"),
+        decoders: crate::os::decoders::probe(),
     }
 }
 

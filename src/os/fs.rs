@@ -138,6 +138,19 @@ impl Roots {
         Ok(out)
     }
 
+    /// Opens a regular file for reading beneath its root, checking the real path with
+    /// `allowed`: the caller reads it in pieces (media served by range).
+    pub fn open_read(&self, path: &LogicalPath, allowed: impl Fn(&str) -> bool) -> Result<File, FsError> {
+        let fd = self.open(path, libc::O_RDONLY, 0)?;
+        self.recheck(path, &fd, &allowed)?;
+        let file = File::from(fd);
+        let meta = file.metadata().map_err(|e| io(&path.display(), e))?;
+        if !meta.is_file() {
+            return Err(FsError::NotFound(path.display()));
+        }
+        Ok(file)
+    }
+
     /// Replaces the file atomically with `bytes`; the parent directory must exist.
     pub fn write(&self, path: &LogicalPath, bytes: &[u8], allowed: impl Fn(&str) -> bool) -> Result<(), FsError> {
         let (parent, name) = split(path)?;

@@ -1,6 +1,7 @@
 //! What pages may reach of the operating system, through the core only: files under
 //! named roots, HTTP with core-held secrets, and facts about the device.
 
+pub mod decoders;
 pub mod device;
 pub mod fs;
 pub mod http;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use wry::http::{header, Method, Request, Response, StatusCode};
 
 use crate::config::UiFile;
+use crate::shell::range::Span;
 
 pub const SCHEME: &str = "app";
 
@@ -55,14 +56,19 @@ pub fn certificate_url(surface: &str, url: &str, problem: &str) -> String {
 }
 
 pub struct Assets {
-    files: HashMap<String, Vec<u8>>,
+    files: HashMap<String, std::sync::Arc<[u8]>>,
     csp: String,
 }
 
 impl Assets {
     pub fn new(files: &[UiFile], csp: &str) -> Self {
-        let files = files.iter().map(|f| (f.path.clone(), f.bytes.clone())).collect();
+        let files = files.iter().map(|f| (f.path.clone(), f.bytes.as_slice().into())).collect();
         Self { files, csp: csp.to_string() }
+    }
+
+    /// A file of `ui/` by its `app://localhost/` path, for the loopback media server.
+    pub fn ui_file(&self, path: &str) -> Option<std::sync::Arc<[u8]>> {
+        self.files.get(path.trim_start_matches('/')).cloned()
     }
 
     pub fn respond(&self, request: &Request<Vec<u8>>) -> Response<Cow<'static, [u8]>> {
@@ -77,26 +83,32 @@ impl Assets {
         let builtin = path.strip_prefix(BUILTIN_PREFIX).and_then(|p| BUILTIN.iter().find(|(n, _)| *n == p));
         let bytes = match builtin {
             Some((_, bytes)) => Some(bytes.to_vec()),
-            None => self.files.get(path).cloned(),
+            None => self.files.get(path).map(|b| b.to_vec()),
         };
         let Some(bytes) = bytes else {
             log::warn!("app:// has no file '{path}'");
             return plain(StatusCode::NOT_FOUND, "not found");
         };
         let mime = mime_type(path);
-        let mut response = Response::builder()
-            .status(StatusCode::OK)
+        let total = bytes.len() as u64;
+        let range = request.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+        let span = Span::parse(range, total);
+        let (start, len) = span.window(total);
+        let mut response = span
+            .head(total)
             .header(header::CONTENT_TYPE, mime)
             .header(header::CACHE_CONTROL, "no-cache")
             .header("X-Content-Type-Options", "nosniff");
         if mime.starts_with("text/html") {
             response = response.header("Content-Security-Policy", self.csp.as_str());
         }
-        response.body(Cow::Owned(bytes)).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        // The window lies inside the body (`Span::window`); the bytes are in memory.
+        let body = bytes.get(start as usize..(start + len) as usize).map(<[u8]>::to_vec).unwrap_or_default();
+        response.body(Cow::Owned(body)).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
     }
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Cow<'static, [u8]>> {
+pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<Cow<'static, [u8]>> {
     let mut response = Response::new(Cow::Borrowed(text.as_bytes()));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -126,8 +138,15 @@ pub fn mime_type(path: &str) -> &'static str {
         "wasm" => "application/wasm",
         "mp4" => "video/mp4",
         "webm" => "video/webm",
+        "m4a" => "audio/mp4",
         "mp3" => "audio/mpeg",
-        "ogg" => "audio/ogg",
+        "ogg" | "oga" => "audio/ogg",
+        "ogv" => "video/ogg",
+        "opus" => "audio/ogg; codecs=opus",
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "mkv" => "video/x-matroska",
+        "vtt" => "text/vtt; charset=utf-8",
         "txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
@@ -165,6 +184,26 @@ mod tests {
         let r = get(&builtin_url("recovery.html", "main", "crashed"));
         assert_eq!(r.status(), StatusCode::OK);
         assert!(String::from_utf8_lossy(r.body()).contains("restarting"));
+    }
+
+    #[test]
+    fn answers_ranges() {
+        let get_range = |range: &str| {
+            let req = Request::get("app://localhost/index.html").header(header::RANGE, range).body(Vec::new()).unwrap();
+            assets().respond(&req)
+        };
+        let r = get_range("bytes=3-5");
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes 3-5/9");
+        assert_eq!(r.headers()[header::CONTENT_LENGTH], "3");
+        assert_eq!(&r.body()[..], b"hi<");
+        assert_eq!(get_range("bytes=-2").body().as_ref(), b"p>");
+        let r = get_range("bytes=9-");
+        assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert!(r.body().is_empty());
+        let r = get("app://localhost/index.html");
+        assert_eq!(r.headers()[header::ACCEPT_RANGES], "bytes");
+        assert_eq!(r.headers()[header::CONTENT_LENGTH], "9");
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub struct ControlState {
     counters: BTreeMap<String, (u64, u64)>,
     toast: Option<ToastBox>,
     automation: bool,
+    decoders: crate::os::decoders::Decoders,
 }
 
 impl ControlState {
@@ -104,6 +105,8 @@ impl ControlState {
             counters: BTreeMap::new(),
             toast: None,
             automation,
+            // Probed once, at start: a few folder reads, never in a GTK callback.
+            decoders: crate::os::decoders::probe(),
         }
     }
 }
@@ -248,6 +251,7 @@ impl Shell {
                     load_failures: s.health.load_failures,
                 })
                 .collect(),
+            decoders: self.control.decoders.clone(),
         }
     }
 

@@ -14,9 +14,12 @@ mod health;
 mod host;
 pub mod inspector;
 mod lockdown;
+mod loopback;
+mod media;
 mod navigation;
 mod permissions;
 mod picker;
+mod range;
 mod resilience;
 mod sandbox;
 mod screenshot;
@@ -160,6 +163,13 @@ pub(crate) fn dispatch(shell: &Weak<SharedShell>, proxy: &EventLoopProxy<CoreEve
 
 /// Runs `f` on the shell every `interval` on the main loop. A frozen main loop runs
 /// nothing — which is what starves the watchdog when the core hangs.
+/// The page `label` shows, for main-thread callbacks that cannot hold the shell.
+pub(crate) fn page_url(label: &str) -> Option<String> {
+    let shell = CURRENT.with(|c| c.borrow().upgrade())?;
+    let shell = shell.try_borrow().ok()?;
+    shell.surfaces.get(label).map(|s| s.url.clone())
+}
+
 fn every(interval: std::time::Duration, f: fn(&mut Shell)) {
     gtk::glib::timeout_add_local(interval, move || {
         if let Some(shell) = CURRENT.with(|c| c.borrow().upgrade()) {
@@ -338,6 +348,7 @@ pub fn run(
     // D-Bus callers are a principal of their own (config::bus).
     let labels = manifest.surfaces().map(|s| s.label.as_str()).chain([crate::config::DBUS_PRINCIPAL]);
     let authority = Authority::new(labels, &bundle.capabilities);
+    let media_urls = media::Media::new(roots.clone(), authority.clone());
     let toast = control::wants_toast(&authority, &manifest);
     let event_loop = EventLoopBuilder::<CoreEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
@@ -411,7 +422,8 @@ pub fn run(
         manifest: &manifest,
         proxy: proxy.clone(),
         shell: Rc::downgrade(&shell),
-        assets: Some(Arc::new(Assets::new(&bundle.ui, &manifest.csp))),
+        assets: Some(Arc::new(Assets::new(&bundle.ui, &media::csp_with(&manifest.csp, media_urls.origin())))),
+        media: Some(Arc::new(media_urls)),
         lockdown,
         grants,
         trust: Rc::new(webdata::Trust::new(&manifest.network)),

@@ -21,6 +21,7 @@ use crate::config::{Anchor, InputMode, Kiosk, Manifest, Recovery, SurfaceConfig}
 use crate::ipc::{bridge_script, Document, Documents};
 use crate::shell::assets::{Assets, SCHEME};
 use crate::shell::health::Health;
+use crate::shell::media::MEDIA_PREFIX;
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::window::Screen;
 use crate::shell::{dispatch, CoreEvent, LoadStage, SharedShell};
@@ -75,6 +76,8 @@ pub struct BuildCtx<'a> {
     pub shell: Weak<SharedShell>,
     /// Given to the first surface built: the scheme lives on the shared context.
     pub assets: Option<Arc<Assets>>,
+    /// The `$MEDIA` URLs, served by the same handler.
+    pub media: Option<Arc<crate::shell::media::Media>>,
     /// Toolkit dialogs refused, HTTP logins answered (see `lockdown.rs`).
     pub lockdown: std::rc::Rc<crate::shell::lockdown::Shared>,
     /// Permission requests decided (see `permissions.rs`).
@@ -114,9 +117,25 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
         });
     if let Some(assets) = ctx.assets.take() {
         let proxy = ctx.proxy.clone();
+        let media = ctx.media.take();
         builder = builder.with_asynchronous_custom_protocol(SCHEME.to_string(), move |id, request, responder| {
-            if request.method() == wry::http::Method::POST && request.uri().path() == crate::ipc::IPC_PATH {
+            let path = request.uri().path();
+            let local = request.uri().host() == Some("localhost");
+            if request.method() == wry::http::Method::POST && path == crate::ipc::IPC_PATH {
                 crate::shell::on_fetch(id.to_string(), request, responder, &proxy);
+            } else if let (Some(rel), Some(media), true) = (path.strip_prefix(MEDIA_PREFIX), &media, local) {
+                // This runs on the GTK thread (WebKit's callback), where the shell is.
+                let page = crate::shell::page_url(id);
+                media.serve(id, page.as_deref(), rel, &request, responder);
+            } else if let (Some(media), Some("resolve"), true) = (&media, request.uri().query(), local) {
+                // A file of ui/ for a media element, which cannot play app:// URLs.
+                match assets.ui_file(path) {
+                    Some(bytes) => {
+                        let name = path.trim_start_matches('/').to_string();
+                        responder.respond(media.resolve(id, crate::shell::loopback::Source::Ui(name, bytes)))
+                    }
+                    None => responder.respond(assets.respond(&request)),
+                }
             } else {
                 responder.respond(assets.respond(&request));
             }

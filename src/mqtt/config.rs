@@ -179,8 +179,18 @@ impl BridgeConfig {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<BridgeConfig, ConfigError> {
-        let cfg: BridgeConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.message().to_string() })?;
+        let cfg: BridgeConfig = toml::from_str(text).map_err(|e| {
+            // The line and its text, so that the message names the key at fault.
+            let at = e.span().map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count();
+                let source = text.lines().nth(line).unwrap_or_default().trim();
+                format!("line {}: `{source}`: ", line + 1)
+            });
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("{}{}", at.unwrap_or_default(), e.message()),
+            }
+        })?;
         let bad =
             |key, message: &str| Err(ConfigError::Value { path: path.to_path_buf(), key, message: message.into() });
         if cfg.broker.host.trim().is_empty() {

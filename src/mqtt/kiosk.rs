@@ -97,7 +97,7 @@ impl Worker {
         let overlays: Vec<String> = self
             .status
             .as_ref()
-            .map(|s| s.surfaces.iter().filter(|x| x.overlay).map(|x| x.label.clone()).collect())
+            .map(|s| s.surfaces.iter().filter(|x| switchable(x)).map(|x| x.label.clone()).collect())
             .unwrap_or_default();
         let (name, version) = self
             .status
@@ -244,12 +244,17 @@ impl KioskLink {
     }
 }
 
+/// The configured overlays; the kiosk's own (`vitrine.toast`) come and go by themselves.
+fn switchable(s: &crate::control::SurfaceStatus) -> bool {
+    s.overlay && !s.label.starts_with("vitrine.")
+}
+
 /// The retained state every entity reads with a template.
 pub fn state_json(s: &Status, surface: &str) -> Value {
     let on = |b: bool| if b { "ON" } else { "OFF" };
     let url = s.surfaces.iter().find(|x| x.label == surface).map(|x| x.url.clone()).unwrap_or_default();
     let visible: serde_json::Map<String, Value> =
-        s.surfaces.iter().filter(|x| x.overlay).map(|x| (x.label.clone(), json!(on(x.visible)))).collect();
+        s.surfaces.iter().filter(|x| switchable(x)).map(|x| (x.label.clone(), json!(on(x.visible)))).collect();
     json!({
         "url": url,
         "ready": on(s.ready),

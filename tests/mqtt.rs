@@ -73,9 +73,75 @@ struct Broker {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// With TLS: the test CA and a client certificate it signed (CN kiosk, the user name).
+    tls: bool,
+}
+
+/// `openssl` with `args`, in `dir`; panics on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").current_dir(dir).args(args).output().expect("openssl (package openssl)");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA (`<ca>.pem`, `<ca>.key`) and, signed by it, `names` (`<name>.pem`, `<name>.key`).
+fn make_pki(dir: &Path, ca: &str, names: &[(&str, &str)]) {
+    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let mut args = vec!["req", "-x509"];
+    args.extend(ec);
+    args.extend(["-keyout", &ca_key, "-out", &ca_pem, "-days", "2", "-subj", "/CN=vitrine test CA"]);
+    openssl(dir, &args);
+    for (name, cn) in names {
+        let (key, csr, pem) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"));
+        let subj = format!("/CN={cn}");
+        let mut args = vec!["req"];
+        args.extend(ec);
+        args.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+        openssl(dir, &args);
+        let ext = format!("{name}.ext");
+        std::fs::write(dir.join(&ext), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("write ext");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
 }
 
 impl Broker {
+    /// TLS only, client certificates required (their CN is the user name), no passwords.
+    fn start_tls() -> Broker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        make_pki(d, "ca", &[("server", "localhost"), ("client", USER)]);
+        make_pki(d, "other-ca", &[]);
+        let port = common::closed_port();
+        let conf = format!(
+            "listener {port} 127.0.0.1\ncafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n\
+             require_certificate true\nuse_identity_as_username true\nallow_anonymous false\npersistence false\nuser root\n",
+            d.display()
+        );
+        std::fs::write(d.join("mosquitto.conf"), conf).expect("write mosquitto.conf");
+        let mut broker = Broker { dir, port, child: None, tls: true };
+        broker.up();
+        broker
+    }
+
     fn start() -> Broker {
         let dir = tempfile::tempdir().expect("tempdir");
         let passwd = dir.path().join("passwd");
@@ -92,7 +158,7 @@ impl Broker {
             passwd.display()
         );
         std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write mosquitto.conf");
-        let mut broker = Broker { dir, port, child: None };
+        let mut broker = Broker { dir, port, child: None, tls: false };
         broker.up();
         broker
     }
@@ -120,7 +186,30 @@ impl Broker {
     }
 
     fn client_args(&self) -> Vec<String> {
-        ["-h", "127.0.0.1", "-p", &self.port.to_string(), "-u", USER, "-P", PASSWORD].map(String::from).to_vec()
+        let mut args: Vec<String> = ["-h", "127.0.0.1", "-p", &self.port.to_string()].map(String::from).to_vec();
+        if self.tls {
+            let d = self.dir.path().display();
+            for (flag, file) in [("--cafile", "ca.pem"), ("--cert", "client.pem"), ("--key", "client.key")] {
+                args.extend([flag.to_string(), format!("{d}/{file}")]);
+            }
+        } else {
+            args.extend(["-u", USER, "-P", PASSWORD].map(String::from));
+        }
+        args
+    }
+
+    /// The bridge's `[broker]` table: a password, or TLS trusting `ca` with the client certificate.
+    fn bridge_toml(&self, ca: &str) -> String {
+        let common = format!("[broker]\nhost = \"127.0.0.1\"\nport = {}\nkeep_alive_secs = 5\n", self.port);
+        if self.tls {
+            format!(
+                "{common}[broker.tls]\nca_file = \"{}/{ca}.pem\"\nclient_cert_credential = \"mqtt-cert.pem\"\n\
+                 client_key_credential = \"mqtt-key.pem\"\n",
+                self.dir.path().display()
+            )
+        } else {
+            format!("{common}username = \"{USER}\"\npassword_credential = \"mqtt-password\"\n")
+        }
     }
 
     /// The retained message on `topic`, if any (as a new subscriber gets it at once).
@@ -225,15 +314,24 @@ struct Bridge {
 
 impl Bridge {
     fn start(bus: &PrivateBus, broker: &Broker, extra: &str) -> Bridge {
+        Self::start_trusting(bus, broker, "ca", extra)
+    }
+
+    /// With TLS, trusting the CA `ca` (the broker's is "ca").
+    fn start_trusting(bus: &PrivateBus, broker: &Broker, ca: &str, extra: &str) -> Bridge {
         let dir = tempfile::tempdir().expect("tempdir");
         let creds = dir.path().join("credentials");
         std::fs::create_dir(&creds).expect("mkdir");
         std::fs::write(creds.join("mqtt-password"), format!("{PASSWORD}\n")).expect("write credential");
+        if broker.tls {
+            for (file, cred) in [("client.pem", "mqtt-cert.pem"), ("client.key", "mqtt-key.pem")] {
+                std::fs::copy(broker.dir.path().join(file), creds.join(cred)).expect("copy credential");
+            }
+        }
         let config = dir.path().join("mqtt.toml");
         let text = format!(
-            "[broker]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{USER}\"\npassword_credential = \"mqtt-password\"\n\
-             keep_alive_secs = 5\n[kiosk]\nbus = \"session\"\npoll_secs = 1\n[screenshot]\ninterval_secs = 0\n{extra}",
-            broker.port
+            "{}[kiosk]\nbus = \"session\"\npoll_secs = 1\n[screenshot]\ninterval_secs = 0\n{extra}",
+            broker.bridge_toml(ca)
         );
         std::fs::write(&config, text).expect("write mqtt.toml");
         let mut child = Command::new(vitrine_bin())
@@ -462,6 +560,33 @@ fn broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notices() {
     assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "online"), "kiosk back, not online");
     assert_eq!(bus.ctl(&["ping"]).0, 0);
     drop(kiosk);
+}
+
+#[test]
+fn tls_with_a_client_certificate_and_only_with_the_right_ca() {
+    let bus = PrivateBus::start();
+    let _kiosk = bus.kiosk();
+    let broker = Broker::start_tls();
+    let id = fixture_device_id();
+    let availability = format!("vitrine/{id}/availability");
+    let config_topic = format!("homeassistant/device/{id}/config");
+
+    // Trusting another CA, the bridge refuses the broker's certificate and publishes nothing.
+    let mut wrong = Bridge::start_trusting(&bus, &broker, "other-ca", "");
+    let refused = wrong.log.wait(|l| l.contains("broker:") && l.contains("invalid peer certificate"), WITHIN);
+    assert!(refused.is_some(), "no TLS failure logged:\n{}", wrong.log.all().join("\n"));
+    assert!(wrong.running(), "a TLS failure is retried, not fatal");
+    assert!(broker.retained(&availability).is_none(), "nothing got through");
+    drop(wrong);
+
+    // With the broker's CA and the client certificate (the broker takes its CN as the user).
+    let bridge = Bridge::start(&bus, &broker, "");
+    assert!(
+        wait_until(WITHIN, || broker.retained_text(&availability) == "online"),
+        "not online over TLS:\n{}",
+        bridge.log.all().join("\n")
+    );
+    assert_eq!(broker.retained_json(&config_topic)["device"]["identifiers"][0], id.as_str());
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -154,8 +154,9 @@ impl Broker {
         assert!(made.success());
         let port = common::closed_port();
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\nuser root\n",
-            passwd.display()
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\nuser root\nlog_dest file {}\n",
+            passwd.display(),
+            dir.path().join("mosquitto.log").display()
         );
         std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write mosquitto.conf");
         let mut broker = Broker { dir, port, child: None, tls: false };
@@ -185,6 +186,11 @@ impl Broker {
         }
     }
 
+    /// Mosquitto's log: "New client connected … (p2, …)" for MQTT 3.1.1, "(p5, …)" for 5.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+
     fn client_args(&self) -> Vec<String> {
         let mut args: Vec<String> = ["-h", "127.0.0.1", "-p", &self.port.to_string()].map(String::from).to_vec();
         if self.tls {
@@ -199,8 +205,9 @@ impl Broker {
     }
 
     /// The bridge's `[broker]` table: a password, or TLS trusting `ca` with the client certificate.
-    fn bridge_toml(&self, ca: &str) -> String {
-        let common = format!("[broker]\nhost = \"127.0.0.1\"\nport = {}\nkeep_alive_secs = 5\n", self.port);
+    fn bridge_toml(&self, ca: &str, broker_extra: &str) -> String {
+        let common =
+            format!("[broker]\nhost = \"127.0.0.1\"\nport = {}\nkeep_alive_secs = 5\n{broker_extra}\n", self.port);
         if self.tls {
             format!(
                 "{common}[broker.tls]\nca_file = \"{}/{ca}.pem\"\nclient_cert_credential = \"mqtt-cert.pem\"\n\
@@ -314,11 +321,11 @@ struct Bridge {
 
 impl Bridge {
     fn start(bus: &PrivateBus, broker: &Broker, extra: &str) -> Bridge {
-        Self::start_trusting(bus, broker, "ca", extra)
+        Self::start_with(bus, broker, "ca", "", extra)
     }
 
-    /// With TLS, trusting the CA `ca` (the broker's is "ca").
-    fn start_trusting(bus: &PrivateBus, broker: &Broker, ca: &str, extra: &str) -> Bridge {
+    /// `ca`: with TLS, the CA trusted (the broker's is "ca"); `broker_extra` goes in `[broker]`.
+    fn start_with(bus: &PrivateBus, broker: &Broker, ca: &str, broker_extra: &str, extra: &str) -> Bridge {
         let dir = tempfile::tempdir().expect("tempdir");
         let creds = dir.path().join("credentials");
         std::fs::create_dir(&creds).expect("mkdir");
@@ -331,7 +338,7 @@ impl Bridge {
         let config = dir.path().join("mqtt.toml");
         let text = format!(
             "{}[kiosk]\nbus = \"session\"\npoll_secs = 1\n[screenshot]\ninterval_secs = 0\n{extra}",
-            broker.bridge_toml(ca)
+            broker.bridge_toml(ca, broker_extra)
         );
         std::fs::write(&config, text).expect("write mqtt.toml");
         let mut child = Command::new(vitrine_bin())
@@ -414,6 +421,7 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     let config = broker.retained_json(&config_topic);
     assert_eq!(config["device"]["identifiers"][0], id.as_str(), "{config}");
     assert_eq!(config["device"]["name"], "dbus fixture");
+    assert!(broker.log().contains(&format!("as vitrine-{id} (p2,")), "3.1.1 by default:\n{}", broker.log());
     assert!(!config.to_string().contains(machine_id().trim()), "the machine id itself is not published");
     assert_eq!(config["availability_topic"], format!("{base}/availability"));
     let components = config["components"].as_object().expect("components");
@@ -508,7 +516,7 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
 }
 
 #[test]
-fn broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notices() {
+fn over_mqtt_5_broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notices() {
     let bus = PrivateBus::start();
     let kiosk = bus.kiosk();
     let mut broker = Broker::start();
@@ -516,8 +524,14 @@ fn broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notices() {
     let base = format!("vitrine/{id}");
     let config_topic = format!("homeassistant/device/{id}/config");
     let availability = format!("{base}/availability");
-    let mut bridge = Bridge::start(&bus, &broker, "[homeassistant]\ndevice_discovery = false\n");
+    let mut bridge =
+        Bridge::start_with(&bus, &broker, "ca", "protocol = \"5\"", "[homeassistant]\ndevice_discovery = false\n");
 
+    assert!(
+        wait_until(WITHIN, || broker.log().contains(&format!("as vitrine-{id} (p5,"))),
+        "the bridge does not speak MQTT 5:\n{}",
+        broker.log()
+    );
     // The per-entity fallback: one retained config per entity, each with the device.
     let url_config = format!("homeassistant/text/{id}/url/config");
     assert!(wait_until(WITHIN, || broker.retained(&url_config).is_some()), "no per-entity discovery");
@@ -572,7 +586,7 @@ fn tls_with_a_client_certificate_and_only_with_the_right_ca() {
     let config_topic = format!("homeassistant/device/{id}/config");
 
     // Trusting another CA, the bridge refuses the broker's certificate and publishes nothing.
-    let mut wrong = Bridge::start_trusting(&bus, &broker, "other-ca", "");
+    let mut wrong = Bridge::start_with(&bus, &broker, "other-ca", "", "");
     let refused = wrong.log.wait(|l| l.contains("broker:") && l.contains("invalid peer certificate"), WITHIN);
     assert!(refused.is_some(), "no TLS failure logged:\n{}", wrong.log.all().join("\n"));
     assert!(wrong.running(), "a TLS failure is retried, not fatal");

@@ -6,6 +6,7 @@
 //! [broker]
 //! host = "broker.lan"
 //! port = 8883                           # default 1883, or 8883 with [broker.tls]
+//! protocol = "5"                        # "3.1.1" (default) or "5"
 //! client_id = "kiosk-hall"              # default vitrine-<device id>
 //! keep_alive_secs = 30
 //! username = "kiosk"
@@ -97,12 +98,24 @@ fn default_topic_prefix() -> String {
 pub struct Broker {
     pub host: String,
     pub port: Option<u16>,
+    #[serde(default)]
+    pub protocol: Protocol,
     pub client_id: Option<String>,
     #[serde(default = "default_keep_alive")]
     pub keep_alive_secs: u64,
     pub username: Option<String>,
     pub password_credential: Option<String>,
     pub tls: Option<Tls>,
+}
+
+/// The MQTT version spoken.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    #[serde(rename = "3.1.1")]
+    V311,
+    #[serde(rename = "5")]
+    V5,
 }
 
 fn default_keep_alive() -> u64 {
@@ -305,6 +318,9 @@ mod tests {
     fn a_minimal_file_takes_the_documented_defaults() {
         let cfg = parse("[broker]\nhost = \"127.0.0.1\"\n").unwrap();
         assert_eq!(cfg.port(), 1883);
+        assert_eq!(cfg.broker.protocol, Protocol::V311);
+        let v5 = parse("[broker]\nhost = \"h\"\nprotocol = \"5\"\n").unwrap();
+        assert_eq!(v5.broker.protocol, Protocol::V5);
         assert_eq!(cfg.topic_prefix, "vitrine");
         assert_eq!(cfg.homeassistant.discovery_prefix, "homeassistant");
         assert!(cfg.homeassistant.device_discovery);
@@ -318,6 +334,7 @@ mod tests {
             ("", "config_invalid", "broker"),
             ("[broker]\nhost = \"h\"\nbogus = 1\n", "config_invalid", "bogus"),
             ("[broker]\nhost = \"h\"\nport = 0\n", "config_invalid", "broker.port"),
+            ("[broker]\nhost = \"h\"\nprotocol = \"4\"\n", "config_invalid", "protocol"),
             ("topic_prefix = \"a/#\"\n[broker]\nhost = \"h\"\n", "config_invalid", "topic_prefix"),
             ("[broker]\nhost = \"h\"\npassword_credential = \"p\"\n", "config_invalid", "needs broker.username"),
             ("[broker]\nhost = \"h\"\n[kiosk]\nbus = \"none\"\n", "config_invalid", "kiosk.bus"),

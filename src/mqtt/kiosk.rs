@@ -1,17 +1,17 @@
 //! The bridge's kiosk side: one thread holding the D-Bus client. It turns MQTT commands
 //! into control calls, and the kiosk's status into retained state (polled), availability
-//! and screenshots. It publishes with `try_publish` only, so a broker that is away never
+//! and screenshots. It publishes without waiting, so a broker that is away never
 //! blocks it: what does not fit the queue is dropped and sent again on the next change or
 //! reconnect.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use rumqttc::QoS;
 use serde_json::{json, Value};
 
 use super::config::BridgeConfig;
 use super::discovery::{self, Device, Topics};
+use super::session::Publisher;
 use crate::config::BusKind;
 use crate::control::Status;
 use crate::dbus::client::{Client, ClientError};
@@ -29,7 +29,7 @@ pub enum Job {
 }
 
 pub struct Worker {
-    pub mqtt: rumqttc::Client,
+    pub mqtt: Publisher,
     pub cfg: BridgeConfig,
     pub topics: Topics,
     pub id: String,
@@ -63,7 +63,7 @@ impl Worker {
     }
 
     fn publish(&self, topic: String, retain: bool, payload: Vec<u8>) {
-        if let Err(e) = self.mqtt.try_publish(topic.as_str(), QoS::AtLeastOnce, retain, payload) {
+        if let Err(e) = self.mqtt.publish(&topic, retain, payload) {
             log::warn!("not sent to {topic} now (the broker is away?): {e}");
         }
     }
@@ -73,7 +73,7 @@ impl Worker {
         topics.push(format!("{}/+/press", self.topics.base));
         topics.push(format!("{}/overlay/+/set", self.topics.base));
         for t in topics {
-            if let Err(e) = self.mqtt.try_subscribe(t.as_str(), QoS::AtLeastOnce) {
+            if let Err(e) = self.mqtt.subscribe(&t) {
                 log::warn!("cannot subscribe to {t}: {e}");
             }
         }

@@ -9,6 +9,7 @@
 //! * [`config`] — the configuration file and the credentials it names.
 //! * [`discovery`] — the device id, the topics and Home Assistant's config payloads.
 //! * [`kiosk`] — the D-Bus side: commands, polled state, screenshots.
+//! * [`session`] — the broker connection, MQTT 3.1.1 or 5.
 //!
 //! Threads: this one drives the MQTT connection (rumqttc reconnects on the next poll; we
 //! wait with a growing back-off between failures); "vitrine-mqtt-kiosk" does the D-Bus
@@ -17,17 +18,17 @@
 pub mod config;
 pub mod discovery;
 pub mod kiosk;
+pub mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rumqttc::{Event, LastWill, MqttOptions, Packet, QoS, Transport};
-
 use crate::config::BusKind;
-use config::{BridgeConfig, ConfigError};
+use config::BridgeConfig;
 use kiosk::{Job, KioskLink, Worker};
+use session::Incoming;
 
 /// How long between connection attempts at most.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -44,7 +45,9 @@ pub struct MqttArgs {
 
 pub fn main(args: MqttArgs) -> ExitCode {
     crate::service::logging::init();
-    let cfg = match BridgeConfig::load(&args.config).and_then(|cfg| options(&cfg, "check").map(|_| cfg)) {
+    // The credentials and TLS files are read here too, so that they fail at once.
+    let cfg = match BridgeConfig::load(&args.config).and_then(|cfg| session::open(&cfg, "check", "check").map(|_| cfg))
+    {
         Ok(cfg) => cfg,
         Err(e) => {
             // One line, machine-readable, as `vitrine ctl --json` reports errors.
@@ -59,29 +62,6 @@ pub fn main(args: MqttArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     run(cfg)
-}
-
-/// The broker connection: address, will, credentials, TLS.
-fn options(cfg: &BridgeConfig, id: &str) -> Result<MqttOptions, ConfigError> {
-    let client_id = cfg.broker.client_id.clone().unwrap_or_else(|| format!("vitrine-{id}"));
-    let mut o = MqttOptions::new(client_id, cfg.broker.host.clone(), cfg.port());
-    o.set_keep_alive(Duration::from_secs(cfg.broker.keep_alive_secs));
-    o.set_clean_session(true);
-    // Screenshots are the big messages; incoming ones are small commands.
-    let out = cfg.screenshot.max_bytes + 64 * 1024;
-    o.set_max_packet_size(64 * 1024, out);
-    if let Some(user) = &cfg.broker.username {
-        let password = match &cfg.broker.password_credential {
-            Some(name) => config::password(name)?,
-            None => String::new(),
-        };
-        o.set_credentials(user.clone(), password);
-    }
-    if let Some(tls) = &cfg.broker.tls {
-        let client = config::tls_client(tls)?;
-        o.set_transport(Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(client))));
-    }
-    Ok(o)
 }
 
 fn run(cfg: BridgeConfig) -> ExitCode {
@@ -116,15 +96,14 @@ fn run(cfg: BridgeConfig) -> ExitCode {
     };
     let id = discovery::device_id(&machine_id, &status.name);
     let topics = discovery::Topics::new(&cfg.topic_prefix, &cfg.homeassistant.discovery_prefix, &id);
-    let mut options = match options(&cfg, &id) {
-        Ok(o) => o,
+    let client_id = cfg.broker.client_id.clone().unwrap_or_else(|| format!("vitrine-{id}"));
+    let (client, mut connection) = match session::open(&cfg, &client_id, &topics.availability()) {
+        Ok(pair) => pair,
         Err(e) => {
             log::error!("vitrine mqtt: {e}");
             return ExitCode::from(2);
         }
     };
-    options.set_last_will(LastWill::new(topics.availability(), "offline", QoS::AtLeastOnce, true));
-    let (client, mut connection) = rumqttc::Client::new(options, 64);
     let home = cfg.kiosk.home.clone().unwrap_or_else(|| {
         status.surfaces.iter().find(|s| s.label == surface).map(|s| s.url.clone()).unwrap_or_default()
     });
@@ -150,20 +129,18 @@ fn run(cfg: BridgeConfig) -> ExitCode {
     }
     let ha_status = topics.ha_status();
     let mut backoff = Duration::from_secs(1);
-    for event in connection.iter() {
+    while let Some(event) = connection.next() {
         let job = match event {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                log::info!("connected to the broker ({:?})", ack.code);
+            Ok(Incoming::Connected(code)) => {
+                log::info!("connected to the broker ({code})");
                 backoff = Duration::from_secs(1);
                 Some(Job::Connected)
             }
-            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == ha_status => {
-                (p.payload.as_ref() == b"online").then_some(Job::Rediscover)
+            Ok(Incoming::Message { topic, payload }) if topic == ha_status => {
+                (payload == b"online").then_some(Job::Rediscover)
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => {
-                Some(Job::Command { topic: p.topic, payload: p.payload.to_vec() })
-            }
-            Ok(_) => None,
+            Ok(Incoming::Message { topic, payload }) => Some(Job::Command { topic, payload }),
+            Ok(Incoming::Other) => None,
             Err(e) => {
                 log::warn!("broker: {e}; trying again in {} s", backoff.as_secs());
                 std::thread::sleep(backoff);

@@ -486,6 +486,15 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(refused.is_some(), "hiding main was not refused: {:?}", results.all());
     assert!(visible(&bus, "main"));
 
+    // Zoom reaches the kiosk's Zoom, whose range check applies.
+    broker.publish(&format!("{base}/zoom/set"), "1.5", false);
+    let done = results.wait(|l| l.contains("zoom/set") && l.contains("\"ok\":true"), WITHIN);
+    assert!(done.is_some(), "zoom: {:?}", results.all());
+    assert!(kiosk.log.contains("Zoom 1.5"), "{}", kiosk.dump());
+    broker.publish(&format!("{base}/zoom/set"), "9", false);
+    let refused = results.wait(|l| l.contains("zoom/set") && l.contains("\"ok\":false"), WITHIN);
+    assert!(refused.is_some_and(|l| l.contains("bad_args")), "zoom 9: {:?}", results.all());
+
     // A screenshot on request: a PNG of the screen's size, retained on the image topic.
     broker.publish(&format!("{base}/screenshot/press"), "PRESS", false);
     let screenshot = format!("{base}/screenshot");

@@ -129,7 +129,7 @@ fn run(cfg: BridgeConfig) -> ExitCode {
     }
     let ha_status = topics.ha_status();
     let mut backoff = Duration::from_secs(1);
-    while let Some(event) = connection.next() {
+    while let Some(event) = connection.recv() {
         let job = match event {
             Ok(Incoming::Connected(code)) => {
                 log::info!("connected to the broker ({code})");

@@ -40,15 +40,16 @@ pub enum Incoming {
     Other,
 }
 
+/// Boxed: the two connections differ in size, and there is one per process.
 pub enum Events {
-    V4(rumqttc::Connection),
-    V5(rumqttc::v5::Connection),
+    V4(Box<rumqttc::Connection>),
+    V5(Box<rumqttc::v5::Connection>),
 }
 
 impl Events {
     /// The next event, or why the connection failed (the next call connects again);
     /// `None` once the client side is gone.
-    pub fn next(&mut self) -> Option<Result<Incoming, String>> {
+    pub fn recv(&mut self) -> Option<Result<Incoming, String>> {
         use rumqttc::v5::Event as E5;
         use rumqttc::{Event, Packet};
         match self {
@@ -108,7 +109,7 @@ pub fn open(cfg: &BridgeConfig, client_id: &str, will: &str) -> Result<(Publishe
                 o.set_transport(t);
             }
             let (client, connection) = rumqttc::Client::new(o, 64);
-            (Publisher::V4(client), Events::V4(connection))
+            (Publisher::V4(client), Events::V4(Box::new(connection)))
         }
         Protocol::V5 => {
             let mut o = rumqttc::v5::MqttOptions::new(client_id, cfg.broker.host.clone(), cfg.port());
@@ -121,7 +122,7 @@ pub fn open(cfg: &BridgeConfig, client_id: &str, will: &str) -> Result<(Publishe
                 o.set_transport(t);
             }
             let (client, connection) = rumqttc::v5::Client::new(o, 64);
-            (Publisher::V5(client), Events::V5(connection))
+            (Publisher::V5(client), Events::V5(Box::new(connection)))
         }
     })
 }

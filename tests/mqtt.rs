@@ -486,6 +486,18 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(refused.is_some(), "hiding main was not refused: {:?}", results.all());
     assert!(visible(&bus, "main"));
 
+    // Events to the pages: what the capabilities allow D-Bus callers arrives; the rest is refused.
+    broker.publish(&format!("{base}/event/from-dbus"), r#"{"n":7}"#, false);
+    assert!(
+        kiosk.log.wait_for(r#"RESULT main-got {"n":7} from dbus"#, WITHIN).is_some(),
+        "the event did not reach the page:\n{}",
+        kiosk.dump()
+    );
+    broker.publish(&format!("{base}/event/secret"), "{}", false);
+    let refused = results.wait(|l| l.contains("event/secret") && l.contains("\"ok\":false"), WITHIN);
+    assert!(refused.is_some_and(|l| l.contains("not_allowed")), "secret: {:?}", results.all());
+    assert!(!kiosk.log.contains("RESULT main-secret"), "a refused event reached the page");
+
     // Zoom reaches the kiosk's Zoom, whose range check applies.
     broker.publish(&format!("{base}/zoom/set"), "1.5", false);
     let done = results.wait(|l| l.contains("zoom/set") && l.contains("\"ok\":true"), WITHIN);

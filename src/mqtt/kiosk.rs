@@ -72,6 +72,7 @@ impl Worker {
         let mut topics = vec![self.topics.ha_status(), format!("{}/+/set", self.topics.base)];
         topics.push(format!("{}/+/press", self.topics.base));
         topics.push(format!("{}/overlay/+/set", self.topics.base));
+        topics.push(format!("{}/event/+", self.topics.base));
         for t in topics {
             if let Err(e) = self.mqtt.subscribe(&t) {
                 log::warn!("cannot subscribe to {t}: {e}");
@@ -181,6 +182,13 @@ impl Worker {
                     Err(ClientError::Refused { code: "bad_args".into(), message: format!("'{text}' is not a number") })
                 }
             },
+            // To the pages, as `vitrine ctl emit` does: the capabilities of the principal
+            // `dbus` decide which event may go and who hears it.
+            other if other.starts_with("event/") => {
+                let event = &other["event/".len()..];
+                let sent: Result<u32, ClientError> = self.call("Emit", &(event, text.as_str(), Vec::<String>::new()));
+                sent.map(|n| log::info!("MQTT event '{event}' reached {n} surface(s)"))
+            }
             other => match other.strip_prefix("overlay/").and_then(|o| o.strip_suffix("/set")) {
                 Some(label) => match text.as_str() {
                     "ON" => self.call("Show", &(label,)),

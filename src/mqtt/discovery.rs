@@ -71,6 +71,8 @@ pub struct Device<'a> {
     pub version: &'a str,
     pub overlays: &'a [String],
     pub entities: Entities,
+    /// The device has a thermal zone to report.
+    pub temperature: bool,
 }
 
 /// One entity: its component (platform), object id and config (without device keys).
@@ -163,6 +165,15 @@ pub fn entities(d: &Device<'_>, t: &Topics) -> Vec<Entity> {
             config.extend(obj(extra));
             add("sensor", object, Value::Object(config));
         }
+        if d.temperature {
+            add(
+                "sensor",
+                "cpu_temperature",
+                json!({"name": "CPU temperature", "state_topic": state, "device_class": "temperature",
+                       "unit_of_measurement": "°C", "state_class": "measurement",
+                       "value_template": "{{ value_json.cpu_temperature }}", "entity_category": "diagnostic"}),
+            );
+        }
     }
     out
 }
@@ -206,7 +217,14 @@ mod tests {
     use super::*;
 
     fn device<'a>(overlays: &'a [String]) -> Device<'a> {
-        Device { id: "vitrine_0123", name: "Hall", version: "0.1.0", overlays, entities: Entities::default() }
+        Device {
+            id: "vitrine_0123",
+            name: "Hall",
+            version: "0.1.0",
+            overlays,
+            entities: Entities::default(),
+            temperature: true,
+        }
     }
 
     #[test]
@@ -241,6 +259,7 @@ mod tests {
         }
         assert_eq!(components["vitrine_0123_overlay_toast"]["command_topic"], "vitrine/vitrine_0123/overlay/toast/set");
         assert_eq!(components["vitrine_0123_screenshot"]["image_topic"], "vitrine/vitrine_0123/screenshot");
+        assert_eq!(components["vitrine_0123_cpu_temperature"]["device_class"], "temperature");
     }
 
     #[test]
@@ -249,7 +268,10 @@ mod tests {
         let configs = entity_configs(&device(&[]), &t);
         assert!(configs.iter().any(|(topic, _)| topic == "ha/text/vitrine_0123/url/config"));
         assert!(configs.iter().all(|(_, c)| c["device"]["identifiers"][0] == "vitrine_0123"));
-        let none = Device { entities: Entities { url: false, ..Entities::default() }, ..device(&[]) };
-        assert!(!entity_configs(&none, &t).iter().any(|(topic, _)| topic.contains("/text/")));
+        let none =
+            Device { entities: Entities { url: false, ..Entities::default() }, temperature: false, ..device(&[]) };
+        let configs = entity_configs(&none, &t);
+        assert!(!configs.iter().any(|(topic, _)| topic.contains("/text/")));
+        assert!(!configs.iter().any(|(topic, _)| topic.contains("cpu_temperature")), "no zone, no sensor");
     }
 }

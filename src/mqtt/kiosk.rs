@@ -4,6 +4,7 @@
 //! blocks it: what does not fit the queue is dropped and sent again on the next change or
 //! reconnect.
 
+use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -105,8 +106,15 @@ impl Worker {
             .as_ref()
             .map(|s| (s.name.clone(), s.version.clone()))
             .unwrap_or_else(|| (self.id.clone(), "".into()));
-        let device =
-            Device { id: &self.id, name: &name, version: &version, overlays: &overlays, entities: self.cfg.entities };
+        let temperature = crate::os::thermal::cpu_celsius(Path::new(crate::os::thermal::SYSFS)).is_some();
+        let device = Device {
+            id: &self.id,
+            name: &name,
+            version: &version,
+            overlays: &overlays,
+            entities: self.cfg.entities,
+            temperature,
+        };
         let configs = if self.cfg.homeassistant.device_discovery {
             vec![discovery::device_config(&device, &self.topics)]
         } else {
@@ -274,5 +282,7 @@ pub fn state_json(s: &Status, surface: &str) -> Value {
         "uptime": (s.uptime_secs as u64) / 60 * 60,
         "version": s.version,
         "visible": visible,
+        // Whole degrees, for the same reason.
+        "cpu_temperature": crate::os::thermal::cpu_celsius(Path::new(crate::os::thermal::SYSFS)).map(f64::round),
     })
 }

@@ -4,6 +4,7 @@
 pub mod device;
 pub mod fs;
 pub mod http;
+pub mod thermal;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -447,10 +447,19 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["url"] == home.as_str()));
     let state = broker.retained_json(&state_topic);
     assert_eq!(state["ready"], "ON", "{state}");
-    let up = bus.status()["surfaces"].as_array().expect("surfaces").iter().filter(|s| s["up"] == true).count();
-    assert_eq!(state["surfaces_up"], up, "{state}");
+    // Surfaces come up one by one (the toast's too): the state follows within a poll.
+    let up = || bus.status()["surfaces"].as_array().expect("surfaces").iter().filter(|s| s["up"] == true).count();
+    assert!(
+        wait_until(WITHIN, || broker.retained_json(&state_topic)["surfaces_up"] == up()),
+        "surfaces_up {} is not {}",
+        broker.retained_json(&state_topic)["surfaces_up"],
+        up()
+    );
     assert!(state["visible"].get("vitrine.toast").is_none(), "the built-in toast is no switch: {state}");
     assert_eq!(state["visible"]["side"], "ON", "{state}");
+    // The kiosk's memory: the core and three web processes are well over 100 MiB.
+    assert!(state["memory"].as_u64().is_some_and(|m| m > 100), "{state}");
+    assert_eq!(platform("memory"), "sensor");
 
     // The URL text entity navigates, through Navigate and so the allow-list.
     let page2 = "app://localhost/page2.html";

@@ -159,6 +159,12 @@ pub fn entities(d: &Device<'_>, t: &Topics) -> Vec<Entity> {
             ("hangs", "Web process hangs", json!({"state_class": "total_increasing"})),
             ("uptime", "Uptime", json!({"device_class": "duration", "unit_of_measurement": "s"})),
             ("version", "Version", json!({})),
+            (
+                "memory",
+                "Kiosk memory",
+                json!({"device_class": "data_size", "unit_of_measurement": "MiB",
+                                                "state_class": "measurement"}),
+            ),
         ] {
             let mut config = obj(json!({"name": name, "state_topic": state,
                 "value_template": format!("{{{{ value_json.{object} }}}}"), "entity_category": "diagnostic"}));

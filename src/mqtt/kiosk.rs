@@ -37,7 +37,7 @@ pub struct Worker {
     pub kiosk: KioskLink,
     pub surface: String,
     pub home: String,
-    pub status: Option<Status>,
+    pub status: Option<KioskStatus>,
     /// The last published (state JSON, availability), to publish changes only.
     pub published: (Option<Value>, Option<bool>),
     pub next_screenshot: Option<Instant>,
@@ -89,7 +89,7 @@ impl Worker {
         self.kiosk.call(method, body)
     }
 
-    fn fetch_status(&mut self) -> Result<Status, ClientError> {
+    fn fetch_status(&mut self) -> Result<KioskStatus, ClientError> {
         self.kiosk.status()
     }
 
@@ -226,6 +226,22 @@ impl Worker {
     }
 }
 
+/// `Status` as the control interface sends it, with the memory it adds.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct KioskStatus {
+    #[serde(flatten)]
+    pub status: Status,
+    #[serde(default)]
+    pub rss_kib: Option<u64>,
+}
+
+impl std::ops::Deref for KioskStatus {
+    type Target = Status;
+    fn deref(&self) -> &Status {
+        &self.status
+    }
+}
+
 /// The kiosk's control interface, connected on first use and again after the bus went.
 pub struct KioskLink {
     pub bus: BusKind,
@@ -254,7 +270,7 @@ impl KioskLink {
         out
     }
 
-    pub fn status(&mut self) -> Result<Status, ClientError> {
+    pub fn status(&mut self) -> Result<KioskStatus, ClientError> {
         let text: String = self.call("Status", &())?;
         serde_json::from_str(&text).map_err(|e| ClientError::Bus(format!("unreadable status: {e}")))
     }
@@ -266,7 +282,7 @@ fn switchable(s: &crate::control::SurfaceStatus) -> bool {
 }
 
 /// The retained state every entity reads with a template.
-pub fn state_json(s: &Status, surface: &str) -> Value {
+pub fn state_json(s: &KioskStatus, surface: &str) -> Value {
     let on = |b: bool| if b { "ON" } else { "OFF" };
     let url = s.surfaces.iter().find(|x| x.label == surface).map(|x| x.url.clone()).unwrap_or_default();
     let visible: serde_json::Map<String, Value> =
@@ -282,6 +298,8 @@ pub fn state_json(s: &Status, surface: &str) -> Value {
         "uptime": (s.uptime_secs as u64) / 60 * 60,
         "version": s.version,
         "visible": visible,
+        // MiB, whole.
+        "memory": s.rss_kib.map(|k| k / 1024),
         // Whole degrees, for the same reason.
         "cpu_temperature": crate::os::thermal::cpu_celsius(Path::new(crate::os::thermal::SYSFS)).map(f64::round),
     })

@@ -337,8 +337,9 @@ impl Bridge {
         }
         let config = dir.path().join("mqtt.toml");
         let text = format!(
-            "{}[kiosk]\nbus = \"session\"\npoll_secs = 1\n[screenshot]\ninterval_secs = 0\n{extra}",
-            broker.bridge_toml(ca, broker_extra)
+            "{}[kiosk]\nbus = \"session\"\npoll_secs = 1\n{}{extra}",
+            broker.bridge_toml(ca, broker_extra),
+            if extra.contains("[screenshot]") { "" } else { "[screenshot]\ninterval_secs = 0\n" }
         );
         std::fs::write(&config, text).expect("write mqtt.toml");
         let mut child = Command::new(vitrine_bin())
@@ -623,14 +624,25 @@ fn tls_with_a_client_certificate_and_only_with_the_right_ca() {
     assert!(broker.retained(&availability).is_none(), "nothing got through");
     drop(wrong);
 
-    // With the broker's CA and the client certificate (the broker takes its CN as the user).
-    let bridge = Bridge::start(&bus, &broker, "");
+    // With the broker's CA and the client certificate (the broker takes its CN as the user),
+    // and a screenshot every 2 s.
+    let shots = broker.watch(&format!("vitrine/{id}/screenshot"));
+    let bridge = Bridge::start(&bus, &broker, "[screenshot]\ninterval_secs = 2\n");
     assert!(
         wait_until(WITHIN, || broker.retained_text(&availability) == "online"),
         "not online over TLS:\n{}",
         bridge.log.all().join("\n")
     );
     assert_eq!(broker.retained_json(&config_topic)["device"]["identifiers"][0], id.as_str());
+    // One on connecting, then one every interval (each message starts with its topic; the
+    // PNG signature's first byte reads as U+FFFD).
+    let shot = format!("vitrine/{id}/screenshot \u{fffd}PNG");
+    assert!(
+        wait_until(Duration::from_secs(20), || shots.count(&shot) >= 3),
+        "{} screenshots in 20 s:\n{}",
+        shots.count(&shot),
+        bridge.log.all().join("\n")
+    );
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

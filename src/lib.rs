@@ -10,6 +10,7 @@
 //! * [`service`] — systemd notifications and logging.
 //! * [`dbus`] — the control interface (`vitrine ctl`), the tray and notifications;
 //!   [`control`] — the requests they send the shell.
+//! * [`mqtt`] — `vitrine mqtt`, the bridge to an MQTT broker and Home Assistant.
 //! * [`store`] — the SQLite store; [`os`] — files, HTTP and device facts for pages.
 //!
 //! Without the default `kiosk` feature the crate is only the parts that need no GTK or
@@ -24,6 +25,8 @@ pub mod ipc;
 pub mod json;
 #[cfg(feature = "kiosk")]
 mod kiosk;
+#[cfg(feature = "kiosk")]
+pub mod mqtt;
 pub mod os;
 pub mod service;
 #[cfg(feature = "kiosk")]

@@ -42,6 +42,8 @@ enum Command {
     },
     /// Control the running kiosk over D-Bus.
     Ctl(vitrine::dbus::client::CtlArgs),
+    /// Bridge the kiosk to an MQTT broker, with Home Assistant discovery (a process of its own).
+    Mqtt(vitrine::mqtt::MqttArgs),
     /// Validate a configuration folder (vitrine.toml, capabilities/, ui/).
     Check {
         #[arg(default_value = ".")]
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Ctl(args) => vitrine::dbus::client::main(args),
+        Command::Mqtt(args) => vitrine::mqtt::main(args),
         Command::Run { config, state_dir, cache_dir, url, inspect, automation } => {
             vitrine::service::logging::init();
             let automation = automation || cli.automation;

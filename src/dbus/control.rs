@@ -5,7 +5,7 @@
 //! | method | in | out |
 //! |---|---|---|
 //! | `Ping` | — | `s` "pong" (the main loop answered) |
-//! | `Status` | — | `s` JSON: name, version, pid, uptime, ready, surfaces with url, visibility, web process, crash/hang/recovery counts |
+//! | `Status` | — | `s` JSON: name, version, pid, uptime, ready, `rss_kib` (the core and its web processes), surfaces with url, visibility, web process, crash/hang/recovery counts |
 //! | `Navigate` | `s` label, `s` url | — (the surface's navigation allow-list applies) |
 //! | `Reload`, `Show`, `Hide` | `s` label | — (show/hide: overlays only) |
 //! | `Emit` | `s` event, `s` payload JSON ("" = null), `as` targets (empty = all) | `u` surfaces reached |
@@ -111,7 +111,11 @@ impl ControlObject {
     async fn status(&self) -> Result<String, Fault> {
         match self.call(Op::Status).await? {
             Reply::Status(status) => {
-                serde_json::to_string(&status).map_err(|e| Fault::Failed(format!("cannot encode the status: {e}")))
+                let mut value = serde_json::to_value(&status)
+                    .map_err(|e| Fault::Failed(format!("cannot encode the status: {e}")))?;
+                // Read here, on the bus thread, so that the shell never waits on /proc.
+                value["rss_kib"] = serde_json::json!(kiosk_rss_kib(&status));
+                Ok(value.to_string())
             }
             other => Err(unexpected(other)),
         }
@@ -246,6 +250,14 @@ impl ControlObject {
 
     #[zbus(signal)]
     async fn surface_recovered(emitter: &SignalEmitter<'_>, label: &str) -> zbus::Result<()>;
+}
+
+/// The kiosk's memory: the core's resident set and its surfaces' web processes'.
+fn kiosk_rss_kib(status: &crate::control::Status) -> Option<u64> {
+    let pids: std::collections::BTreeSet<u32> =
+        std::iter::once(status.pid).chain(status.surfaces.iter().filter_map(|s| s.pid)).collect();
+    let sizes: Vec<u64> = pids.into_iter().filter_map(crate::service::procs::rss_kib).collect();
+    (!sizes.is_empty()).then(|| sizes.iter().sum())
 }
 
 /// Creates `path` (never an existing file) and writes `bytes` to it.

@@ -5,6 +5,7 @@ pub mod decoders;
 pub mod device;
 pub mod fs;
 pub mod http;
+pub mod thermal;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

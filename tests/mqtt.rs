@@ -1,0 +1,712 @@
+//! `vitrine mqtt` end to end: a real `mosquitto` on loopback with a password file, the
+//! real kiosk under Xvfb on a private `dbus-daemon`, the bridge as its own process, and
+//! `mosquitto_sub`/`mosquitto_pub` as the other MQTT clients (Home Assistant's side).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{count, fixture, kill, vitrine_bin, Kiosk};
+use serde_json::Value;
+
+const USER: &str = "kiosk";
+const PASSWORD: &str = "s3cret-for-tests";
+
+struct PrivateBus {
+    address: String,
+    pid: u32,
+}
+
+impl PrivateBus {
+    fn start() -> PrivateBus {
+        let out = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", fixture("dbus-bus/session.conf").display()))
+            .args(["--print-address=1", "--print-pid=1", "--fork"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("dbus-daemon is installed (package dbus-daemon)");
+        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let address = lines.next().expect("address").trim().to_string();
+        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
+        PrivateBus { address, pid }
+    }
+
+    /// `vitrine ctl --json ARGS`: (exit code, stdout).
+    fn ctl(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(vitrine_bin())
+            .args(["ctl", "--json"])
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .expect("run vitrine ctl");
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn status(&self) -> Value {
+        let (code, out) = self.ctl(&["status"]);
+        assert_eq!(code, 0, "vitrine ctl status: {out}");
+        serde_json::from_str(&out).expect("status JSON")
+    }
+
+    fn kiosk(&self) -> Kiosk {
+        let kiosk = Kiosk::start_with("dbus", &[("DBUS_SESSION_BUS_ADDRESS", &self.address), ("NO_AT_BRIDGE", "1")]);
+        kiosk.wait_ready();
+        kiosk.result("main-listening");
+        kiosk
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        kill(self.pid, "TERM");
+    }
+}
+
+/// A mosquitto of the test's own on a loopback port, with a user and password.
+struct Broker {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+    /// With TLS: the test CA and a client certificate it signed (CN kiosk, the user name).
+    tls: bool,
+}
+
+/// `openssl` with `args`, in `dir`; panics on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").current_dir(dir).args(args).output().expect("openssl (package openssl)");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA (`<ca>.pem`, `<ca>.key`) and, signed by it, `names` (`<name>.pem`, `<name>.key`).
+fn make_pki(dir: &Path, ca: &str, names: &[(&str, &str)]) {
+    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let mut args = vec!["req", "-x509"];
+    args.extend(ec);
+    args.extend(["-keyout", &ca_key, "-out", &ca_pem, "-days", "2", "-subj", "/CN=vitrine test CA"]);
+    openssl(dir, &args);
+    for (name, cn) in names {
+        let (key, csr, pem) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"));
+        let subj = format!("/CN={cn}");
+        let mut args = vec!["req"];
+        args.extend(ec);
+        args.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+        openssl(dir, &args);
+        let ext = format!("{name}.ext");
+        std::fs::write(dir.join(&ext), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("write ext");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+}
+
+impl Broker {
+    /// TLS only, client certificates required (their CN is the user name), no passwords.
+    fn start_tls() -> Broker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        make_pki(d, "ca", &[("server", "localhost"), ("client", USER)]);
+        make_pki(d, "other-ca", &[]);
+        let port = common::closed_port();
+        let conf = format!(
+            "listener {port} 127.0.0.1\ncafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n\
+             require_certificate true\nuse_identity_as_username true\nallow_anonymous false\npersistence false\nuser root\n",
+            d.display()
+        );
+        std::fs::write(d.join("mosquitto.conf"), conf).expect("write mosquitto.conf");
+        let mut broker = Broker { dir, port, child: None, tls: true };
+        broker.up();
+        broker
+    }
+
+    fn start() -> Broker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let passwd = dir.path().join("passwd");
+        let made = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args([USER, PASSWORD])
+            .status()
+            .expect("mosquitto_passwd (package mosquitto)");
+        assert!(made.success());
+        let port = common::closed_port();
+        let conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\nuser root\nlog_dest file {}\n",
+            passwd.display(),
+            dir.path().join("mosquitto.log").display()
+        );
+        std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write mosquitto.conf");
+        let mut broker = Broker { dir, port, child: None, tls: false };
+        broker.up();
+        broker
+    }
+
+    fn up(&mut self) {
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (package mosquitto)");
+        self.child = Some(child);
+        let port = self.port;
+        let listening =
+            wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(listening, "mosquitto does not listen on {port}");
+    }
+
+    fn down(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill(child.id(), "TERM");
+            let _ = child.wait();
+        }
+    }
+
+    /// Mosquitto's log: "New client connected … (p2, …)" for MQTT 3.1.1, "(p5, …)" for 5.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+
+    fn client_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["-h", "127.0.0.1", "-p", &self.port.to_string()].map(String::from).to_vec();
+        if self.tls {
+            let d = self.dir.path().display();
+            for (flag, file) in [("--cafile", "ca.pem"), ("--cert", "client.pem"), ("--key", "client.key")] {
+                args.extend([flag.to_string(), format!("{d}/{file}")]);
+            }
+        } else {
+            args.extend(["-u", USER, "-P", PASSWORD].map(String::from));
+        }
+        args
+    }
+
+    /// The bridge's `[broker]` table: a password, or TLS trusting `ca` with the client certificate.
+    fn bridge_toml(&self, ca: &str, broker_extra: &str) -> String {
+        let common =
+            format!("[broker]\nhost = \"127.0.0.1\"\nport = {}\nkeep_alive_secs = 5\n{broker_extra}\n", self.port);
+        if self.tls {
+            format!(
+                "{common}[broker.tls]\nca_file = \"{}/{ca}.pem\"\nclient_cert_credential = \"mqtt-cert.pem\"\n\
+                 client_key_credential = \"mqtt-key.pem\"\n",
+                self.dir.path().display()
+            )
+        } else {
+            format!("{common}username = \"{USER}\"\npassword_credential = \"mqtt-password\"\n")
+        }
+    }
+
+    /// The retained message on `topic`, if any (as a new subscriber gets it at once).
+    fn retained(&self, topic: &str) -> Option<Vec<u8>> {
+        let out = Command::new("mosquitto_sub")
+            .args(self.client_args())
+            .args(["-t", topic, "-C", "1", "-W", "2", "-N", "--retained-only"])
+            .output()
+            .expect("mosquitto_sub (package mosquitto-clients)");
+        (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
+    }
+
+    fn retained_text(&self, topic: &str) -> String {
+        self.retained(topic).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    }
+
+    fn retained_json(&self, topic: &str) -> Value {
+        serde_json::from_str(&self.retained_text(topic)).unwrap_or(Value::Null)
+    }
+
+    fn publish(&self, topic: &str, payload: &str, retain: bool) {
+        let mut cmd = Command::new("mosquitto_pub");
+        cmd.args(self.client_args()).args(["-q", "1", "-t", topic, "-m", payload]);
+        if retain {
+            cmd.arg("-r");
+        }
+        assert!(cmd.status().expect("mosquitto_pub").success(), "mosquitto_pub {topic}");
+    }
+
+    /// A subscriber that keeps what arrives on `topic` ("topic payload" lines).
+    fn watch(&self, topic: &str) -> Lines {
+        let mut child = Command::new("mosquitto_sub")
+            .args(self.client_args())
+            .args(["-t", topic, "-v"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub");
+        let lines = Lines::collect(child.stdout.take().expect("piped"), child);
+        // Subscribed once a publish of our own comes back.
+        std::thread::sleep(Duration::from_millis(300));
+        lines
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// Lines a child process prints, kept as they come; the child is killed when dropped.
+struct Lines {
+    lines: Arc<Mutex<Vec<String>>>,
+    child: Child,
+}
+
+impl Lines {
+    fn collect(out: impl std::io::Read + Send + 'static, child: Child) -> Lines {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                eprintln!("  mqtt| {line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Lines { lines, child }
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn wait(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> Option<String> {
+        let mut found = None;
+        wait_until(timeout, || {
+            found = self.all().into_iter().find(|l| pred(l));
+            found.is_some()
+        });
+        found
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.all().iter().filter(|l| l.contains(needle)).count()
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The bridge: its configuration, its credentials directory, the process and its log.
+struct Bridge {
+    _dir: tempfile::TempDir,
+    log: Lines,
+}
+
+impl Bridge {
+    fn start(bus: &PrivateBus, broker: &Broker, extra: &str) -> Bridge {
+        Self::start_with(bus, broker, "ca", "", extra)
+    }
+
+    /// `ca`: with TLS, the CA trusted (the broker's is "ca"); `broker_extra` goes in `[broker]`.
+    fn start_with(bus: &PrivateBus, broker: &Broker, ca: &str, broker_extra: &str, extra: &str) -> Bridge {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let creds = dir.path().join("credentials");
+        std::fs::create_dir(&creds).expect("mkdir");
+        std::fs::write(creds.join("mqtt-password"), format!("{PASSWORD}\n")).expect("write credential");
+        if broker.tls {
+            for (file, cred) in [("client.pem", "mqtt-cert.pem"), ("client.key", "mqtt-key.pem")] {
+                std::fs::copy(broker.dir.path().join(file), creds.join(cred)).expect("copy credential");
+            }
+        }
+        let config = dir.path().join("mqtt.toml");
+        let text = format!(
+            "{}[kiosk]\nbus = \"session\"\npoll_secs = 1\n{}{extra}",
+            broker.bridge_toml(ca, broker_extra),
+            if extra.contains("[screenshot]") { "" } else { "[screenshot]\ninterval_secs = 0\n" }
+        );
+        std::fs::write(&config, text).expect("write mqtt.toml");
+        let mut child = Command::new(vitrine_bin())
+            .args(["mqtt", "--config"])
+            .arg(&config)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("CREDENTIALS_DIRECTORY", &creds)
+            .env("VITRINE_LOG", "debug")
+            .env_remove("JOURNAL_STREAM")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vitrine mqtt");
+        let log = Lines::collect(child.stderr.take().expect("piped"), child);
+        Bridge { _dir: dir, log }
+    }
+
+    fn pid(&self) -> u32 {
+        self.log.child.id()
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.log.child.try_wait(), Ok(None))
+    }
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const WITHIN: Duration = Duration::from_secs(15);
+
+fn machine_id() -> String {
+    std::fs::read_to_string("/etc/machine-id").expect("/etc/machine-id")
+}
+
+/// The id the bridge must use for the `dbus` fixture (its [app] name) on this machine.
+fn fixture_device_id() -> String {
+    vitrine::mqtt::discovery::device_id(&machine_id(), "dbus fixture")
+}
+
+fn main_url(bus: &PrivateBus) -> String {
+    let status = bus.status();
+    let main = status["surfaces"].as_array().and_then(|a| a.iter().find(|s| s["label"] == "main")).cloned();
+    main.map(|m| m["url"].as_str().unwrap_or_default().to_string()).unwrap_or_default()
+}
+
+fn visible(bus: &PrivateBus, label: &str) -> bool {
+    let status = bus.status();
+    let s = status["surfaces"].as_array().and_then(|a| a.iter().find(|s| s["label"] == label)).cloned();
+    s.is_some_and(|s| s["visible"] == true)
+}
+
+#[test]
+fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
+    let bus = PrivateBus::start();
+    let kiosk = bus.kiosk();
+    let broker = Broker::start();
+    let id = fixture_device_id();
+    let base = format!("vitrine/{id}");
+    let results = broker.watch(&format!("{base}/result"));
+    let mut bridge = Bridge::start(&bus, &broker, "");
+
+    // Device discovery, retained, under the stable id, with what Home Assistant requires.
+    let config_topic = format!("homeassistant/device/{id}/config");
+    assert!(
+        wait_until(WITHIN, || broker.retained(&config_topic).is_some()),
+        "no retained discovery on {config_topic}; bridge log:\n{}",
+        bridge.log.all().join("\n")
+    );
+    let config = broker.retained_json(&config_topic);
+    assert_eq!(config["device"]["identifiers"][0], id.as_str(), "{config}");
+    assert_eq!(config["device"]["name"], "dbus fixture");
+    assert!(broker.log().contains(&format!("as vitrine-{id} (p2,")), "3.1.1 by default:\n{}", broker.log());
+    assert!(!config.to_string().contains(machine_id().trim()), "the machine id itself is not published");
+    assert_eq!(config["availability_topic"], format!("{base}/availability"));
+    let components = config["components"].as_object().expect("components");
+    for (key, c) in components {
+        assert!(c["platform"].is_string() && c["unique_id"].is_string(), "{key}: {c}");
+    }
+    let platform = |object: &str| components[&format!("{id}_{object}")]["platform"].clone();
+    assert_eq!(platform("url"), "text");
+    assert_eq!(platform("reload"), "button");
+    assert_eq!(platform("home"), "button");
+    assert_eq!(platform("overlay_side"), "switch");
+    assert_eq!(platform("overlay_hidden"), "switch");
+    assert_eq!(platform("screenshot"), "image");
+    assert_eq!(platform("crashes"), "sensor");
+    assert_eq!(platform("ready"), "binary_sensor");
+
+    // Availability online, retained; the state says what the kiosk shows.
+    let availability = format!("{base}/availability");
+    assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "online"), "availability not online");
+    let home = main_url(&bus);
+    assert!(home.ends_with("/main.html"), "{home}");
+    let state_topic = format!("{base}/state");
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["url"] == home.as_str()));
+    let state = broker.retained_json(&state_topic);
+    assert_eq!(state["ready"], "ON", "{state}");
+    // Surfaces come up one by one (the toast's too): the state follows within a poll.
+    let up = || bus.status()["surfaces"].as_array().expect("surfaces").iter().filter(|s| s["up"] == true).count();
+    assert!(
+        wait_until(WITHIN, || broker.retained_json(&state_topic)["surfaces_up"] == up()),
+        "surfaces_up {} is not {}",
+        broker.retained_json(&state_topic)["surfaces_up"],
+        up()
+    );
+    assert!(state["visible"].get("vitrine.toast").is_none(), "the built-in toast is no switch: {state}");
+    assert_eq!(state["visible"]["side"], "ON", "{state}");
+    // The kiosk's memory: the core and three web processes are well over 100 MiB.
+    assert!(state["memory"].as_u64().is_some_and(|m| m > 100), "{state}");
+    assert_eq!(platform("memory"), "sensor");
+
+    // The URL text entity navigates, through Navigate and so the allow-list.
+    let page2 = "app://localhost/page2.html";
+    broker.publish(&format!("{base}/url/set"), page2, false);
+    assert!(wait_until(WITHIN, || main_url(&bus) == page2), "main is at {}", main_url(&bus));
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["url"] == page2));
+    broker.publish(&format!("{base}/url/set"), "https://example.com/", false);
+    let refused = results.wait(|l| l.contains("url/set") && l.contains("\"ok\":false"), WITHIN).expect("a refusal");
+    assert!(refused.contains("not_allowed"), "{refused}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(main_url(&bus), page2, "a refused URL leaves the page");
+    assert_eq!(broker.retained_json(&state_topic)["url"], page2, "the state is re-published as it is");
+
+    // Home goes back to the page the kiosk showed when the bridge started.
+    broker.publish(&format!("{base}/home/press"), "PRESS", false);
+    assert!(wait_until(WITHIN, || main_url(&bus) == home), "home: main is at {}", main_url(&bus));
+    kiosk.result("main-listening");
+
+    // Reload reloads the page: it says it listens once more.
+    let before = count(&kiosk.log, "main-listening");
+    broker.publish(&format!("{base}/reload/press"), "PRESS", false);
+    assert!(wait_until(WITHIN, || count(&kiosk.log, "main-listening") > before), "no reload:\n{}", kiosk.dump());
+
+    // An overlay switch hides and shows the overlay.
+    broker.publish(&format!("{base}/overlay/side/set"), "OFF", false);
+    assert!(wait_until(WITHIN, || !visible(&bus, "side")), "side is still visible");
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["visible"]["side"] == "OFF"));
+    broker.publish(&format!("{base}/overlay/side/set"), "ON", false);
+    assert!(wait_until(WITHIN, || visible(&bus, "side")), "side is not shown again");
+    // Only overlays: main refuses, and the refusal comes back.
+    broker.publish(&format!("{base}/overlay/main/set"), "OFF", false);
+    let refused = results.wait(|l| l.contains("overlay/main/set") && l.contains("\"ok\":false"), WITHIN);
+    assert!(refused.is_some(), "hiding main was not refused: {:?}", results.all());
+    assert!(visible(&bus, "main"));
+
+    // Events to the pages: what the capabilities allow D-Bus callers arrives; the rest is refused.
+    broker.publish(&format!("{base}/event/from-dbus"), r#"{"n":7}"#, false);
+    assert!(
+        kiosk.log.wait_for(r#"RESULT main-got {"n":7} from dbus"#, WITHIN).is_some(),
+        "the event did not reach the page:\n{}",
+        kiosk.dump()
+    );
+    broker.publish(&format!("{base}/event/secret"), "{}", false);
+    let refused = results.wait(|l| l.contains("event/secret") && l.contains("\"ok\":false"), WITHIN);
+    assert!(refused.is_some_and(|l| l.contains("not_allowed")), "secret: {:?}", results.all());
+    assert!(!kiosk.log.contains("RESULT main-secret"), "a refused event reached the page");
+
+    // Zoom reaches the kiosk's Zoom, whose range check applies.
+    broker.publish(&format!("{base}/zoom/set"), "1.5", false);
+    let done = results.wait(|l| l.contains("zoom/set") && l.contains("\"ok\":true"), WITHIN);
+    assert!(done.is_some(), "zoom: {:?}", results.all());
+    assert!(kiosk.log.contains("Zoom 1.5"), "{}", kiosk.dump());
+    broker.publish(&format!("{base}/zoom/set"), "9", false);
+    let refused = results.wait(|l| l.contains("zoom/set") && l.contains("\"ok\":false"), WITHIN);
+    assert!(refused.is_some_and(|l| l.contains("bad_args")), "zoom 9: {:?}", results.all());
+
+    // A screenshot on request: a PNG of the screen's size, retained on the image topic.
+    broker.publish(&format!("{base}/screenshot/press"), "PRESS", false);
+    let screenshot = format!("{base}/screenshot");
+    let mut png = None;
+    wait_until(WITHIN, || {
+        png = broker.retained(&screenshot);
+        png.is_some()
+    });
+    let png = png.expect("a screenshot");
+    assert_eq!(vitrine::dbus::client::png_size(&png), Some((1920, 1080)), "{} bytes", png.len());
+
+    // Home Assistant's birth message brings the discovery back (here after it was cleared).
+    broker.publish(&config_topic, "", true);
+    assert!(wait_until(WITHIN, || broker.retained(&config_topic).is_none()), "discovery not cleared");
+    broker.publish("homeassistant/status", "online", false);
+    assert!(
+        wait_until(WITHIN, || broker.retained_json(&config_topic)["device"]["identifiers"][0] == id.as_str()),
+        "no discovery after the birth message"
+    );
+
+    // SIGKILL of the bridge: the broker publishes its will; the kiosk carries on.
+    assert!(bridge.running());
+    kill(bridge.pid(), "KILL");
+    assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "offline"), "no offline will");
+    let (code, pong) = bus.ctl(&["ping"]);
+    assert_eq!(code, 0, "the kiosk still answers: {pong}");
+    assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
+}
+
+#[test]
+fn over_mqtt_5_broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notices() {
+    let bus = PrivateBus::start();
+    let kiosk = bus.kiosk();
+    let mut broker = Broker::start();
+    let id = fixture_device_id();
+    let base = format!("vitrine/{id}");
+    let config_topic = format!("homeassistant/device/{id}/config");
+    let availability = format!("{base}/availability");
+    let mut bridge =
+        Bridge::start_with(&bus, &broker, "ca", "protocol = \"5\"", "[homeassistant]\ndevice_discovery = false\n");
+
+    assert!(
+        wait_until(WITHIN, || broker.log().contains(&format!("as vitrine-{id} (p5,"))),
+        "the bridge does not speak MQTT 5:\n{}",
+        broker.log()
+    );
+    // The per-entity fallback: one retained config per entity, each with the device.
+    let url_config = format!("homeassistant/text/{id}/url/config");
+    assert!(wait_until(WITHIN, || broker.retained(&url_config).is_some()), "no per-entity discovery");
+    assert_eq!(broker.retained_json(&url_config)["device"]["identifiers"][0], id.as_str());
+    assert!(broker.retained(&config_topic).is_none(), "no device discovery when it is off");
+    assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "online"));
+
+    // The broker goes (and with it every retained message: no persistence): the kiosk
+    // and the bridge go on.
+    broker.down();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(bus.ctl(&["ping"]).0, 0, "the kiosk answers while the broker is down");
+    assert!(bridge.running(), "the bridge survives the broker:\n{}", bridge.log.all().join("\n"));
+    let connects = bridge.log.count("connected to the broker");
+
+    // It comes back: the bridge connects again, announces again and subscribes again.
+    broker.up();
+    assert!(
+        wait_until(Duration::from_secs(45), || broker.retained(&url_config).is_some()),
+        "no discovery after the broker came back:\n{}",
+        bridge.log.all().join("\n")
+    );
+    assert!(bridge.log.count("connected to the broker") > connects);
+    assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "online"));
+    let page2 = "app://localhost/page2.html";
+    // Commands reach it again (the subscription is new: retry until it is in place).
+    assert!(
+        wait_until(WITHIN, || {
+            broker.publish(&format!("{base}/url/set"), page2, false);
+            wait_until(Duration::from_secs(2), || main_url(&bus) == page2)
+        }),
+        "no command after the reconnect"
+    );
+
+    // The kiosk goes: availability follows it, and comes back with it.
+    drop(kiosk);
+    assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "offline"), "kiosk gone, still online");
+    assert!(bridge.running());
+    let kiosk = bus.kiosk();
+    assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "online"), "kiosk back, not online");
+    assert_eq!(bus.ctl(&["ping"]).0, 0);
+    drop(kiosk);
+}
+
+#[test]
+fn tls_with_a_client_certificate_and_only_with_the_right_ca() {
+    let bus = PrivateBus::start();
+    let _kiosk = bus.kiosk();
+    let broker = Broker::start_tls();
+    let id = fixture_device_id();
+    let availability = format!("vitrine/{id}/availability");
+    let config_topic = format!("homeassistant/device/{id}/config");
+
+    // Trusting another CA, the bridge refuses the broker's certificate and publishes nothing.
+    let mut wrong = Bridge::start_with(&bus, &broker, "other-ca", "", "");
+    let refused = wrong.log.wait(|l| l.contains("broker:") && l.contains("invalid peer certificate"), WITHIN);
+    assert!(refused.is_some(), "no TLS failure logged:\n{}", wrong.log.all().join("\n"));
+    assert!(wrong.running(), "a TLS failure is retried, not fatal");
+    assert!(broker.retained(&availability).is_none(), "nothing got through");
+    drop(wrong);
+
+    // With the broker's CA and the client certificate (the broker takes its CN as the user),
+    // and a screenshot every 2 s.
+    let shots = broker.watch(&format!("vitrine/{id}/screenshot"));
+    let bridge = Bridge::start(&bus, &broker, "[screenshot]\ninterval_secs = 2\n");
+    assert!(
+        wait_until(WITHIN, || broker.retained_text(&availability) == "online"),
+        "not online over TLS:\n{}",
+        bridge.log.all().join("\n")
+    );
+    assert_eq!(broker.retained_json(&config_topic)["device"]["identifiers"][0], id.as_str());
+    // One on connecting, then one every interval (each message starts with its topic; the
+    // PNG signature's first byte reads as U+FFFD).
+    let shot = format!("vitrine/{id}/screenshot \u{fffd}PNG");
+    assert!(
+        wait_until(Duration::from_secs(20), || shots.count(&shot) >= 3),
+        "{} screenshots in 20 s:\n{}",
+        shots.count(&shot),
+        bridge.log.all().join("\n")
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+/// `vitrine mqtt --check --config FILE`: (exit code, stdout JSON, stderr).
+fn check(config: &Path, creds: Option<&Path>) -> (i32, Value, String) {
+    let mut cmd = Command::new(vitrine_bin());
+    cmd.args(["mqtt", "--check", "--config"]).arg(config).env_remove("CREDENTIALS_DIRECTORY");
+    if let Some(c) = creds {
+        cmd.env("CREDENTIALS_DIRECTORY", c);
+    }
+    let out = cmd.output().expect("run vitrine mqtt");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), json, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_a_structured_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let cases = [
+        ("missing.toml", None, "config_unreadable", "missing.toml"),
+        ("syntax.toml", Some("[broker\nhost = 1"), "config_invalid", "syntax.toml"),
+        ("unknown.toml", Some("[broker]\nhost = \"h\"\nhots = \"x\"\n"), "config_invalid", "hots"),
+        ("port.toml", Some("[broker]\nhost = \"h\"\nport = 70000\n"), "config_invalid", "port"),
+        ("prefix.toml", Some("topic_prefix = \"a/+\"\n[broker]\nhost = \"h\"\n"), "config_invalid", "topic_prefix"),
+        (
+            "nocred.toml",
+            Some("[broker]\nhost = \"h\"\nusername = \"u\"\npassword_credential = \"pw\"\n"),
+            "credential",
+            "CREDENTIALS_DIRECTORY",
+        ),
+        (
+            "noca.toml",
+            Some("[broker]\nhost = \"h\"\n[broker.tls]\nca_file = \"/nonexistent/ca.pem\"\n"),
+            "tls",
+            "ca.pem",
+        ),
+    ];
+    for (name, text, code, needle) in cases {
+        let path = match text {
+            Some(t) => write(d, name, t),
+            None => d.join(name),
+        };
+        let (exit, json, err) = check(&path, None);
+        assert_eq!(exit, 2, "{name}: {err}");
+        assert_eq!(json["error"]["code"], code, "{name}: {json}");
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{name}: {message}");
+        assert!(err.contains(needle), "{name}: stderr {err}");
+    }
+    // The credential is found in $CREDENTIALS_DIRECTORY: then the file is good.
+    let creds = d.join("creds");
+    std::fs::create_dir(&creds).expect("mkdir");
+    std::fs::write(creds.join("pw"), "x\n").expect("write");
+    let (exit, _, err) = check(&d.join("nocred.toml"), Some(&creds));
+    assert_eq!(exit, 0, "{err}");
+    // The shipped example is valid.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/mqtt/mqtt.toml");
+    std::fs::write(creds.join("mqtt-password"), "x\n").expect("write");
+    let (exit, json, err) = check(&example, Some(&creds));
+    assert_eq!(exit, 0, "{json} {err}");
+}

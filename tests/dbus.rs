@@ -553,6 +553,53 @@ fn without_a_notification_server_the_toast_shows_and_clicks_come_back() {
     assert!(wait_until(Duration::from_secs(3), || !bus.property("Visible").to_string().contains("vitrine.toast")));
 }
 
+#[test]
+fn while_a_toast_shows_the_main_surface_still_takes_every_click() {
+    let bus = PrivateBus::session();
+    let kiosk = kiosk_on(&bus, &[]);
+    // Before any toast, a press reaches the main page.
+    let press = |n: usize, x: u32, y: u32| {
+        let (xs, ys) = (x.to_string(), y.to_string());
+        kiosk.xvfb.xdotool(&["mousemove", &xs, &ys, "click", "1"]);
+        for event in ["main-pointerdown", "main-click"] {
+            let needle = format!("RESULT {event} {n} {x} {y}");
+            let got = kiosk.log.wait_for(&needle, Duration::from_secs(3));
+            assert!(
+                got.is_some(),
+                "press {n} at ({x},{y}) never reached the main page as {event}; log:\n{}",
+                kiosk.dump()
+            );
+        }
+    };
+    press(1, 300, 300);
+    let note = r#"{"notify":{"title":"Toast here","body":"clicks elsewhere still count","timeout":0,"actions":[{"id":"default","label":"Open"}]}}"#;
+    bus.call("Emit", "ssas", &["from-dbus", note, "1", "main"]).expect("Emit");
+    let sent: Value = serde_json::from_str(&kiosk.result("notify-sent")).expect("JSON");
+    assert_eq!(sent["shown"], "toast");
+    assert!(wait_until(Duration::from_secs(5), || bus.property("Visible").to_string().contains("vitrine.toast")));
+    let blue = [0x20, 0x40, 0x60];
+    let shot = kiosk.xvfb.screenshot_when(|s| !common::near(s.pixel(1600, 40), blue), Duration::from_secs(5));
+    assert!(!common::near(shot.pixel(1600, 40), blue), "no toast drawn");
+
+    // Around the toast (left of it, below it, far from it) and elsewhere on the screen:
+    // each press reaches the main page, in order, while the toast stays up.
+    let spots = [(300, 300), (1300, 40), (1600, 250), (960, 540), (100, 1000), (1450, 100), (1700, 1000), (600, 20)];
+    for (n, &(x, y)) in spots.iter().enumerate() {
+        press(n + 2, x, y);
+    }
+    assert!(bus.property("Visible").to_string().contains("vitrine.toast"), "the toast went away early");
+
+    // A click on the toast is its default action, and the main page does not see it.
+    kiosk.xvfb.xdotool(&["mousemove", "1600", "40", "click", "1"]);
+    let action: Value = serde_json::from_str(&kiosk.result("action")).expect("JSON");
+    assert_eq!(action, serde_json::json!({ "id": sent["id"], "action": "default" }));
+    assert!(wait_until(Duration::from_secs(3), || !bus.property("Visible").to_string().contains("vitrine.toast")));
+    assert!(!kiosk.log.contains("1600 40"), "the click on the toast reached the main page");
+
+    // With the toast gone, the main page takes a press where it was.
+    press(spots.len() + 2, 1600, 60);
+}
+
 /// The tray item's bus name, once registered with the watcher.
 fn registered_item(bus: &PrivateBus, kiosk: &Kiosk, timeout: Duration) -> Option<String> {
     let wanted = format!("org.kde.StatusNotifierItem-{}-", kiosk.pid());

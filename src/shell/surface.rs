@@ -155,6 +155,7 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
     } else {
         let container = gtk::Box::new(gtk::Orientation::Vertical, 0);
         place(&container, cfg, ctx.screen);
+        keep_to_requested_size(ctx.overlay, &container);
         ctx.overlay.add_overlay(&container);
         let webview = builder.build_gtk(&container)?;
         if cfg.input == InputMode::PassThrough {
@@ -403,6 +404,42 @@ fn place(container: &gtk::Box, cfg: &SurfaceConfig, screen: Screen) {
     container.set_margin_end(margin);
 }
 
+/// Allocates the overlay's box exactly its size request (plus margins), anchored by its
+/// alignment. `gtk::Overlay` would size it by its preferred size instead, which for a
+/// webview is its page's contents size: a page laid out larger than the box (the toast
+/// page is first laid out at the screen's size while hidden, and any page may overflow)
+/// grows the box, up to the whole screen, and keeps it so since the contents then fill
+/// the larger viewport. Transparent or not, the box's window then takes every click
+/// meant for the surfaces under it.
+fn keep_to_requested_size(overlay: &gtk::Overlay, container: &gtk::Box) {
+    let own = container.downgrade();
+    overlay.connect_get_child_position(move |overlay, child| {
+        let own = own.upgrade()?;
+        if child != own.upcast_ref::<gtk::Widget>() {
+            return None;
+        }
+        let (width, height) = own.size_request();
+        let margins = (own.margin_start() + own.margin_end(), own.margin_top() + own.margin_bottom());
+        let area = (overlay.allocated_width(), overlay.allocated_height());
+        let (x, w) = span(own.halign(), width, margins.0, area.0);
+        let (y, h) = span(own.valign(), height, margins.1, area.1);
+        Some(gtk::gdk::Rectangle::new(x, y, w, h))
+    });
+}
+
+/// Offset and length of a box along one axis of `area`: its requested `size` plus
+/// `margins`, at most the area, placed by `align` (GTK puts margins outside the box).
+fn span(align: gtk::Align, size: i32, margins: i32, area: i32) -> (i32, i32) {
+    use gtk::Align::{Center, End, Fill};
+    let wanted = if size < 0 { area } else { size.saturating_add(margins).min(area) };
+    match align {
+        Fill => (0, area),
+        End => (area - wanted, wanted),
+        Center => ((area - wanted) / 2, wanted),
+        _ => (0, wanted),
+    }
+}
+
 /// Input must skip both the overlay's slot in the `gtk::Overlay` and the webview's own
 /// GDK window, or clicks stop at the (transparent) overlay.
 fn pass_input_through(overlay: &gtk::Overlay, container: &gtk::Box, webview: &WebView) {
@@ -439,5 +476,26 @@ fn navigation_handler(label: String, policy: NavigationPolicy) -> impl Fn(String
             log::warn!(surface = label.as_str(); "navigation to {url} refused: not in the allow-list");
         }
         allowed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span;
+    use gtk::Align::{Center, End, Fill, Start};
+
+    #[test]
+    fn a_box_spans_its_request_and_margins_wherever_it_is_anchored() {
+        assert_eq!(span(End, 420, 24, 1920), (1476, 444));
+        assert_eq!(span(Start, 120, 24, 1080), (0, 144));
+        assert_eq!(span(Center, 400, 0, 1080), (340, 400));
+        assert_eq!(span(Fill, 1, 24, 1920), (0, 1920));
+    }
+
+    #[test]
+    fn a_box_never_outgrows_the_screen() {
+        assert_eq!(span(End, 5000, 24, 1920), (0, 1920));
+        assert_eq!(span(Start, i32::MAX, 24, 1080), (0, 1080));
+        assert_eq!(span(Center, -1, 0, 1080), (0, 1080));
     }
 }

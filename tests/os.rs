@@ -348,8 +348,8 @@ fn seen_by(web: u32, core: u32, paths: &[&Path]) -> (Vec<String>, bool) {
 }
 
 /// WebKit's sandbox: each surface's web process has a root of its own (bubblewrap), in
-/// which the state directory with the store, the credentials and the media folder do not
-/// exist, while the system does. Before, web processes shared the core's root.
+/// which the store, the credentials and the media folder do not exist (of the state
+/// directory, only WebKit's own web-data folders), while the system does. Before, web processes shared the core's root.
 #[test]
 fn web_processes_run_in_webkits_sandbox_without_the_cores_files() {
     let d = dirs();
@@ -358,13 +358,20 @@ fn web_processes_run_in_webkits_sandbox_without_the_cores_files() {
     let store = state.join("store.sqlite3");
     assert!(store.exists(), "the core made no store at {}", store.display());
     assert!(kiosk.log.contains("bubblewrap sandbox"), "{}", kiosk.dump());
-    let private = [state.as_path(), store.as_path(), d.creds.as_path(), d.media.as_path(), d.config.as_path()];
+    let private = [store.as_path(), d.creds.as_path(), d.media.as_path(), d.config.as_path()];
     let mut checked = 0;
     for label in ["main", "viewer", "settings"] {
         let web = common::web_pid(&kiosk.log, label).unwrap_or_else(|| panic!("no web process for {label}"));
         assert!(Path::new(&format!("/proc/{web}/root/usr/lib")).exists(), "{label}: not a system root");
         let (visible, shared) = seen_by(web, kiosk.pid(), &private);
         assert!(visible.is_empty(), "{label}'s web process {web} sees {visible:?}");
+        // The state directory holds the pages' web data (`web/`), of which WebKit binds
+        // its own folders into the sandbox; nothing else of it may be there.
+        let seen_state = format!("/proc/{web}/root{}", state.display());
+        if let Ok(entries) = std::fs::read_dir(&seen_state) {
+            let names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            assert!(names.iter().all(|n| n == "web"), "{label}'s web process {web} sees {names:?} in the state dir");
+        }
         assert!(!shared, "{label}'s web process {web} shares a namespace with the core");
         checked += 1;
     }

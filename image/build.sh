@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Makes a flashable kiosk image from Debian bookworm packages and a Vitrine .deb.
+#
+#   image/build.sh pi|pc DEB OUTDIR
+#
+#   pi  Raspberry Pi, arm64 (Pi 3, Pi 4, Zero 2 W): MBR, a FAT boot partition with the
+#       Pi firmware, config.txt, cmdline.txt, kernel, initrd and device trees, an ext4 root.
+#   pc  x86-64 panel, UEFI: GPT, an EFI system partition with systemd-boot, the kernel and
+#       initrd and a loader entry, an ext4 root.
+#
+# Writes OUTDIR/vitrine-VARIANT.img.xz, .img.bmap and SHA256SUMS (and prints the image's
+# path). The FAT partition also holds the per-device settings (vitrine.env, device.txt,
+# ssh-authorized-keys), applied at each boot by vitrine-settings.service.
+#
+# How: mmdebstrap makes the root tree (root mode; a foreign architecture runs its
+# maintainer scripts through qemu-user's binfmt_misc handler, registered here if needed
+# and unregistered after); the .deb goes in with dpkg --root on an overlay of it; the
+# partitions are made as files (mkfs.vfat + mtools, mke2fs -d) and put into the image at
+# their offsets, after sfdisk wrote the table: no loop device, no mount of the image.
+#
+# Cached in VITRINE_CI_CACHE (default /var/cache/vitrine-ci), under flock:
+#   image-tree-VARIANT-KEY  the tree, KEY a hash of the package lists, the .deb's
+#                           dependencies and this machine's apt sources;
+#   image-VARIANT-KEY       the outputs, KEY a hash of the tree's key, the .deb and image/.
+# The apt sources are this machine's own (apt-get indextargets), with non-free-firmware
+# added for the Pi's firmware; no mirror is named here. Needs root.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+variant="${1:-}"
+deb="${2:-}"
+outdir="${3:-}"
+case "$variant" in
+  pi) debarch=arm64 ;;
+  pc) debarch=amd64 ;;
+  *)
+    echo "usage: $0 pi|pc DEB OUTDIR" >&2
+    exit 2
+    ;;
+esac
+[ -f "$deb" ] && [ -n "$outdir" ] || {
+  echo "usage: $0 pi|pc DEB OUTDIR" >&2
+  exit 2
+}
+[ "$(id -u)" = 0 ] || {
+  echo "image: needs root (mmdebstrap --mode=root, dpkg --root, chown in the tree)" >&2
+  exit 1
+}
+deb="$(realpath "$deb")"
+mkdir -p "$outdir"
+outdir="$(realpath "$outdir")"
+cache="${VITRINE_CI_CACHE:-/var/cache/vitrine-ci}"
+suite=bookworm
+log() { echo "image[$variant]: $*" >&2; }
+now() { date +%s; }
+
+debarch_of_deb="$(dpkg-deb -f "$deb" Architecture)"
+[ "$debarch_of_deb" = "$debarch" ] || {
+  echo "image: $deb is for $debarch_of_deb, the $variant image needs $debarch" >&2
+  exit 1
+}
+
+read_list() { sed 's/#.*//' "$@" | tr -s ' \t' '\n' | grep -v '^$' || true; }
+mapfile -t packages < <({
+  read_list "$here/packages/common.txt" "$here/packages/$variant.txt"
+  dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/[[:space:]]//g'
+} | grep -v '^$' | sort -u)
+
+# This machine's sources for bookworm, -updates and -security, one "deb URI SUITE
+# COMPONENTS" line each; the Pi's firmware is in non-free-firmware, beside main.
+sources="$(apt-get indextargets --no-release-info --format '$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)' |
+  awk -v s="$suite" '$1 == "deb" && ($3 == s || index($3, s "-") == 1) { print }' |
+  awk '{ key = $2 " " $3; if (!(key in c)) { order[++n] = key; c[key] = $4 } else if (index(" " c[key] " ", " " $4 " ") == 0) c[key] = c[key] " " $4 }
+       END { for (i = 1; i <= n; i++) { l = c[order[i]]; if (index(" " l " ", " main ") && !index(" " l " ", " non-free-firmware ")) l = l " non-free-firmware"; print "deb " order[i] " " l } }')"
+[ -n "$sources" ] || {
+  echo "image: this machine's apt has no '$suite' sources (apt-get indextargets)" >&2
+  exit 1
+}
+mapfile -t mirrors <<<"$sources"
+aptopts=()
+for opt in Acquire::Check-Valid-Until Acquire::Check-Date Acquire::http::Proxy Acquire::https::Proxy Acquire::Retries; do
+  value=$(apt-config dump "$opt" | awk -v o="$opt" '$1 == o { v = $2; gsub(/[";]/, "", v); print v }')
+  [ -n "$value" ] && aptopts+=(--aptopt="$opt \"$value\"")
+done
+
+tree_key="$(printf '%s\n' tree-v1 "$variant" "$debarch" "${packages[@]}" "${mirrors[@]}" "${aptopts[@]}" | sha256sum | cut -c1-16)"
+image_key="$( (
+  echo "$tree_key"
+  sha256sum "$deb" | cut -d' ' -f1
+  cd "$here" && find . -type f -print0 | sort -z | xargs -0 sha256sum
+) | sha256sum | cut -c1-16)"
+tree="$cache/image-tree-$variant-$tree_key"
+result="$cache/image-$variant-$image_key"
+name="vitrine-$variant"
+mkdir -p "$cache"
+exec 8>"$cache/image-$variant.lock"
+flock 8
+
+publish() {
+  cp "$result/$name.img.xz" "$result/$name.img.bmap" "$result/SHA256SUMS" "$result/build.txt" "$outdir/"
+  echo "$outdir/$name.img.xz"
+}
+if [ -f "$result/SHA256SUMS" ]; then
+  log "cached: $result"
+  publish
+  exit 0
+fi
+
+work="$(mktemp -d "$cache/.image-$variant.XXXXXX")"
+binfmt_undo=()
+cleanup() {
+  mountpoint -q "$work/root" 2>/dev/null && umount "$work/root"
+  rm -rf "$work"
+  local u
+  for u in "${binfmt_undo[@]}"; do eval "$u"; done
+}
+trap cleanup EXIT
+
+# --- the tree --------------------------------------------------------------------------
+# A foreign architecture runs its maintainer scripts under qemu-user (qemu-user-static's
+# handler; its F flag lets the chroot do without qemu inside).
+binfmt_ready() {
+  local b=/proc/sys/fs/binfmt_misc conf=/usr/lib/binfmt.d/qemu-aarch64.conf
+  if ! mountpoint -q "$b"; then
+    mount -t binfmt_misc binfmt_misc "$b"
+    binfmt_undo=("umount $b" "${binfmt_undo[@]}")
+  fi
+  if [ ! -e "$b/qemu-aarch64" ]; then
+    cat "$conf" >"$b/register"
+    binfmt_undo=("echo -1 >$b/qemu-aarch64" "${binfmt_undo[@]}")
+  elif ! grep -qx enabled "$b/qemu-aarch64"; then
+    echo 1 >"$b/qemu-aarch64"
+    binfmt_undo=("echo 0 >$b/qemu-aarch64" "${binfmt_undo[@]}")
+  fi
+}
+
+t0=$(now)
+if [ -f "$tree/.vitrine-image-tree" ]; then
+  log "cached tree: $tree"
+  tree_secs=0
+else
+  find "$cache" -mindepth 1 -maxdepth 1 -name "image-tree-$variant-*" -exec rm -rf {} +
+  [ "$debarch" = "$(dpkg --print-architecture)" ] || binfmt_ready
+  building="$cache/.image-tree-$variant-building"
+  rm -rf "$building"
+  log "mmdebstrap $suite $debarch: ${#packages[@]} packages"
+  # force-unsafe-io: no fsync per unpacked file while building (the image is written
+  # afterwards); documentation and translations are left out of a kiosk.
+  mmdebstrap --mode=root --variant=minbase --architectures="$debarch" \
+    --include="$(
+      IFS=,
+      echo "${packages[*]}"
+    )" "${aptopts[@]}" --dpkgopt=force-unsafe-io \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --customize-hook='rm -f "$1"/etc/ssh/ssh_host_* "$1"/var/lib/systemd/random-seed "$1"/var/lib/dbus/machine-id' \
+    --customize-hook='echo uninitialized >"$1"/etc/machine-id' \
+    "$suite" "$building" "${mirrors[@]}" >&2
+  rm -rf "$building/var/cache/apt/"*.bin "$building/var/lib/apt/lists/"*_Packages
+  touch "$building/.vitrine-image-tree"
+  mv "$building" "$tree"
+  tree_secs=$(($(now) - t0))
+  log "tree made in $tree_secs s ($(du -sm "$tree" | cut -f1) MB)"
+fi
+
+# --- this image's root: the tree, the .deb, the image's own parts -----------------------
+t1=$(now)
+root="$work/root"
+mkdir -p "$root" "$work/upper" "$work/ovl"
+mount -t overlay overlay -o "lowerdir=$tree,upperdir=$work/upper,workdir=$work/ovl" "$root"
+rm -f "$root/.vitrine-image-tree"
+# The package's maintainer scripts honour DPKG_ROOT, so they run here, not under emulation.
+cp "$deb" "$work/vitrine.deb"
+dpkg --root="$root" --force-script-chrootless --force-architecture --force-unsafe-io \
+  --path-exclude='/usr/share/doc/*' -i "$work/vitrine.deb" >&2
+cp -R --preserve=mode "$here/rootfs/." "$root/"
+
+# Stable partition ids, from the key (the same on every card: a device tells itself
+# apart by its machine-id, made at first boot).
+idhex="$(echo "$image_key" | sha256sum | cut -c1-32)"
+uuid() { echo "${idhex:0:8}-${idhex:8:4}-4${idhex:13:3}-a${idhex:17:3}-$1"; }
+if [ "$variant" = pi ]; then
+  label=dos
+  root_part="PARTUUID=${idhex:0:8}-02"
+  boot_part="PARTUUID=${idhex:0:8}-01"
+else
+  label=gpt
+  esp_uuid="$(uuid "${idhex:20:8}0001")"
+  root_uuid="$(uuid "${idhex:20:8}0002")"
+  root_part="PARTUUID=$root_uuid"
+  boot_part="PARTUUID=$esp_uuid"
+fi
+# The boot partition is read-only in use: a power cut never finds it half written.
+cat >"$root/etc/fstab" <<EOF
+# Written by image/build.sh. The root grows to the card at first boot
+# (vitrine-growroot.service); the boot partition holds the settings and is read-only.
+$root_part / ext4 defaults,noatime,errors=remount-ro 0 1
+$boot_part /boot/firmware vfat ro,noatime,umask=0077,nofail 0 2
+EOF
+mkdir -p "$root/boot/firmware"
+echo vitrine >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tvitrine\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+ln -sfn /usr/share/zoneinfo/Etc/UTC "$root/etc/localtime"
+echo Etc/UTC >"$root/etc/timezone"
+
+# Boot to the kiosk: graphical.target, vitrine.service with cage as its display, no
+# getty on the kiosk's tty; networkd and resolved for the network, SSH off until a key
+# is given (vitrine-settings.service starts it then).
+sysctl_root=(systemctl --root="$root" --quiet)
+"${sysctl_root[@]}" set-default graphical.target
+"${sysctl_root[@]}" enable vitrine.service vitrine-settings.service vitrine-growroot.service \
+  systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
+"${sysctl_root[@]}" disable ssh.service ssh.socket 2>/dev/null || true
+"${sysctl_root[@]}" mask getty@tty1.service
+# resolved's stub; the link is what its postinst would make on a running system.
+ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+
+# --- the boot partition ---------------------------------------------------------------
+bootdir="$work/boot"
+mkdir -p "$bootdir"
+kver="$(basename "$(ls -d "$root"/lib/modules/* | sort -V | tail -1)")"
+[ -f "$root/boot/initrd.img-$kver" ] || {
+  echo "image: no initrd for kernel $kver in the tree" >&2
+  exit 1
+}
+cmdline_common="root=$root_part rootfstype=ext4 ro rootwait fsck.repair=yes quiet loglevel=3 systemd.show_status=auto vt.global_cursor_default=0 consoleblank=0"
+if [ "$variant" = pi ]; then
+  cp -a "$root/usr/lib/raspi-firmware/." "$bootdir/"
+  cp "$root/boot/vmlinuz-$kver" "$bootdir/vmlinuz"
+  cp "$root/boot/initrd.img-$kver" "$bootdir/initrd.img"
+  cp "$root/usr/lib/linux-image-$kver/broadcom/"bcm27*rpi*.dtb "$root/usr/lib/linux-image-$kver/broadcom/"bcm28*rpi*.dtb "$bootdir/" 2>/dev/null || true
+  ls "$bootdir"/*.dtb >/dev/null
+  cat >"$bootdir/config.txt" <<'EOF'
+# Raspberry Pi firmware settings (image/build.sh). Debian's kernel: the upstream device
+# trees beside this file, the kernel and initrd below, 64-bit mode.
+arm_64bit=1
+upstream_kernel=1
+kernel=vmlinuz
+initramfs initrd.img followkernel
+enable_uart=1
+disable_overscan=1
+disable_splash=1
+# The kernel's KMS driver (vc4) drives the display; the firmware leaves it alone.
+dtoverlay=vc4-kms-v3d
+EOF
+  # Serial first (Pi 3/4 GPIO UART, or the first PL011 elsewhere), then tty3, so that
+  # the kiosk's tty1 shows no kernel text.
+  echo "$cmdline_common console=tty3 console=ttyS1,115200 console=ttyAMA0,115200" >"$bootdir/cmdline.txt"
+else
+  mkdir -p "$bootdir/EFI/BOOT" "$bootdir/loader/entries"
+  cp "$root/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$bootdir/EFI/BOOT/BOOTX64.EFI"
+  cp "$root/boot/vmlinuz-$kver" "$bootdir/vmlinuz"
+  cp "$root/boot/initrd.img-$kver" "$bootdir/initrd.img"
+  printf 'default vitrine.conf\ntimeout 0\nconsole-mode keep\neditor no\n' >"$bootdir/loader/loader.conf"
+  # no_timer_check: the IO-APIC timer check fails spuriously when the host of a virtual
+  # panel is busy (a panic at boot under qemu); real chipsets pass it anyway.
+  cat >"$bootdir/loader/entries/vitrine.conf" <<EOF
+title Vitrine
+linux /vmlinuz
+initrd /initrd.img
+options $cmdline_common no_timer_check console=tty3 console=ttyS0,115200
+EOF
+fi
+cp "$here/boot/"* "$bootdir/"
+
+# --- the image: table, then the partitions as files at their offsets -------------------
+MiB=$((1024 * 1024))
+boot_start=$((4 * MiB)) boot_size=$((256 * MiB))
+root_start=$((boot_start + boot_size))
+used_mb=$(du -sm -x "$root" | cut -f1)
+# Room for the first boot's writes; the root then grows to the card.
+root_mb=$(((used_mb * 125 / 100 + 256 + 3) / 4 * 4))
+root_size=$((root_mb * MiB))
+img="$work/$name.img"
+truncate -s $((root_start + root_size + MiB)) "$img"
+if [ "$label" = dos ]; then
+  sfdisk --quiet --no-reread --no-tell-kernel "$img" >&2 <<EOF
+label: dos
+label-id: 0x${idhex:0:8}
+start=$((boot_start / 512)), size=$((boot_size / 512)), type=c, bootable
+start=$((root_start / 512)), size=$((root_size / 512)), type=83
+EOF
+else
+  sfdisk --quiet --no-reread --no-tell-kernel "$img" >&2 <<EOF
+label: gpt
+label-id: $(uuid "${idhex:20:8}0000")
+start=$((boot_start / 512)), size=$((boot_size / 512)), type=U, uuid=$esp_uuid, name=boot
+start=$((root_start / 512)), size=$((root_size / 512)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=$root_uuid, name=root
+EOF
+fi
+
+mkfs.vfat -F 32 -n VITRINE -i "${idhex:24:8}" -C "$work/boot.fat" $((boot_size / 1024)) >/dev/null
+mcopy -s -i "$work/boot.fat" "$bootdir/"* ::/
+# mke2fs -d copies the tree with owners, modes, links and xattrs; sparse output.
+mke2fs -q -t ext4 -L vitrine-root -U "$(uuid "${idhex:20:8}0003")" -E root_owner=0:0 \
+  -d "$root" "$work/root.ext4" "${root_mb}M"
+dd if="$work/boot.fat" of="$img" bs=1M seek=$((boot_start / MiB)) conv=notrunc,sparse status=none
+dd if="$work/root.ext4" of="$img" bs=1M seek=$((root_start / MiB)) conv=notrunc,sparse status=none
+umount "$root"
+
+bmaptool create -o "$work/$name.img.bmap" "$img" >&2
+# -1: most of the gain of -6 in a fraction of the time (the image is mostly packages,
+# already compressed).
+xz -T0 -1 -k "$img"
+raw_bytes=$(stat -c %s "$img")
+rm -f "$img"
+(cd "$work" && sha256sum "$name.img.xz" "$name.img.bmap" >SHA256SUMS)
+{
+  echo "variant=$variant"
+  echo "arch=$debarch"
+  echo "kernel=$kver"
+  echo "deb=$(dpkg-deb -f "$deb" Package)_$(dpkg-deb -f "$deb" Version)_$debarch"
+  echo "raw_bytes=$raw_bytes"
+  echo "xz_bytes=$(stat -c %s "$work/$name.img.xz")"
+  echo "tree_seconds=$tree_secs"
+  echo "image_seconds=$(($(now) - t1))"
+  echo "root_partuuid=${root_part#PARTUUID=}"
+  echo "boot_partuuid=${boot_part#PARTUUID=}"
+} >"$work/build.txt"
+find "$cache" -mindepth 1 -maxdepth 1 -name "image-$variant-*" -exec rm -rf {} +
+mkdir -p "$result.new"
+mv "$work/$name.img.xz" "$work/$name.img.bmap" "$work/SHA256SUMS" "$work/build.txt" "$result.new/"
+mv "$result.new" "$result"
+log "made in $(($(now) - t0)) s: $(cat "$result/build.txt" | tr '\n' ' ')"
+publish

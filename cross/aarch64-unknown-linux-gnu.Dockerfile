@@ -9,7 +9,7 @@ RUN apt-get update \
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
  && rm -rf /var/lib/apt/lists/*
 
-COPY sysroot.sh /opt/vitrine-cross/sysroot.sh
+COPY sysroot.sh apt-sources.sh /opt/vitrine-cross/
 COPY packages/ /opt/vitrine-cross/packages/
 RUN /opt/vitrine-cross/sysroot.sh aarch64 /sysroot
 

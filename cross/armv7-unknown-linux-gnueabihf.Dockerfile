@@ -9,7 +9,7 @@ RUN apt-get update \
       gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
  && rm -rf /var/lib/apt/lists/*
 
-COPY sysroot.sh /opt/vitrine-cross/sysroot.sh
+COPY sysroot.sh apt-sources.sh /opt/vitrine-cross/
 COPY packages/ /opt/vitrine-cross/packages/
 RUN /opt/vitrine-cross/sysroot.sh armv7 /sysroot
 

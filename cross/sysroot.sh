@@ -15,9 +15,8 @@
 # the stock cross images are too old for webkit2gtk-4.1. The same script runs on a Debian
 # machine (cross/build.sh) and inside the cross images (cross/*.Dockerfile).
 #
-# The apt sources are this machine's own (whatever /etc/apt/sources.list{,.d} say, read
-# through apt itself): their bookworm suites are handed to mmdebstrap on standard input.
-# No mirror is named here.
+# The apt sources are this machine's own (cross/apt-sources.sh reads them through apt):
+# their bookworm suites are handed to mmdebstrap on standard input. No mirror is named here.
 set -euo pipefail
 
 usage() {
@@ -52,16 +51,8 @@ mapfile -t packages < <(read_list "$here/packages/build.txt")
 [ "$runtime" = 1 ] && mapfile -t -O "${#packages[@]}" packages < <(read_list "$here/packages/run.txt")
 include="$(IFS=,; echo "${packages[*]}")"
 
-# This machine's apt sources for the target suite (bookworm, -updates, -security), in
-# one-line form, however they are written (sources.list or deb822 .sources files).
-sources="$(apt-get indextargets --no-release-info --format '$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)' |
-  awk -v s="$suite" '$1 == "deb" && ($3 == s || index($3, s "-") == 1) { print }' |
-  awk '{ key = $2 " " $3; if (!(key in c)) { order[++n] = key; c[key] = $4 } else if (index(" " c[key] " ", " " $4 " ") == 0) c[key] = c[key] " " $4 }
-       END { for (i = 1; i <= n; i++) print "deb " order[i] " " c[order[i]] }')"
-if [ -z "$sources" ]; then
-  echo "sysroot: this machine's apt configuration has no '$suite' sources" >&2
-  exit 1
-fi
+# This machine's apt sources for the target suite (bookworm, -updates, -security).
+sources="$("$here/apt-sources.sh" "$suite")"
 
 parent="$(dirname "$dir")"
 mkdir -p "$parent"

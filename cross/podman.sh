@@ -10,14 +10,15 @@
 # configuration and images:
 #   - containers.conf: runtime runc (crun fails here: "cgroups in hybrid mode not
 #     supported"), default ulimits within this host's hard limits (Podman's defaults are
-#     higher, and the container's setrlimit then fails), the host's network (the
-#     container's apt reaches the mirrors the way this machine does);
+#     higher, and the container's setrlimit then fails), the host's network (apt in
+#     the container reaches the mirrors the way this machine does, and no bridge or
+#     firewall rules are set up on a shared machine; the default bridge works here too);
 #   - storage.conf: image storage in that folder, so CI keeps it between runs;
 #   - the base image the cross/*.Dockerfile images start FROM, `debian:bookworm`: a
 #     minbase bookworm made by mmdebstrap from this machine's apt sources
 #     (cross/apt-sources.sh) and imported. Nothing is pulled.
-# All of it is keyed by a hash of its inputs (this script, the apt sources, the limits):
-# a second run with the same inputs changes nothing and takes a second. Runs of this
+# The image is keyed by a hash of what makes it (the apt sources, mmdebstrap's
+# options): a second run with the same inputs only rewrites the settings, in a second. Runs of this
 # script on one machine take turns (flock).
 #
 # Podman's packages are in scripts/packages/cross.txt; they are installed when missing.
@@ -53,16 +54,18 @@ nproc="$(limit -u 1048576)"
 pid_max="$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo "$nproc")"
 [ "$nproc" -gt "$pid_max" ] && nproc="$pid_max"
 sources="$("$here/apt-sources.sh" "$suite")"
-key="$(
-  {
-    cat "$0"
-    echo "$sources"
-    echo "$nofile $nproc"
-  } | sha256sum | cut -c1-16
-)"
+# minbase: Essential and Required packages with apt, as in the stock image; apt's lists
+# and caches are left out of the image, as there.
+mmdebstrap_args=(--mode=root --variant=minbase --format=tar --dpkgopt=force-unsafe-io
+  --aptopt='Acquire::Languages "none"'
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin')
+import_args=(--change 'CMD ["bash"]')
+# The image is keyed by what decides its content; the settings below are written anew
+# on every run.
+key="$(printf '%s\n' "$sources" "${mmdebstrap_args[@]}" "${import_args[@]}" | sha256sum | cut -c1-16)"
 
 cat >"$dir/containers.conf.new" <<EOF
-# Made by cross/podman.sh ($key); made again when its inputs change.
+# Made by cross/podman.sh, anew on every run.
 [containers]
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 netns = "host"
@@ -71,7 +74,7 @@ netns = "host"
 runtime = "runc"
 EOF
 cat >"$dir/storage.conf.new" <<EOF
-# Made by cross/podman.sh ($key).
+# Made by cross/podman.sh, anew on every run.
 [storage]
 driver = "overlay"
 graphroot = "$dir/storage"
@@ -88,15 +91,16 @@ if [ "$have" = "$key" ]; then
 else
   t="$(date +%s)"
   log "making $base ($key) with mmdebstrap from this machine's apt sources"
-  # minbase: Essential and Required packages with apt, as in the stock image; apt's lists
-  # and caches are left out of the image, as there.
-  printf '%s\n' "$sources" |
-    mmdebstrap --quiet --mode=root --variant=minbase --format=tar \
-      --dpkgopt=force-unsafe-io --aptopt='Acquire::Languages "none"' \
-      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-      "$suite" - - |
-    podman import --quiet --change 'CMD ["bash"]' --change "LABEL org.vitrine.base-key=$key" - "$base" >/dev/null
-  # The cross images built on an older base are of no more use.
+  # Imported under a name of its own, and named $base only once mmdebstrap has
+  # succeeded: a broken stream must not pass for the current image.
+  building="localhost/vitrine-base-building:$key"
+  printf '%s\n' "$sources" | mmdebstrap --quiet "${mmdebstrap_args[@]}" "$suite" - - |
+    podman import --quiet "${import_args[@]}" --change "LABEL org.vitrine.base-key=$key" - "$building" >/dev/null
+  # The images cross built on an older base are of no more use.
+  mapfile -t old < <(podman images --quiet --filter label=org.cross-rs.for-cross-target)
+  [ "${#old[@]}" -eq 0 ] || podman rmi --force "${old[@]}" >/dev/null
+  podman tag "$building" "$base"
+  podman rmi "$building" >/dev/null
   podman image prune --force >/dev/null
   log "made $base in $(($(date +%s) - t)) s"
 fi

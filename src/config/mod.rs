@@ -12,6 +12,7 @@
 pub mod bus;
 pub mod capability;
 pub mod error;
+pub mod keyboard;
 pub mod lockdown;
 pub mod manifest;
 pub mod network;
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use bus::{BusKind, Dbus, Tray, TrayAction, TrayIcon, TrayItem, DBUS_PRINCIPAL};
 pub use capability::{Capability, PermissionEntry, Scope};
 pub use error::{ConfigError, ConfigErrors};
+pub use keyboard::{Keyboard, KeyboardMode};
 pub use lockdown::{Lockdown, Permission, SurfaceLockdown};
 pub use manifest::{Anchor, InputMode, Length, Limits, Manifest, Page, SurfaceConfig};
 pub use policy::{Kiosk, Recovery};

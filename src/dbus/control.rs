@@ -13,6 +13,8 @@
 //! | `Zoom` | `s` label, `d` factor (0.25–5) | — (the surface's page zoom) |
 //! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
 //! | `ClearWebData` | `s` what: `cookies`, `cache` or `all` | — (answered once the data is gone) |
+//! | `KeyboardShow` | `s` label ("" = the main surface) | — (the on-screen keyboard types into that surface) |
+//! | `KeyboardHide` | — | — |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
 //! permission and scope checks as a page's `event.emit`. The others are guarded by the
@@ -139,6 +141,17 @@ impl ControlObject {
     async fn hide(&self, label: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
         log::info!(surface = label.as_str(); "D-Bus {}: Hide", caller(&header));
         self.call(Op::SetVisible { label, visible: false }).await.map(drop)
+    }
+
+    /// Shows the on-screen keyboard for the surface `label` ("" for the main one).
+    async fn keyboard_show(&self, label: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!("D-Bus {}: KeyboardShow '{label}'", caller(&header));
+        self.call(Op::Keyboard { show: Some(label) }).await.map(drop)
+    }
+
+    async fn keyboard_hide(&self, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!("D-Bus {}: KeyboardHide", caller(&header));
+        self.call(Op::Keyboard { show: None }).await.map(drop)
     }
 
     /// Emits `event` as the principal `dbus`; returns how many surfaces received it.

@@ -13,6 +13,7 @@ mod fetch;
 mod health;
 mod host;
 pub mod inspector;
+mod keyboard;
 mod lockdown;
 mod loopback;
 mod media;
@@ -213,14 +214,20 @@ pub struct Shell {
     picker: Option<picker::Picker>,
     /// The shared context's web data, for `vitrine ctl web clear`.
     web_data: webdata::Manager,
+    /// The on-screen keyboard, when `[keyboard]` asks for one (see `keyboard.rs`).
+    keyboard: Option<keyboard::Keyboard>,
 }
 
 impl Shell {
     pub fn on_ipc(&mut self, label: &str, url: &str, body: &str) {
-        if self.on_toast_message(label, body) || self.on_picker_message(label, body) {
+        if self.on_toast_message(label, body)
+            || self.on_picker_message(label, body)
+            || self.on_keyboard_message(label, body)
+        {
             return;
         }
         self.router.handle_message(&mut self.surfaces, Caller { label, url }, body);
+        self.keyboard_requests();
     }
 
     pub fn on_fetch(&mut self, label: &str, request: Request<Vec<u8>>, responder: RequestAsyncResponder) {
@@ -253,13 +260,18 @@ impl Shell {
             CoreEvent::Broadcast(b) => {
                 self.router.broadcast(&mut self.surfaces, &b);
             }
-            CoreEvent::Offloaded(o) => self.router.offloaded(&mut self.surfaces, o),
+            CoreEvent::Offloaded(o) => {
+                self.router.offloaded(&mut self.surfaces, o);
+                self.keyboard_requests();
+            }
             CoreEvent::PageLoad { label, stage, url } => self.on_page_load(&label, stage, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
             CoreEvent::Control(request) => self.on_control(request),
             CoreEvent::Quit { signal } => return Some(signal),
         }
+        // Calls answered later (`keyboard.show` by fetch, say) leave requests too.
+        self.keyboard_requests();
         None
     }
 
@@ -412,6 +424,7 @@ pub fn run(
         control: control::ControlState::new(&manifest, link, dbus_token, automation),
         picker: None,
         web_data,
+        keyboard: None,
     }));
     let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
     let lockdown = lockdown::Shared::new(&manifest.lockdown, Rc::downgrade(&shell), proxy.clone());
@@ -458,11 +471,15 @@ pub fn run(
         let labels = manifest.surfaces().map(|s| s.label.as_str());
         picker::build(&shell, &mut ctx, Authority::new(labels, &bundle.capabilities), media)?;
     }
+    let keyboard = manifest.keyboard.as_ref().filter(|k| k.mode == crate::config::KeyboardMode::Auto);
+    if let Some(config) = keyboard {
+        keyboard::build(&shell, &mut ctx, config)?;
+    }
     if let (true, Some(main)) = (automation, shell.borrow().surfaces.iter().next()) {
         automation::name_sessions(&main.webview);
     }
     control::attach(&relay, proxy.clone());
-    if !manifest.overlays.is_empty() || toast || picker {
+    if !manifest.overlays.is_empty() || toast || picker || keyboard.is_some() {
         window::repair_partial_redraws(&toplevel.window);
     }
     notify::status("loading pages");

@@ -263,14 +263,111 @@ fn on_sway_the_keyboard_types_into_the_fullscreen_kiosk() {
     kiosk.wait_ready();
     let rects: Value = serde_json::from_str(&kiosk.result("rects")).expect("rects");
     bus.wait_keyboard("ready", |k| k["ready"] == true);
-    // The compositor's own seat: a real pointer press as sway delivers it.
-    let click = |cx: i64, cy: i64| {
-        sway.msg(&["seat", "seat0", "cursor", "set", &cx.to_string(), &cy.to_string()]);
-        sway.msg(&["seat", "seat0", "cursor", "press", "button1"]);
-        sway.msg(&["seat", "seat0", "cursor", "release", "button1"]);
-    };
+    // A pointer of the compositor's own seat (wlroots' virtual pointer): sway routes
+    // its presses to the surface under it, as it would a mouse's or a touch panel's.
+    let pointer = pointer::Virtual::connect(&sway.runtime_dir.path().join(&sway.wayland_display), (1920, 1080));
+    let click = |cx: i64, cy: i64| pointer.click(cx as u32, cy as u32);
     type_into_name(&bus, &kiosk.log, &click, &rects);
     let tree = sway.msg(&["-t", "get_tree"]);
     let text = tree.to_string();
     assert!(text.contains("\"fullscreen_mode\":1"), "the kiosk left fullscreen: {text}");
+}
+
+/// A wlroots virtual pointer (`zwlr_virtual_pointer_v1`) on a compositor's seat.
+mod pointer {
+    use std::cell::RefCell;
+    use std::path::Path;
+
+    use wayland_client::globals::{registry_queue_init, GlobalListContents};
+    use wayland_client::protocol::{wl_pointer, wl_registry, wl_seat};
+    use wayland_client::{Connection, Dispatch, EventQueue, QueueHandle};
+    use wayland_protocols_wlr::virtual_pointer::v1::client::{
+        zwlr_virtual_pointer_manager_v1::ZwlrVirtualPointerManagerV1, zwlr_virtual_pointer_v1::ZwlrVirtualPointerV1,
+    };
+
+    /// Linux's BTN_LEFT.
+    const BUTTON_LEFT: u32 = 0x110;
+
+    pub struct State;
+
+    impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for State {
+        fn event(
+            _: &mut Self,
+            _: &wl_registry::WlRegistry,
+            _: wl_registry::Event,
+            _: &GlobalListContents,
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+        }
+    }
+    impl Dispatch<wl_seat::WlSeat, ()> for State {
+        fn event(_: &mut Self, _: &wl_seat::WlSeat, _: wl_seat::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {}
+    }
+    impl Dispatch<ZwlrVirtualPointerManagerV1, ()> for State {
+        fn event(
+            _: &mut Self,
+            _: &ZwlrVirtualPointerManagerV1,
+            _: <ZwlrVirtualPointerManagerV1 as wayland_client::Proxy>::Event,
+            _: &(),
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+        }
+    }
+    impl Dispatch<ZwlrVirtualPointerV1, ()> for State {
+        fn event(
+            _: &mut Self,
+            _: &ZwlrVirtualPointerV1,
+            _: <ZwlrVirtualPointerV1 as wayland_client::Proxy>::Event,
+            _: &(),
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+        }
+    }
+
+    pub struct Virtual {
+        pointer: ZwlrVirtualPointerV1,
+        queue: RefCell<EventQueue<State>>,
+        extent: (u32, u32),
+        started: std::time::Instant,
+    }
+
+    impl Virtual {
+        pub fn connect(socket: &Path, extent: (u32, u32)) -> Virtual {
+            let stream = std::os::unix::net::UnixStream::connect(socket).expect("connect to the compositor");
+            let conn = Connection::from_socket(stream).expect("a Wayland connection");
+            let (globals, mut queue) = registry_queue_init::<State>(&conn).expect("the registry");
+            let qh = queue.handle();
+            let seat: wl_seat::WlSeat = globals.bind(&qh, 1..=7, ()).expect("a seat");
+            let manager: ZwlrVirtualPointerManagerV1 =
+                globals.bind(&qh, 1..=2, ()).expect("the compositor offers zwlr_virtual_pointer_manager_v1");
+            let pointer = manager.create_virtual_pointer(Some(&seat), &qh, ());
+            queue.roundtrip(&mut State).expect("roundtrip");
+            // Clients learn of the seat's new pointer before the first press.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            Virtual { pointer, queue: RefCell::new(queue), extent, started: std::time::Instant::now() }
+        }
+
+        pub fn click(&self, x: u32, y: u32) {
+            let t = || self.started.elapsed().as_millis() as u32;
+            let p = &self.pointer;
+            p.motion_absolute(t(), x, y, self.extent.0, self.extent.1);
+            p.frame();
+            self.flush();
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            p.button(t(), BUTTON_LEFT, wl_pointer::ButtonState::Pressed);
+            p.frame();
+            self.flush();
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            p.button(t(), BUTTON_LEFT, wl_pointer::ButtonState::Released);
+            p.frame();
+            self.flush();
+        }
+
+        fn flush(&self) {
+            self.queue.borrow_mut().roundtrip(&mut State).expect("roundtrip");
+        }
+    }
 }

@@ -217,6 +217,19 @@ fn typing_on_the_keyboard_gives_a_local_form_real_key_events_and_follows_focus()
     bus.wait_keyboard("hidden on blur", |k| k["visible"] == false && k["surface"].is_null());
     kiosk.log.wait_for("RESULT viewport 1920x1080 ", Duration::from_secs(5)).expect("the viewport is whole again");
 
+    // A long press offers a letter's accents; Enter in a one-line field is done typing.
+    let (nx, ny) = centre(&rects, "name");
+    click(nx, ny);
+    bus.wait_keyboard("shown again", |k| k["visible"] == true && k["pad"] == "text");
+    let (ex, ey) = bus.key_within("e", Duration::from_secs(5)).expect("an e key");
+    let (ex, ey) = (ex.to_string(), ey.to_string());
+    x.xdotool(&["mousemove", &ex, &ey, "mousedown", "1", "sleep", "0.9", "mouseup", "1"]);
+    click_key(&bus, &click, "é");
+    let value = serde_json::to_string(&format!("{TYPED}é")).expect("json");
+    field_report(&kiosk.log, "name", &format!("\"value\":{value}"), Duration::from_secs(10)).expect("é typed");
+    click_key(&bus, &click, "Return");
+    bus.wait_keyboard("hidden by Enter", |k| k["visible"] == false);
+
     // Control: ctl show/hide; never for an excluded surface.
     let (code, text) = bus.ctl(&["keyboard", "show"]);
     assert_eq!(code, 0, "{text}");

@@ -16,6 +16,7 @@
   let pressTimer = null;
   let pressed = null;
   let longOpened = false;
+  let downOnAccent = false;
   let popupFor = null;
   let root, accents, preview;
 
@@ -117,9 +118,12 @@
     });
     accents.hidden = false;
     const r = el.getBoundingClientRect();
-    const width = accents.getBoundingClientRect().width;
-    accents.style.left = Math.max(0, Math.min(window.innerWidth - width, r.left)) + "px";
-    accents.style.top = Math.max(0, r.top - accents.getBoundingClientRect().height - 4) + "px";
+    const size = accents.getBoundingClientRect();
+    accents.style.left = Math.max(0, Math.min(window.innerWidth - size.width, r.left)) + "px";
+    // Above the key, or below it in the top row: never over the key held, where the
+    // release would pick an accent nobody chose.
+    const above = r.top - size.height - 4;
+    accents.style.top = (above >= 0 ? above : Math.min(window.innerHeight - size.height, r.bottom + 4)) + "px";
     popupFor = el;
     report();
     return true;
@@ -172,7 +176,8 @@
       return;
     }
     el.classList.add("down");
-    if (el.parentNode === accents) return;
+    downOnAccent = el.parentNode === accents;
+    if (downOnAccent) return;
     if (popupFor) closeAccents();
     showPreview(el);
     pressed = el;
@@ -190,8 +195,13 @@
     document.querySelectorAll(".key.down").forEach(function (k) { k.classList.remove("down"); });
     const el = e.target.closest(".key");
     if (el && el.parentNode === accents) {
-      activate(el);
-      closeAccents();
+      // A tap on an accent, or a long press slid onto one.
+      if (downOnAccent || longOpened) {
+        activate(el);
+        closeAccents();
+      }
+      downOnAccent = false;
+      longOpened = false;
       return;
     }
     clearTimeout(pressTimer);

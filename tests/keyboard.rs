@@ -240,6 +240,12 @@ fn typing_on_the_keyboard_gives_a_local_form_real_key_events_and_follows_focus()
     let (code, text) = bus.ctl(&["keyboard", "hide"]);
     assert_eq!(code, 0, "{text}");
     bus.wait_keyboard("hidden by ctl", |k| k["visible"] == false);
+    // A new page takes the field with it, and the keyboard goes too.
+    bus.ctl(&["keyboard", "show"]);
+    bus.wait_keyboard("shown by ctl again", |k| k["visible"] == true);
+    let (code, text) = bus.ctl(&["reload", "main"]);
+    assert_eq!(code, 0, "{text}");
+    bus.wait_keyboard("hidden with its page", |k| k["visible"] == false);
     let (code, text) = bus.ctl(&["status"]);
     assert!(code == 0 && text.contains("keyboard: hidden"), "{text}");
 }

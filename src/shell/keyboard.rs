@@ -181,6 +181,10 @@ impl Shell {
     fn keyboard_show(&mut self, target: &str, field: Field) {
         let Some(kb) = &mut self.keyboard else { return };
         let changed = kb.shown.as_ref() != Some(&(target.to_string(), field));
+        if changed {
+            // Until the page has laid out the new pad, where its keys were is no guide.
+            kb.keys = Value::Array(Vec::new());
+        }
         let previous = kb.shown.replace((target.to_string(), field));
         let height = kb.height;
         let main = kb.main.clone();
@@ -217,6 +221,7 @@ impl Shell {
     fn keyboard_hide(&mut self) {
         let Some(kb) = &mut self.keyboard else { return };
         let Some((target, _)) = kb.shown.take() else { return };
+        kb.keys = Value::Array(Vec::new());
         let main = kb.main.clone();
         if target == main {
             self.set_viewport_inset(&main, 0);
@@ -230,6 +235,15 @@ impl Shell {
         self.surfaces.eval(KEYBOARD_LABEL, "window.vitrineKeyboard&&window.vitrineKeyboard.hide()".into());
         log::info!(surface = target.as_str(); "keyboard hidden");
         self.publish();
+    }
+
+    /// A new document replaced `label`'s page (a navigation, a reload, a recovery): the
+    /// field the keyboard typed into is gone with the old one.
+    pub(super) fn keyboard_page_replaced(&mut self, label: &str) {
+        let shown_here = self.keyboard.as_ref().and_then(|kb| kb.shown.as_ref()).is_some_and(|(t, _)| t == label);
+        if shown_here {
+            self.keyboard_hide();
+        }
     }
 
     /// Shrinks the surface's viewport from below by `inset` pixels (0: whole again).

@@ -293,6 +293,8 @@ impl Shell {
                 // The old page, its listeners and its calls are gone.
                 self.router.surface_reset(label);
                 self.surfaces.forget_queued(label);
+                // So is the field the keyboard typed into.
+                self.keyboard_page_replaced(label);
                 false
             }
             LoadStage::Finished => {

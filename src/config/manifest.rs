@@ -28,7 +28,7 @@
 //!
 //! `[recovery]` and `[kiosk]` are described in `config::policy`, `[network]` and `[web]` in
 //! `config::network`, `[dbus]` and `[tray]`
-//! in `config::bus`.
+//! in `config::bus`, `[keyboard]` in `config::keyboard`.
 //!
 //! The raw TOML shapes reject unknown keys; [`Manifest::parse`] turns them into the
 //! validated, normalized form that is embedded in the binary.

@@ -24,6 +24,7 @@ mod resilience;
 mod sandbox;
 mod screenshot;
 mod surface;
+mod volume;
 pub mod webdata;
 mod window;
 

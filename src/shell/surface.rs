@@ -44,6 +44,8 @@ pub struct Surface {
     pub last_ping: Instant,
     /// Which document may call, and which one the core's scripts name.
     pub documents: Documents,
+    /// The kiosk's volume for documents loaded from now on (`shell::volume`).
+    pub volume_script: Option<webkit2gtk::UserScript>,
 }
 
 impl Surface {
@@ -62,6 +64,7 @@ impl Surface {
             exit_reason: None,
             last_ping: now,
             documents: Documents::default(),
+            volume_script: None,
         }
     }
 }

@@ -227,6 +227,7 @@ fn every_control_method_works_against_the_running_kiosk() {
         (".Emit ", "method    ssas      u"),
         (".Screenshot ", "method    s         ay"),
         (".ScreenshotToFile ", "method    ss        uu"),
+        (".Volume ", "method    s         ib"),
         (".Ready ", "property  b"),
         (".Visible ", "property  as"),
         (".Urls ", "property  a{ss}"),

@@ -55,6 +55,10 @@ pub enum Op {
     Keyboard {
         show: Option<String>,
     },
+    /// Read or change the kiosk's volume: "" (read), "0"…"100", "mute", "unmute".
+    Volume {
+        change: String,
+    },
     /// Clear the surfaces' web data: "cookies", "cache" or "all".
     ClearWebData {
         what: String,
@@ -79,6 +83,7 @@ pub enum Reply {
     /// How many surfaces an emitted event reached.
     Emitted(usize),
     Png(Png),
+    Volume(crate::volume::Volume),
 }
 
 /// A surface's picture, PNG-encoded.

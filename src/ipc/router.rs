@@ -76,6 +76,10 @@ pub trait Host {
     fn keyboard(&mut self, _label: &str, _request: crate::keyboard::Request) -> Result<(), IpcError> {
         Err(IpcError::new(ErrorCode::NotFound, "this kiosk has no on-screen keyboard ([keyboard] in vitrine.toml)"))
     }
+    /// Changes the kiosk's volume (an empty change only reads it).
+    fn volume(&mut self, _change: crate::volume::Change) -> Result<crate::volume::Volume, IpcError> {
+        Err(IpcError::new(ErrorCode::Internal, "no volume here"))
+    }
     /// Sets the surface `label`'s page zoom (a factor already checked).
     fn set_zoom(&mut self, label: &str, _factor: f64) -> Result<(), IpcError> {
         Err(IpcError::new(ErrorCode::Internal, format!("'{label}' cannot be zoomed here")))

@@ -15,6 +15,7 @@ use gtk::prelude::*;
 use crate::ipc::{script, ErrorCode, Host, IpcError, SurfaceInfo};
 use crate::shell::surface::Surface;
 use crate::shell::CURRENT;
+use crate::volume::{Change, Volume};
 
 pub struct Surfaces {
     list: Vec<Surface>,
@@ -26,6 +27,8 @@ pub struct Surfaces {
     /// Requests for the on-screen keyboard, for the shell to take after this call;
     /// `None` when the kiosk has none.
     pub keyboard: Option<Vec<(String, crate::keyboard::Request)>>,
+    /// The kiosk's volume, on every surface.
+    volume: Volume,
 }
 
 impl Default for Surfaces {
@@ -36,6 +39,7 @@ impl Default for Surfaces {
             flush_scheduled: false,
             last_activity: Instant::now(),
             keyboard: None,
+            volume: Volume::default(),
         }
     }
 }
@@ -49,7 +53,8 @@ impl Surfaces {
         self.list.iter_mut()
     }
 
-    pub fn push(&mut self, surface: Surface) {
+    pub fn push(&mut self, mut surface: Surface) {
+        crate::shell::volume::install(&mut surface, &self.volume);
         self.list.push(surface);
     }
 
@@ -146,6 +151,18 @@ impl Host for Surfaces {
         s.webview.webview().set_zoom_level(factor);
         log::info!(surface = label; "zoom {factor}");
         Ok(())
+    }
+
+    fn volume(&mut self, change: Change) -> Result<Volume, IpcError> {
+        if change.is_empty() {
+            return Ok(self.volume);
+        }
+        self.volume = self.volume.apply(change);
+        for s in &mut self.list {
+            crate::shell::volume::apply(s, &self.volume);
+        }
+        log::info!(reason = "volume"; "{}", self.volume.describe());
+        Ok(self.volume)
     }
 
     fn document(&self, label: &str) -> u64 {

@@ -45,6 +45,15 @@ impl Topics {
     pub fn result(&self) -> String {
         format!("{}/result", self.base)
     }
+    /// Events to the pages, as the principal `mqtt`: `<base>/event/<name>`.
+    pub fn event_in(&self, event: &str) -> String {
+        format!("{}/event/{event}", self.base)
+    }
+    /// Events from the kiosk that the principal `mqtt` may hear: `<base>/emitted/<name>`
+    /// (apart from `event/`, so that the bridge never hears its own).
+    pub fn event_out(&self, event: &str) -> String {
+        format!("{}/emitted/{event}", self.base)
+    }
     /// `<base>/<what>/set` (url, zoom, overlay/<label>) or `<base>/<what>/press` (buttons).
     pub fn command(&self, what: &str) -> String {
         match what {

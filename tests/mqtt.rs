@@ -496,13 +496,35 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(refused.is_some(), "hiding main was not refused: {:?}", results.all());
     assert!(visible(&bus, "main"));
 
-    // Events to the pages: what the capabilities allow D-Bus callers arrives; the rest is refused.
-    broker.publish(&format!("{base}/event/from-dbus"), r#"{"n":7}"#, false);
+    // Events both ways, as the principal `mqtt`. In: what its capabilities let it emit
+    // reaches the page, from "mqtt".
+    let emitted = broker.watch(&format!("{base}/emitted/#"));
+    let sent = Instant::now();
+    broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":7}"#, false);
     assert!(
-        kiosk.log.wait_for(r#"RESULT main-got {"n":7} from dbus"#, WITHIN).is_some(),
-        "the event did not reach the page:\n{}",
+        kiosk.log.wait_for(r#"RESULT main-got-mqtt {"n":7} from mqtt"#, WITHIN).is_some(),
+        "the event did not reach the page as mqtt:\n{}",
         kiosk.dump()
     );
+    let done = results.wait(|l| l.contains("event/from-mqtt") && l.contains("\"ok\":true"), WITHIN);
+    assert!(done.is_some(), "from-mqtt: {:?}", results.all());
+    // Out: the page answers with kept-local (the bridge may not hear it), then to-mqtt
+    // (it may): only to-mqtt is published, in the shape pages receive.
+    let out_topic = format!("{base}/emitted/to-mqtt ");
+    let out = emitted.wait(|l| l.starts_with(&out_topic), WITHIN);
+    let out =
+        out.unwrap_or_else(|| panic!("to-mqtt not published: {:?}\n{}", emitted.all(), bridge.log.all().join("\n")));
+    eprintln!("MQTT event round trip: {} ms, {} bytes out", sent.elapsed().as_millis(), out.len() - out_topic.len());
+    let body: Value = serde_json::from_str(&out[out_topic.len()..]).expect("JSON");
+    assert_eq!(body, serde_json::json!({"event": "to-mqtt", "payload": {"echo": {"n": 7}}, "source": "main"}));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(emitted.all().len(), 1, "only to-mqtt leaves: {:?}", emitted.all());
+    // The D-Bus callers' event is not MQTT's: refused, reported and logged.
+    broker.publish(&format!("{base}/event/from-dbus"), r#"{"n":8}"#, false);
+    let refused = results.wait(|l| l.contains("event/from-dbus") && l.contains("\"ok\":false"), WITHIN);
+    assert!(refused.is_some_and(|l| l.contains("not_allowed")), "from-dbus: {:?}", results.all());
+    assert!(bridge.log.wait(|l| l.contains("event/from-dbus") && l.contains("refused"), WITHIN).is_some());
+    assert!(!kiosk.log.contains(r#"main-got {"n":8}"#), "MQTT emitted as dbus:\n{}", kiosk.dump());
     broker.publish(&format!("{base}/event/secret"), "{}", false);
     let refused = results.wait(|l| l.contains("event/secret") && l.contains("\"ok\":false"), WITHIN);
     assert!(refused.is_some_and(|l| l.contains("not_allowed")), "secret: {:?}", results.all());

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use bus::{BusKind, Dbus, Tray, TrayAction, TrayIcon, TrayItem, DBUS_PRINCIPAL, MQTT_PRINCIPAL, PRINCIPALS};
 pub use bus::principal_url;
+pub use bus::{BusKind, Dbus, Tray, TrayAction, TrayIcon, TrayItem, DBUS_PRINCIPAL, MQTT_PRINCIPAL, PRINCIPALS};
 pub use capability::{Capability, PermissionEntry, Scope};
 pub use error::{ConfigError, ConfigErrors};
 pub use lockdown::{Lockdown, Permission, SurfaceLockdown};
@@ -133,7 +133,9 @@ fn principal_only(caps: &[(PathBuf, Capability)], e: &ConfigError) -> bool {
     let Some(index) = index else { return false };
     let window = caps.iter().find(|(file, _)| *file == e.file).and_then(|(_, c)| c.windows.get(index));
     e.reason.contains("matches no surface")
-        && window.and_then(|w| glob::Pattern::new(w).ok()).is_some_and(|p| PRINCIPALS.iter().any(|principal| p.matches(principal)))
+        && window
+            .and_then(|w| glob::Pattern::new(w).ok())
+            .is_some_and(|p| PRINCIPALS.iter().any(|principal| p.matches(principal)))
 }
 
 /// The capability files that parse, and the errors of those that do not.

@@ -110,7 +110,8 @@ fn run(cfg: BridgeConfig) -> ExitCode {
     let home = cfg.kiosk.home.clone().unwrap_or_else(|| {
         status.surfaces.iter().find(|s| s.label == surface).map(|s| s.url.clone()).unwrap_or_default()
     });
-    let (events_bus, events_name, events_mqtt, events_topics) = (bus, kiosk.name.clone(), client.clone(), topics.clone());
+    let (events_bus, events_name, events_mqtt, events_topics) =
+        (bus, kiosk.name.clone(), client.clone(), topics.clone());
     let worker = Worker {
         mqtt: client,
         cfg: cfg.clone(),

@@ -243,6 +243,19 @@ mod tests {
     }
 
     #[test]
+    fn every_topic_is_documented_for_plain_mqtt_users() {
+        let doc = include_str!("../../docs/mqtt.md");
+        let t = Topics { base: "<base>".into(), discovery_prefix: "<discovery_prefix>".into() };
+        let mut topics = vec![t.availability(), t.state(), t.screenshot(), t.result(), t.ha_status()];
+        topics.extend([t.event_in("<event>"), t.event_out("<event>")]);
+        topics.extend(["url", "home", "reload", "screenshot", "zoom", "overlay/<label>"].map(|c| t.command(c)));
+        topics.extend([t.device_config("<id>"), t.entity_config("<component>", "<id>", "<object>")]);
+        for topic in topics {
+            assert!(doc.contains(&format!("`{topic}`")), "docs/mqtt.md does not list {topic}");
+        }
+    }
+
+    #[test]
     fn the_id_is_stable_and_depends_on_machine_and_name() {
         let a = device_id("0123456789abcdef0123456789abcdef\n", "Hall");
         assert_eq!(a, device_id("0123456789abcdef0123456789abcdef", "Hall"));

@@ -10,61 +10,24 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{count, fixture, kill, vitrine_bin, Kiosk};
+use common::{count, kill, vitrine_bin, wait_until, Kiosk, PrivateBus};
 use serde_json::Value;
 
 const USER: &str = "kiosk";
 const PASSWORD: &str = "s3cret-for-tests";
 
-struct PrivateBus {
-    address: String,
-    pid: u32,
-}
-
 impl PrivateBus {
-    fn start() -> PrivateBus {
-        let out = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", fixture("dbus-bus/session.conf").display()))
-            .args(["--print-address=1", "--print-pid=1", "--fork"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon is installed (package dbus-daemon)");
-        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let address = lines.next().expect("address").trim().to_string();
-        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
-        PrivateBus { address, pid }
-    }
-
-    /// `vitrine ctl --json ARGS`: (exit code, stdout).
-    fn ctl(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(vitrine_bin())
-            .args(["ctl", "--json"])
-            .args(args)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .output()
-            .expect("run vitrine ctl");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
     fn status(&self) -> Value {
-        let (code, out) = self.ctl(&["status"]);
+        let (code, out, _) = self.ctl(&["--json", "status"]);
         assert_eq!(code, 0, "vitrine ctl status: {out}");
         serde_json::from_str(&out).expect("status JSON")
     }
 
     fn kiosk(&self) -> Kiosk {
-        let kiosk = Kiosk::start_with("dbus", &[("DBUS_SESSION_BUS_ADDRESS", &self.address), ("NO_AT_BRIDGE", "1")]);
+        let kiosk = Kiosk::start_with("dbus", &self.env());
         kiosk.wait_ready();
         kiosk.result("main-listening");
         kiosk
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
     }
 }
 
@@ -366,19 +329,6 @@ impl Bridge {
     }
 }
 
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 const WITHIN: Duration = Duration::from_secs(15);
 
 fn machine_id() -> String {
@@ -404,7 +354,7 @@ fn visible(bus: &PrivateBus, label: &str) -> bool {
 
 #[test]
 fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
-    let bus = PrivateBus::start();
+    let bus = PrivateBus::session();
     let kiosk = bus.kiosk();
     let broker = Broker::start();
     let id = fixture_device_id();
@@ -563,14 +513,14 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(bridge.running());
     kill(bridge.pid(), "KILL");
     assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "offline"), "no offline will");
-    let (code, pong) = bus.ctl(&["ping"]);
+    let (code, pong, _) = bus.ctl(&["ping"]);
     assert_eq!(code, 0, "the kiosk still answers: {pong}");
     assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
 }
 
 #[test]
 fn over_mqtt_5_broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notices() {
-    let bus = PrivateBus::start();
+    let bus = PrivateBus::session();
     let kiosk = bus.kiosk();
     let mut broker = Broker::start();
     let id = fixture_device_id();
@@ -631,7 +581,7 @@ fn over_mqtt_5_broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notice
 
 #[test]
 fn tls_with_a_client_certificate_and_only_with_the_right_ca() {
-    let bus = PrivateBus::start();
+    let bus = PrivateBus::session();
     let _kiosk = bus.kiosk();
     let broker = Broker::start_tls();
     let id = fixture_device_id();

@@ -88,12 +88,26 @@ impl ControlObject {
     }
 }
 
+/// `event.emit` as `principal`: how many surfaces received it.
+pub(super) async fn emit_as(
+    relay: &Relay,
+    principal: &'static str,
+    event: String,
+    payload: String,
+    to: Vec<String>,
+) -> Result<u32, Fault> {
+    match relay.call(Op::Emit { principal, event, payload, to }).await? {
+        Reply::Emitted(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
+        other => Err(unexpected(other)),
+    }
+}
+
 fn unexpected(reply: Reply) -> Fault {
     Fault::Failed(format!("unexpected answer from the shell: {reply:?}"))
 }
 
 /// Who called, for the log.
-fn caller(header: &Header<'_>) -> String {
+pub(super) fn caller(header: &Header<'_>) -> String {
     header.sender().map_or_else(|| "?".to_string(), |s| s.to_string())
 }
 
@@ -153,11 +167,7 @@ impl ControlObject {
         #[zbus(header)] header: Header<'_>,
     ) -> Result<u32, Fault> {
         log::info!("D-Bus {}: Emit '{event}' to {target:?}", caller(&header));
-        let op = Op::Emit { principal: DBUS_PRINCIPAL, event, payload: payload_json, to: target };
-        match self.call(op).await? {
-            Reply::Emitted(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
-            other => Err(unexpected(other)),
-        }
+        emit_as(&self.relay, DBUS_PRINCIPAL, event, payload_json, target).await
     }
 
     /// Sets the surface's page zoom (0.25 to 5).

@@ -16,8 +16,8 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
 use crate::config::MQTT_PRINCIPAL;
-use crate::control::{Op, Relay, Reply};
-use crate::dbus::control::Fault;
+use crate::control::Relay;
+use crate::dbus::control::{caller, emit_as, Fault};
 
 /// The interface name (the object path is the control interface's).
 pub const INTERFACE: &str = "org.vitrine.Vitrine1.Mqtt";
@@ -43,13 +43,8 @@ impl MqttObject {
         target: Vec<String>,
         #[zbus(header)] header: Header<'_>,
     ) -> Result<u32, Fault> {
-        let sender = header.sender().map_or_else(|| "?".to_string(), |s| s.to_string());
-        log::info!("MQTT bridge {sender}: Emit '{event}' to {target:?}");
-        let op = Op::Emit { principal: MQTT_PRINCIPAL, event, payload: payload_json, to: target };
-        match self.relay.call(op).await.map_err(Fault::from)? {
-            Reply::Emitted(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
-            other => Err(Fault::Failed(format!("unexpected answer from the shell: {other:?}"))),
-        }
+        log::info!("MQTT bridge {}: Emit '{event}' to {target:?}", caller(&header));
+        emit_as(&self.relay, MQTT_PRINCIPAL, event, payload_json, target).await
     }
 
     /// An event for the broker.

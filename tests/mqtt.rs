@@ -469,6 +469,14 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert_eq!(body, serde_json::json!({"event": "to-mqtt", "payload": {"echo": {"n": 7}}, "source": "main"}));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(emitted.all().len(), 1, "only to-mqtt leaves: {:?}", emitted.all());
+    // An answer over 64 KiB is not published, and costs the bridge nothing: the next comes.
+    broker.publish(&format!("{base}/event/from-mqtt"), r#"{"big":70000}"#, false);
+    let dropped =
+        bridge.log.wait(|l| l.contains("event 'to-mqtt' from main is 70") && l.contains("not published"), WITHIN);
+    assert!(dropped.is_some(), "{}", bridge.log.all().join("\n"));
+    broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":9}"#, false);
+    assert!(emitted.wait(|l| l.starts_with(&out_topic) && l.contains(r#"{"n":9}"#), WITHIN).is_some());
+    assert_eq!(emitted.all().len(), 2, "{:?}", emitted.all());
     // The D-Bus callers' event is not MQTT's: refused, reported and logged.
     broker.publish(&format!("{base}/event/from-dbus"), r#"{"n":8}"#, false);
     let refused = results.wait(|l| l.contains("event/from-dbus") && l.contains("\"ok\":false"), WITHIN);

@@ -25,6 +25,10 @@ const RETRY: Duration = Duration::from_secs(2);
 /// Signals waiting while MQTT is slow to take them; more are dropped by zbus.
 const MAX_QUEUED: usize = 256;
 
+/// Largest event message published. Pages may send far more (`limits.max_message_bytes`),
+/// but a message over the client's packet limit would cost the bridge its connection.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
 /// Runs for the life of the process: follows the kiosk's events, reconnecting to the bus.
 pub fn run(bus: BusKind, name: String, mqtt: Publisher, topics: Topics) {
     loop {
@@ -65,6 +69,10 @@ async fn follow(bus: BusKind, name: &str, mqtt: &Publisher, topics: &Topics) -> 
         };
         let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
         let text = json!({ "event": event, "payload": payload, "source": source }).to_string();
+        if text.len() > MAX_EVENT_BYTES {
+            log::warn!("event '{event}' from {source} is {} bytes, over {MAX_EVENT_BYTES}: not published", text.len());
+            continue;
+        }
         let topic = topics.event_out(&event);
         log::debug!("event '{event}' from {source} to {topic} ({} bytes)", text.len());
         if let Err(e) = mqtt.publish(&topic, false, text.into_bytes()) {

@@ -477,6 +477,21 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":9}"#, false);
     assert!(emitted.wait(|l| l.starts_with(&out_topic) && l.contains(r#"{"n":9}"#), WITHIN).is_some());
     assert_eq!(emitted.all().len(), 2, "{:?}", emitted.all());
+    // A message over the bridge's 64 KiB limit for what it receives costs it the
+    // connection (MQTT 3.1.1 cannot tell the broker the limit): it reconnects and carries on.
+    let big = format!("{{\"pad\":\"{}\"}}", "y".repeat(70_000));
+    broker.publish(&format!("{base}/event/from-mqtt"), &big, false);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(bridge.running(), "{}", bridge.log.all().join("\n"));
+    assert!(
+        wait_until(WITHIN, || {
+            broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":10}"#, false);
+            emitted.wait(|l| l.contains(r#"{"n":10}"#), Duration::from_secs(2)).is_some()
+        }),
+        "no event after an oversized one:\n{}",
+        bridge.log.all().join("\n")
+    );
+    assert!(bridge.log.count("payload size limit exceeded") >= 1, "{}", bridge.log.all().join("\n"));
     // The D-Bus callers' event is not MQTT's: refused, reported and logged.
     broker.publish(&format!("{base}/event/from-dbus"), r#"{"n":8}"#, false);
     let refused = results.wait(|l| l.contains("event/from-dbus") && l.contains("\"ok\":false"), WITHIN);

@@ -522,6 +522,12 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     });
     let png = png.expect("a screenshot");
     assert_eq!(vitrine::dbus::client::png_size(&png), Some((1920, 1080)), "{} bytes", png.len());
+    let discovery = broker.retained(&config_topic).map_or(0, |d| d.len());
+    eprintln!(
+        "sizes: discovery {discovery} bytes, state {} bytes, screenshot {} bytes",
+        broker.retained_text(&state_topic).len(),
+        png.len()
+    );
 
     // Home Assistant's birth message brings the discovery back (here after it was cleared).
     broker.publish(&config_topic, "", true);

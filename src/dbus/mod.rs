@@ -1,10 +1,10 @@
 //! D-Bus: the control interface, the tray and notifications, on a thread of their own.
 //!
-//! * [`mqtt`] — `org.vitrine.Vitrine1.Mqtt` at the same path: the MQTT bridge's events,
-//!   both ways, as the principal `mqtt`.
 //! * [`control`] — `org.vitrine.Vitrine1` at `/org/vitrine/Vitrine1`, on the bus that
 //!   `[dbus] bus` names; the name is requested without queueing, so a second kiosk on
 //!   the same bus and name stops at start-up ([`StartError::AlreadyRunning`]).
+//! * [`mqtt`] — `org.vitrine.Vitrine1.Mqtt` at the same path: the MQTT bridge's events,
+//!   both ways, as the principal `mqtt`.
 //! * [`tray`] — a StatusNotifierItem (ksni) when `[tray]` is configured.
 //! * [`notifications`] — `notification.send` through `org.freedesktop.Notifications`
 //!   (notify-rust), or the built-in toast when no server answers.

@@ -19,8 +19,7 @@ use tao::event_loop::EventLoopProxy;
 use webkit2gtk::{SnapshotOptions, SnapshotRegion, WebViewExt as _};
 use wry::WebViewExtUnix as _;
 
-use crate::config::principal_url;
-use crate::config::{Anchor, InputMode, Length, Manifest, Page, SurfaceConfig, TrayAction};
+use crate::config::{principal_url, Anchor, InputMode, Length, Manifest, Page, SurfaceConfig, TrayAction};
 use crate::control::{
     Answer, ControlError, ControlSink, Op, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus, Toast,
 };

@@ -605,6 +605,16 @@ fn over_mqtt_5_broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notice
     let kiosk = bus.kiosk();
     assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "online"), "kiosk back, not online");
     assert_eq!(bus.ctl(&["ping"]).0, 0);
+    // Page events follow the new kiosk, whose connection has another unique name.
+    let emitted = broker.watch(&format!("{base}/emitted/#"));
+    assert!(
+        wait_until(WITHIN, || {
+            broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":11}"#, false);
+            emitted.wait(|l| l.contains(r#"{"echo":{"n":11}}"#), Duration::from_secs(2)).is_some()
+        }),
+        "no page event from the restarted kiosk:\n{}",
+        bridge.log.all().join("\n")
+    );
     drop(kiosk);
 }
 

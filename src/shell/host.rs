@@ -17,6 +17,7 @@ use crate::dbus::{Link, Notice};
 use crate::ipc::{script, ErrorCode, Host, IpcError, SurfaceInfo};
 use crate::shell::surface::Surface;
 use crate::shell::CURRENT;
+use crate::volume::{Change, Volume};
 
 pub struct Surfaces {
     list: Vec<Surface>,
@@ -27,11 +28,20 @@ pub struct Surfaces {
     pub last_activity: Instant,
     /// The bus thread, which signals events for the MQTT bridge; `None` without D-Bus.
     link: Option<Link>,
+    /// The kiosk's volume, on every surface.
+    volume: Volume,
 }
 
 impl Surfaces {
     pub fn with_link(link: Option<Link>) -> Self {
-        Self { list: Vec::new(), queued: BTreeMap::new(), flush_scheduled: false, last_activity: Instant::now(), link }
+        Self {
+            list: Vec::new(),
+            queued: BTreeMap::new(),
+            flush_scheduled: false,
+            last_activity: Instant::now(),
+            link,
+            volume: Volume::default(),
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Surface> {
@@ -42,7 +52,8 @@ impl Surfaces {
         self.list.iter_mut()
     }
 
-    pub fn push(&mut self, surface: Surface) {
+    pub fn push(&mut self, mut surface: Surface) {
+        crate::shell::volume::install(&mut surface, &self.volume);
         self.list.push(surface);
     }
 
@@ -151,6 +162,18 @@ impl Host for Surfaces {
         s.webview.webview().set_zoom_level(factor);
         log::info!(surface = label; "zoom {factor}");
         Ok(())
+    }
+
+    fn volume(&mut self, change: Change) -> Result<Volume, IpcError> {
+        if change.is_empty() {
+            return Ok(self.volume);
+        }
+        self.volume = self.volume.apply(change);
+        for s in &mut self.list {
+            crate::shell::volume::apply(s, &self.volume);
+        }
+        log::info!(reason = "volume"; "{}", self.volume.describe());
+        Ok(self.volume)
     }
 
     fn document(&self, label: &str) -> u64 {

@@ -73,12 +73,13 @@ netns = "host"
 [engine]
 runtime = "runc"
 EOF
+# Run-time state is per storage folder: two folders must not share it.
 cat >"$dir/storage.conf.new" <<EOF
 # Made by cross/podman.sh, anew on every run.
 [storage]
 driver = "overlay"
 graphroot = "$dir/storage"
-runroot = "/run/vitrine-podman"
+runroot = "/run/vitrine-podman-$(printf %s "$dir" | sha256sum | cut -c1-8)"
 EOF
 mv "$dir/containers.conf.new" "$dir/containers.conf"
 mv "$dir/storage.conf.new" "$dir/storage.conf"

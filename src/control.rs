@@ -100,6 +100,32 @@ pub struct Status {
     /// The media decoders GStreamer offers, probed at start.
     #[serde(default)]
     pub decoders: crate::os::decoders::Decoders,
+    /// The output the kiosk covers: its size now and its rotation.
+    #[serde(default)]
+    pub output: OutputStatus,
+}
+
+/// The output as the kiosk sees it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct OutputStatus {
+    /// The area the surfaces share, in logical pixels.
+    pub width: i32,
+    pub height: i32,
+    /// Degrees clockwise (0, 90, 180, 270), as the compositor or X server reports it;
+    /// `None` where it cannot be known.
+    pub rotation: Option<u16>,
+    /// Mirrored (the `flipped` transforms).
+    #[serde(default)]
+    pub flipped: bool,
+}
+
+/// Where a surface is drawn, in the output's logical pixels.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Geometry {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -116,6 +142,9 @@ pub struct SurfaceStatus {
     pub hangs: u64,
     pub recoveries: u64,
     pub load_failures: u64,
+    /// Where it is drawn now (`None`: not drawn yet).
+    #[serde(default)]
+    pub geometry: Option<Geometry>,
 }
 
 /// What the control interface publishes as properties; sent by the shell when it

@@ -249,9 +249,11 @@ impl Shell {
                     hangs: s.health.hangs,
                     recoveries: s.health.recoveries,
                     load_failures: s.health.load_failures,
+                    geometry: crate::shell::output::geometry(s),
                 })
                 .collect(),
             decoders: self.control.decoders.clone(),
+            output: self.output_status(),
         }
     }
 

@@ -17,6 +17,7 @@ mod lockdown;
 mod loopback;
 mod media;
 mod navigation;
+mod output;
 mod permissions;
 mod picker;
 mod range;
@@ -213,6 +214,8 @@ pub struct Shell {
     picker: Option<picker::Picker>,
     /// The shared context's web data, for `vitrine ctl web clear`.
     web_data: webdata::Manager,
+    /// The area the surfaces share now (the output, in logical pixels).
+    output_area: (i32, i32),
 }
 
 impl Shell {
@@ -412,6 +415,10 @@ pub fn run(
         control: control::ControlState::new(&manifest, link, dbus_token, automation),
         picker: None,
         web_data,
+        output_area: (
+            i32::try_from(toplevel.screen.width).unwrap_or(0),
+            i32::try_from(toplevel.screen.height).unwrap_or(0),
+        ),
     }));
     let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
     let lockdown = lockdown::Shared::new(&manifest.lockdown, Rc::downgrade(&shell), proxy.clone());
@@ -462,6 +469,7 @@ pub fn run(
         automation::name_sessions(&main.webview);
     }
     control::attach(&relay, proxy.clone());
+    output::follow(&toplevel.overlay, toplevel.screen);
     if !manifest.overlays.is_empty() || toast || picker {
         window::repair_partial_redraws(&toplevel.window);
     }

@@ -64,6 +64,16 @@ pub enum Op {
     },
     /// A tray menu entry was clicked.
     Tray(TrayAction),
+    /// Screen power and brightness (`vitrine ctl display …`).
+    Display(DisplayOp),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisplayOp {
+    Status,
+    On,
+    Off,
+    Brightness(u8),
 }
 
 #[derive(Debug)]
@@ -74,6 +84,7 @@ pub enum Reply {
     /// How many surfaces an emitted event reached.
     Emitted(usize),
     Png(Png),
+    Display(crate::display::DisplayStatus),
 }
 
 /// A surface's picture, PNG-encoded.
@@ -103,6 +114,9 @@ pub struct Status {
     /// The output the kiosk covers: its size now and its rotation.
     #[serde(default)]
     pub output: OutputStatus,
+    /// The screen's power, its backend and brightness.
+    #[serde(default)]
+    pub display: crate::display::DisplayStatus,
 }
 
 /// The output as the kiosk sees it.
@@ -156,6 +170,10 @@ pub struct Snapshot {
     pub urls: BTreeMap<String, String>,
     pub crashes: u64,
     pub recoveries: u64,
+    /// The screen is on.
+    pub screen_on: bool,
+    /// The backend that powers the screen ("" while probing).
+    pub display_backend: String,
 }
 
 /// A notification shown as the built-in toast.

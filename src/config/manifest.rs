@@ -75,6 +75,9 @@ pub struct Manifest {
     pub network: Network,
     /// `[web]`: the web data the surfaces keep.
     pub web: Web,
+    /// `[display]`: screen power, brightness, rotation (see `config::display`).
+    #[serde(default)]
+    pub display: super::display::Display,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -220,6 +223,7 @@ impl Manifest {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
         let checks = raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check());
+        let checks = checks.chain(raw.display.check());
         for (key, reason) in checks.chain(raw.kiosk.check()).chain(raw.network.check()) {
             err(key, reason);
         }
@@ -299,6 +303,7 @@ impl Manifest {
                     lockdown,
                     network: raw.network,
                     web: raw.web,
+                    display: raw.display,
                 })
             }
             _ => Err((errors, labels)),
@@ -334,6 +339,8 @@ struct RawManifest {
     network: Network,
     #[serde(default)]
     web: Web,
+    #[serde(default)]
+    display: super::display::Display,
     #[serde(default)]
     dbus: Dbus,
     tray: Option<RawTray>,

@@ -9,6 +9,7 @@
 //! vitrine ctl screenshot main shot.png
 //! vitrine ctl zoom main 1.25
 //! vitrine ctl web clear cookies|cache|all
+//! vitrine ctl display on|off|status|brightness 80
 //! ```
 //!
 //! The bus and name default to the embedded configuration's `[dbus]` (or that of
@@ -83,6 +84,24 @@ pub enum CtlCommand {
     /// The surfaces' web data.
     #[command(subcommand)]
     Web(WebCommand),
+    /// The screen: power and brightness.
+    #[command(subcommand)]
+    Display(DisplayCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DisplayCommand {
+    /// Turn the screen on.
+    On,
+    /// Turn the screen off (a touch, click or key wakes it and reaches no page).
+    Off,
+    /// Show the screen's power, backend and brightness.
+    Status,
+    /// Set the brightness, in percent (needs a backlight).
+    Brightness {
+        #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
+        percent: u32,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -302,6 +321,21 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
                 serde_json::json!({ "file": file, "width": w, "height": h, "bytes": png.len() }),
             );
         }
+        CtlCommand::Display(command) => {
+            let text: String = match command {
+                DisplayCommand::On => client.call("DisplayOn", &()).await?,
+                DisplayCommand::Off => client.call("DisplayOff", &()).await?,
+                DisplayCommand::Status => client.call("DisplayStatus", &()).await?,
+                DisplayCommand::Brightness { percent } => client.call("SetBrightness", &(percent,)).await?,
+            };
+            let status: crate::display::DisplayStatus = serde_json::from_str(&text)
+                .map_err(|e| ClientError::Bus(format!("the kiosk sent a display status this ctl cannot read: {e}")))?;
+            if json {
+                println!("{text}");
+            } else {
+                println!("{}", display_text(&status));
+            }
+        }
         CtlCommand::Web(WebCommand::Clear { what }) => {
             client.call::<_, ()>("ClearWebData", &(what,)).await?;
             done(format!("web data cleared: {what}"), serde_json::json!({ "ok": true, "cleared": what }));
@@ -317,6 +351,21 @@ pub fn png_size(png: &[u8]) -> Option<(u32, u32)> {
     }
     let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     Some((be(&png[16..20]), be(&png[20..24])))
+}
+
+fn display_text(d: &crate::display::DisplayStatus) -> String {
+    let why = match (&d.reason, d.intentional) {
+        (Some(r), _) => format!(" ({r:?}, on purpose)").to_lowercase(),
+        (None, true) => " (on purpose)".into(),
+        _ => String::new(),
+    };
+    let backend = d.backend.as_deref().unwrap_or("probing");
+    let brightness = d.brightness.map_or("unknown".to_string(), |b| format!("{b} %"));
+    let mut out = format!("screen {}{why}, by {backend}, brightness {brightness}", d.power);
+    if let Some(e) = &d.error {
+        out.push_str(&format!("; last error: {e}"));
+    }
+    out
 }
 
 fn status_text(s: &Status) -> String {
@@ -366,6 +415,11 @@ fn status_text(s: &Status) -> String {
         (false, false) => format!("{} (no GStreamer V4L2 plugin: not used)", d.hardware_devices.join(", ")),
     };
     out.push_str(&format!("hardware decoders: {hardware}\n"));
+    let o = &s.output;
+    let rotation =
+        o.rotation.map_or("unknown".to_string(), |r| format!("{r}°{}", if o.flipped { " flipped" } else { "" }));
+    out.push_str(&format!("output: {}x{}, rotation {rotation}\n", o.width, o.height));
+    out.push_str(&format!("{}\n", display_text(&s.display)));
     out
 }
 

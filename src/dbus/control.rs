@@ -13,6 +13,9 @@
 //! | `Zoom` | `s` label, `d` factor (0.25–5) | — (the surface's page zoom) |
 //! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
 //! | `ClearWebData` | `s` what: `cookies`, `cache` or `all` | — (answered once the data is gone) |
+//! | `DisplayOn`, `DisplayOff` | — | `s` JSON: the screen's status (power, intentional, reason, backend, brightness) |
+//! | `DisplayStatus` | — | `s` JSON, as above |
+//! | `SetBrightness` | `u` percent (0–100) | `s` JSON, as above (`NotFound` without a backlight) |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
 //! permission and scope checks as a page's `event.emit`. The others are guarded by the
@@ -21,7 +24,7 @@
 //!
 //! Properties (cached here from what the shell publishes, with `PropertiesChanged`):
 //! `Name`, `Version`, `Surfaces` (constant), `Ready`, `Visible`, `Urls`, `Crashes`,
-//! `Recoveries`. Signals: `SurfaceCrashed(label, reason)`, `SurfaceRecovered(label)`.
+//! `Recoveries`, `ScreenOn`, `DisplayBackend`. Signals: `SurfaceCrashed(label, reason)`, `SurfaceRecovered(label)`.
 //!
 //! Errors are `org.vitrine.Vitrine1.Error.{NotFound, NotAllowed, BadArgs, Failed,
 //! Unavailable}` with a message saying why.
@@ -35,7 +38,7 @@ use zbus::message::Header;
 use zbus::object_server::{InterfaceRef, SignalEmitter};
 
 use crate::config::{Dbus, Manifest};
-use crate::control::{ControlError, Op, Relay, Reply, Snapshot};
+use crate::control::{ControlError, DisplayOp, Op, Relay, Reply, Snapshot};
 use crate::dbus::{Notice, PATH};
 
 /// The errors callers see.
@@ -83,6 +86,14 @@ impl ControlObject {
 
     async fn call(&self, op: Op) -> Result<Reply, Fault> {
         Ok(self.relay.call(op).await?)
+    }
+
+    async fn display(&self, op: DisplayOp) -> Result<String, Fault> {
+        match self.call(Op::Display(op)).await? {
+            Reply::Display(status) => serde_json::to_string(&status)
+                .map_err(|e| Fault::Failed(format!("cannot encode the display status: {e}"))),
+            other => Err(unexpected(other)),
+        }
     }
 }
 
@@ -198,6 +209,45 @@ impl ControlObject {
     async fn clear_web_data(&self, what: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
         log::info!("D-Bus {}: ClearWebData {what}", caller(&header));
         self.call(Op::ClearWebData { what }).await.map(drop)
+    }
+
+    /// Turns the screen on (wakes it).
+    #[zbus(out_args("status_json"))]
+    async fn display_on(&self, #[zbus(header)] header: Header<'_>) -> Result<String, Fault> {
+        log::info!("D-Bus {}: DisplayOn", caller(&header));
+        self.display(DisplayOp::On).await
+    }
+
+    /// Turns the screen off; a touch, click or key wakes it.
+    #[zbus(out_args("status_json"))]
+    async fn display_off(&self, #[zbus(header)] header: Header<'_>) -> Result<String, Fault> {
+        log::info!("D-Bus {}: DisplayOff", caller(&header));
+        self.display(DisplayOp::Off).await
+    }
+
+    #[zbus(out_args("status_json"))]
+    async fn display_status(&self) -> Result<String, Fault> {
+        self.display(DisplayOp::Status).await
+    }
+
+    #[zbus(out_args("status_json"))]
+    async fn set_brightness(&self, percent: u32, #[zbus(header)] header: Header<'_>) -> Result<String, Fault> {
+        log::info!("D-Bus {}: SetBrightness {percent}", caller(&header));
+        let percent = u8::try_from(percent).ok().filter(|p| *p <= 100);
+        let percent = percent.ok_or_else(|| Fault::BadArgs("brightness is a percentage, 0 to 100".into()))?;
+        self.display(DisplayOp::Brightness(percent)).await
+    }
+
+    /// The screen is on.
+    #[zbus(property)]
+    fn screen_on(&self) -> bool {
+        self.state.screen_on
+    }
+
+    /// The backend that powers the screen: wlr, x11, backlight, ddc, cec or overlay.
+    #[zbus(property)]
+    fn display_backend(&self) -> String {
+        self.state.display_backend.clone()
     }
 
     #[zbus(property(emits_changed_signal = "const"))]
@@ -349,6 +399,12 @@ impl Publisher {
         }
         if old.recoveries != now.recoveries {
             objects.recoveries_changed(emitter).await?;
+        }
+        if old.screen_on != now.screen_on {
+            objects.screen_on_changed(emitter).await?;
+        }
+        if old.display_backend != now.display_backend {
+            objects.display_backend_changed(emitter).await?;
         }
         Ok(())
     }

@@ -208,6 +208,7 @@ impl Shell {
                 log::info!(surface = label.as_str(); "'{event}' delivered: {}", n > 0);
                 reply.send(Ok(Reply::Done));
             }
+            Op::Display(op) => reply.send(self.display_op(op)),
             Op::Tray(action) => {
                 let done = self.tray_action(action);
                 if let Err(e) = &done {
@@ -254,6 +255,7 @@ impl Shell {
                 .collect(),
             decoders: self.control.decoders.clone(),
             output: self.output_status(),
+            display: self.power.try_borrow().map(|p| p.status()).unwrap_or_default(),
         }
     }
 
@@ -383,6 +385,8 @@ impl Shell {
             urls: self.surfaces.iter().map(|s| (s.config.label.clone(), s.url.clone())).collect(),
             crashes: self.surfaces.iter().map(|s| s.health.crashes).sum(),
             recoveries: self.surfaces.iter().map(|s| s.health.recoveries).sum(),
+            screen_on: self.power.try_borrow().map_or(true, |p| p.is_on()),
+            display_backend: self.power.try_borrow().ok().and_then(|p| p.status().backend).unwrap_or_default(),
         };
         if self.control.published.as_ref() != Some(&snapshot) {
             self.control.published = Some(snapshot.clone());

@@ -101,14 +101,19 @@ impl crate::shell::Shell {
             container.queue_resize();
         }
         self.output_area = area;
+        // A rotation, most likely: the backend reads the output's transform again.
+        if let Ok(p) = self.power.try_borrow() {
+            p.refresh();
+        }
     }
 
     pub(super) fn output_status(&self) -> crate::control::OutputStatus {
+        let orientation = self.power.try_borrow().ok().and_then(|p| p.orientation);
         crate::control::OutputStatus {
             width: self.output_area.0,
             height: self.output_area.1,
-            rotation: None,
-            flipped: false,
+            rotation: orientation.map(|o| o.rotation),
+            flipped: orientation.is_some_and(|o| o.flipped),
         }
     }
 }

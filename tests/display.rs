@@ -9,7 +9,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{near, Image, Sway, WaylandBus, WaylandKiosk};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{fixture, kill, near, vitrine_bin, Image, Kiosk, Sway, WaylandBus, WaylandKiosk};
 use serde_json::Value;
 
 const BLUE: [u8; 3] = [0x20, 0x50, 0xa0];
@@ -27,7 +30,6 @@ fn sway_or_skip(test: &str) -> Option<Sway> {
     sway
 }
 
-#[allow(dead_code)] // used by the power tests
 fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
@@ -155,4 +157,216 @@ fn overlays_follow_a_rotation_and_the_kiosk_survives_an_output_power_cycle() {
     let shot = sway.screenshot_when(|s| s.width == 1920 && check(s, &landscape()).is_empty(), Duration::from_secs(10));
     let wrong = check(&shot, &landscape());
     assert!(wrong.is_empty(), "back to landscape: {wrong:#?}");
+}
+
+/// `power` of the compositor's output, as `swaymsg -t get_outputs` shows it.
+fn sway_power(sway: &Sway) -> Option<bool> {
+    let outputs = sway.msg(&["-t", "get_outputs"]);
+    let output = outputs.as_array()?.iter().find(|o| o["name"] == "HEADLESS-1")?;
+    output["power"].as_bool().or_else(|| output["dpms"].as_bool())
+}
+
+#[test]
+fn on_sway_the_screen_turns_off_and_on_through_the_wlr_protocol() {
+    let Some(sway) = sway_or_skip("on_sway_the_screen_turns_off_and_on_through_the_wlr_protocol") else { return };
+    let bus = WaylandBus::start(sway.runtime_dir.path());
+    let kiosk = WaylandKiosk::start(&sway, "display", &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+    kiosk.wait_ready();
+    kiosk.result("main-painted");
+    assert_eq!(sway_power(&sway), Some(true), "{:#}", sway.msg(&["-t", "get_outputs"]));
+    let probed = wait_until(Duration::from_secs(5), || status(&bus, &kiosk)["display"]["backend"] == "wlr");
+    assert!(probed, "the wlr backend is chosen: {:#}\n{}", status(&bus, &kiosk), kiosk.dump());
+    assert!(kiosk.log.contains("display: backend wlr answers"), "the probe is logged");
+
+    // Whether this sway can turn its output off at all: headless sway 1.7 (wlroots 0.15)
+    // cannot ("Failed to commit output HEADLESS-1", even for its own `dpms off`).
+    sway.msg(&["output", "HEADLESS-1", "dpms", "off"]);
+    let sway_can = wait_until(Duration::from_secs(1), || sway_power(&sway) == Some(false));
+    sway.msg(&["output", "HEADLESS-1", "dpms", "on"]);
+    assert!(wait_until(Duration::from_secs(3), || sway_power(&sway) == Some(true)));
+    let failures = common::count(&sway.log, "Failed to commit output");
+    eprintln!("MEASURE sway_can_power_off_headless={sway_can}");
+
+    let (code, out, err) = bus.ctl(&kiosk, &["display", "off", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let answer: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!((answer["power"].as_str(), answer["intentional"].as_bool()), (Some("off"), Some(true)), "{answer}");
+    assert_eq!(answer["reason"], "request");
+    if sway_can {
+        let off = wait_until(Duration::from_secs(5), || sway_power(&sway) == Some(false));
+        assert!(off, "sway shows the output off: {:#}\n{}", sway.msg(&["-t", "get_outputs"]), kiosk.dump());
+        assert_eq!(status(&bus, &kiosk)["display"]["error"], Value::Null);
+    } else {
+        // The request reached sway through the protocol, which said it could not, and
+        // the kiosk says so in its status rather than claiming the output is off.
+        let tried =
+            wait_until(Duration::from_secs(5), || common::count(&sway.log, "Failed to commit output") > failures);
+        assert!(tried, "sway received the power request:\n{}", sway.log.all().join("\n"));
+        let said = wait_until(Duration::from_secs(5), || {
+            status(&bus, &kiosk)["display"]["error"].as_str().is_some_and(|e| e.contains("did not confirm"))
+        });
+        assert!(said, "the status names the failure: {:#}", status(&bus, &kiosk));
+    }
+    // Either way the cover blanks the screen.
+    let shot = sway.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(5));
+    assert_eq!(shot.pixel(960, 540), [0, 0, 0], "the cover blanks the screen");
+    let s = status(&bus, &kiosk);
+    assert_eq!(s["display"]["power"], "off", "{s:#}");
+    assert_eq!(s["display"]["intentional"], true);
+    // Off on purpose is no fault: every surface stays up.
+    assert!(s["surfaces"].as_array().is_some_and(|a| a.iter().all(|x| x["up"] == true)), "{s:#}");
+    let (code, text, _) = bus.ctl(&kiosk, &["display", "status"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("screen off (request, on purpose), by wlr"), "{text}");
+
+    let (code, out, err) = bus.ctl(&kiosk, &["display", "on"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(wait_until(Duration::from_secs(5), || sway_power(&sway) == Some(true)), "sway shows the output on");
+    assert_eq!(status(&bus, &kiosk)["display"]["power"], "on");
+    if !sway_can {
+        let confirmed = wait_until(Duration::from_secs(3), || status(&bus, &kiosk)["display"]["error"].is_null());
+        assert!(confirmed, "turning on is confirmed: {:#}", status(&bus, &kiosk));
+    }
+    let shot = sway.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    assert!(near(shot.pixel(960, 540), BLUE), "the page shows again: {:?}", shot.pixel(960, 540));
+    // No backlight here: brightness is refused with a reason, nothing changes.
+    let (code, out, err) = bus.ctl(&kiosk, &["display", "brightness", "50", "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("not_found") && out.contains("backlight"), "{out}");
+    let (code, _, err) = bus.ctl(&kiosk, &["display", "brightness", "101"]);
+    assert_eq!(code, 2, "a usage error: {err}");
+}
+
+/// A private session bus for a kiosk on Xvfb (run as this user).
+struct Bus {
+    address: String,
+    pid: u32,
+}
+
+impl Bus {
+    fn start() -> Bus {
+        let out = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", fixture("dbus-bus/session.conf").display()))
+            .args(["--print-address=1", "--print-pid=1", "--fork"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("dbus-daemon is installed (package dbus-daemon)");
+        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let address = lines.next().expect("address").trim().to_string();
+        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
+        Bus { address, pid }
+    }
+
+    fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(vitrine_bin())
+            .arg("ctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
+            .output()
+            .expect("run vitrine ctl");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+
+    fn display(&self) -> Value {
+        let (code, out, err) = self.ctl(&["display", "status", "--json"]);
+        assert_eq!(code, 0, "{out}{err}");
+        serde_json::from_str(&out).expect("JSON")
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        kill(self.pid, "TERM");
+    }
+}
+
+/// The display fixture with `[display]` settings of the test's own, and a fake
+/// `/sys/class/backlight` with one panel (what the kernel offers is files; what a real
+/// panel does with the values only a board shows).
+fn configured(dir: &Path, display: &str) -> std::path::PathBuf {
+    let config = dir.join("config");
+    for sub in ["ui", "capabilities"] {
+        std::fs::create_dir_all(config.join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(fixture("display").join(sub)).expect("fixture").flatten() {
+            std::fs::copy(entry.path(), config.join(sub).join(entry.file_name())).expect("copy");
+        }
+    }
+    let toml = std::fs::read_to_string(fixture("display/vitrine.toml")).expect("fixture");
+    std::fs::write(config.join("vitrine.toml"), format!("{toml}\n[display]\n{display}\n")).expect("write");
+    config
+}
+
+fn panel(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("backlight/10-0045");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("max_brightness"), "255\n").expect("write");
+    std::fs::write(dir.join("brightness"), "200\n").expect("write");
+    std::fs::write(dir.join("bl_power"), "0\n").expect("write");
+    dir
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).expect("read").trim().to_string()
+}
+
+#[test]
+fn a_wake_click_or_key_never_reaches_the_page_and_the_backlight_follows() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let light = panel(tmp.path());
+    let root = tmp.path().join("backlight");
+    let config = configured(
+        tmp.path(),
+        &format!(
+            "idle_off_secs = 3\nbacklight_root = \"{}\"\nbackends = [\"wlr\", \"x11\", \"backlight\", \"overlay\"]",
+            root.display()
+        ),
+    );
+    let bus = Bus::start();
+    let kiosk = Kiosk::start_with(&config.to_string_lossy(), &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+    kiosk.wait_ready();
+    kiosk.result("main-painted");
+    assert!(wait_until(Duration::from_secs(5), || bus.display()["backend"] == "backlight"), "{}", kiosk.dump());
+    let d = bus.display();
+    assert_eq!((d["brightness"].as_u64(), d["brightness_backend"].as_str()), (Some(78), Some("backlight")), "{d}");
+    assert!(kiosk.log.contains("display: backend wlr: not available"), "each probe is logged:\n{}", kiosk.dump());
+    let (code, out, err) = bus.ctl(&["display", "brightness", "40"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(wait_until(Duration::from_secs(3), || read(&light.join("brightness")) == "102"));
+
+    // Idle: off after 3 s without input; the panel's light goes off, the cover is black.
+    assert!(wait_until(Duration::from_secs(8), || bus.display()["power"] == "off"), "idle off:\n{}", kiosk.dump());
+    assert_eq!(bus.display()["reason"], "idle");
+    assert!(wait_until(Duration::from_secs(3), || read(&light.join("bl_power")) == "4"));
+    let shot = kiosk.xvfb.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(5));
+    assert_eq!(shot.pixel(960, 540), [0, 0, 0], "the cover blanks the screen");
+
+    // A click on the page's button wakes the screen and never reaches the page.
+    kiosk.xvfb.xdotool(&["mousemove", "960", "540", "click", "1"]);
+    assert!(wait_until(Duration::from_secs(3), || bus.display()["power"] == "on"), "{}", kiosk.dump());
+    assert!(wait_until(Duration::from_secs(3), || read(&light.join("bl_power")) == "0"));
+    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    assert!(near(shot.pixel(960, 540), BLUE), "the page shows again: {:?}", shot.pixel(960, 540));
+    assert_eq!(kiosk.result_within("main-click", Duration::from_secs(1)), None, "the wake click reached the page");
+
+    // Page input keeps it on past the idle time; the next click is the page's.
+    for _ in 0..5 {
+        // A scroll on the page: input that clicks nothing.
+        kiosk.xvfb.xdotool(&["click", "5"]);
+        std::thread::sleep(Duration::from_millis(900));
+    }
+    assert_eq!(bus.display()["power"], "on", "page input resets the idle timer");
+    kiosk.xvfb.xdotool(&["click", "1"]);
+    assert_eq!(kiosk.result("main-click"), "1", "a click while on reaches the page");
+
+    // A key wakes it too, and reaches no page.
+    let (code, _, _) = bus.ctl(&["display", "off"]);
+    assert_eq!(code, 0);
+    assert!(wait_until(Duration::from_secs(3), || read(&light.join("bl_power")) == "4"));
+    kiosk.xvfb.xdotool(&["key", "a"]);
+    assert!(wait_until(Duration::from_secs(3), || bus.display()["power"] == "on"), "{}", kiosk.dump());
+    assert_eq!(kiosk.result_within("main-key", Duration::from_secs(1)), None, "the wake key reached the page");
 }

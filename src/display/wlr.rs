@@ -98,9 +98,14 @@ impl Backend for Wlr {
         if self.state.failed {
             return Err(DisplayError::Io("the compositor refused the power mode".into()));
         }
+        // The compositor answers a mode it applied with a mode event; one that could not
+        // apply it (headless sway 1.7 cannot turn its output off) stays silent.
         let unchanged = self.state.outputs.iter().filter(|o| o.on != Some(on)).count();
         if unchanged > 0 {
-            log::warn!("display: {unchanged} outputs did not confirm the power mode");
+            return Err(DisplayError::Io(format!(
+                "the compositor did not confirm the power mode for {unchanged} of {} outputs",
+                self.state.outputs.len()
+            )));
         }
         Ok(())
     }

@@ -122,6 +122,7 @@ fn overlays_follow_a_rotation_and_the_kiosk_survives_an_output_power_cycle() {
     assert_eq!(geometry(&s, "bar"), [0, 0, 1920, 60]);
     assert_eq!(geometry(&s, "badge"), [1700, 960, 200, 100]);
     assert_eq!(geometry(&s, "panel"), [0, 270, 480, 540]);
+    assert_eq!(s["output"]["rotation"], 0, "{:#}", s["output"]);
 
     // A quarter turn: every overlay is placed again from its anchor, size and margin.
     sway.msg(&["output", "HEADLESS-1", "transform", "90"]);
@@ -137,6 +138,8 @@ fn overlays_follow_a_rotation_and_the_kiosk_survives_an_output_power_cycle() {
     assert_eq!(geometry(&s, "bar"), [0, 0, 1080, 60]);
     assert_eq!(geometry(&s, "badge"), [860, 1800, 200, 100]);
     assert_eq!(geometry(&s, "panel"), [0, 480, 270, 960]);
+    let turned = wait_until(Duration::from_secs(3), || status(&bus, &kiosk)["output"]["rotation"] == 90);
+    assert!(turned, "the output's rotation (from wl_output): {:#}", status(&bus, &kiosk)["output"]);
     // The pages were laid out for their new boxes, not cut off.
     assert!(kiosk.log.wait_for("RESULT bar-resized 1080x60", Duration::from_secs(5)).is_some(), "{}", kiosk.dump());
 
@@ -333,6 +336,12 @@ fn a_wake_click_or_key_never_reaches_the_page_and_the_backlight_follows() {
     let d = bus.display();
     assert_eq!((d["brightness"].as_u64(), d["brightness_backend"].as_str()), (Some(78), Some("backlight")), "{d}");
     assert!(kiosk.log.contains("display: backend wlr: not available"), "each probe is logged:\n{}", kiosk.dump());
+    // Xvfb has no DPMS extension: the X11 backend says so and the backlight is next.
+    assert!(
+        kiosk.log.contains("display: backend x11: not available: the X server has no DPMS extension"),
+        "{}",
+        kiosk.dump()
+    );
     let (code, out, err) = bus.ctl(&["display", "brightness", "40"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(wait_until(Duration::from_secs(3), || read(&light.join("brightness")) == "102"));
@@ -369,4 +378,38 @@ fn a_wake_click_or_key_never_reaches_the_page_and_the_backlight_follows() {
     kiosk.xvfb.xdotool(&["key", "a"]);
     assert!(wait_until(Duration::from_secs(3), || bus.display()["power"] == "on"), "{}", kiosk.dump());
     assert_eq!(kiosk.result_within("main-key", Duration::from_secs(1)), None, "the wake key reached the page");
+}
+
+#[test]
+fn where_nothing_can_power_the_screen_the_black_cover_blanks_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = configured(tmp.path(), "backends = [\"x11\", \"overlay\"]");
+    let bus = Bus::start();
+    let kiosk = Kiosk::start_with(&config.to_string_lossy(), &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+    kiosk.wait_ready();
+    kiosk.result("main-painted");
+    assert!(wait_until(Duration::from_secs(5), || bus.display()["backend"] == "overlay"), "{}", kiosk.dump());
+    assert!(kiosk.log.contains("display: power by overlay"), "{}", kiosk.dump());
+    let (code, out, err) = bus.ctl(&["display", "off"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let black = |s: &Image| {
+        [(0, 0), (960, 540), (1919, 1079), (960, 30), (1800, 1000)].iter().all(|&(x, y)| s.pixel(x, y) == [0, 0, 0])
+    };
+    let shot = kiosk.xvfb.screenshot_when(black, Duration::from_secs(5));
+    assert!(black(&shot), "every surface is covered: {:?}", shot.pixel(960, 30));
+    let d = bus.display();
+    assert_eq!(
+        (d["power"].as_str(), d["intentional"].as_bool(), d["error"].is_null()),
+        (Some("off"), Some(true), true),
+        "{d}"
+    );
+    // ctl wakes it as well as a touch does.
+    let (code, _, _) = bus.ctl(&["display", "on"]);
+    assert_eq!(code, 0);
+    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    assert!(
+        near(shot.pixel(960, 540), BLUE) && near(shot.pixel(960, 30), GREEN),
+        "repainted: {:?}",
+        shot.pixel(960, 30)
+    );
 }

@@ -9,6 +9,7 @@
 //!
 //! * [`wlr`] — wlroots' output power management (and output management, for the
 //!   output's transform), on a Wayland connection of its own;
+//! * [`x11`] — DPMS on the X server;
 //! * [`backlight`] — `/sys/class/backlight/*` (`bl_power`, `brightness`) for DSI panels;
 //!   also used for brightness, and turned off with whichever backend powers the screen;
 //! * [`schedule`] — the weekly schedule (pure logic).
@@ -16,6 +17,7 @@
 pub mod backlight;
 pub mod schedule;
 pub mod wlr;
+pub mod x11;
 
 use std::sync::mpsc;
 
@@ -158,9 +160,8 @@ fn probe(cfg: &DisplayConfig) -> (Option<Box<dyn Backend>>, Option<backlight::Ba
                 }
                 Err(e) => Err(e),
             },
-            BackendKind::X11 | BackendKind::Ddc | BackendKind::Cec => {
-                Err(DisplayError::Unavailable("not built into this version".into()))
-            }
+            BackendKind::X11 => x11::X11::connect().map(|b| Some(Box::new(b) as Box<dyn Backend>)),
+            BackendKind::Ddc | BackendKind::Cec => Err(DisplayError::Unavailable("not built into this version".into())),
             BackendKind::Overlay => Ok(None),
         };
         match found {

@@ -114,15 +114,17 @@ impl Backend for Wlr {
         self.queue.roundtrip(&mut self.state).ok()?;
         let transform = self.state.outputs.first()?.transform?;
         use wl_output::Transform as T;
+        // wl_output counts counter-clockwise; Vitrine (and sway's `transform 90`, which
+        // sends `_270`) clockwise.
         let (rotation, flipped) = match transform {
             T::Normal => (0, false),
-            T::_90 => (90, false),
+            T::_90 => (270, false),
             T::_180 => (180, false),
-            T::_270 => (270, false),
+            T::_270 => (90, false),
             T::Flipped => (0, true),
-            T::Flipped90 => (90, true),
+            T::Flipped90 => (270, true),
             T::Flipped180 => (180, true),
-            T::Flipped270 => (270, true),
+            T::Flipped270 => (90, true),
             _ => return None,
         };
         Some(Orientation { rotation, flipped })

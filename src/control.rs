@@ -74,6 +74,7 @@ pub enum DisplayOp {
     On,
     Off,
     Brightness(u8),
+    Rotate(crate::display::Orientation),
 }
 
 #[derive(Debug)]

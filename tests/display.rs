@@ -413,3 +413,47 @@ fn where_nothing_can_power_the_screen_the_black_cover_blanks_it() {
         shot.pixel(960, 30)
     );
 }
+
+fn sway_transform(sway: &Sway) -> String {
+    let outputs = sway.msg(&["-t", "get_outputs"]);
+    let output = outputs.as_array().and_then(|a| a.iter().find(|o| o["name"] == "HEADLESS-1")).cloned();
+    output.map(|o| o["transform"].as_str().unwrap_or_default().to_string()).unwrap_or_default()
+}
+
+#[test]
+fn rotation_is_applied_at_start_and_at_run_time_through_the_compositor() {
+    let Some(sway) = sway_or_skip("rotation_is_applied_at_start_and_at_run_time_through_the_compositor") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = configured(tmp.path(), "rotation = 90");
+    let bus = WaylandBus::start(sway.runtime_dir.path());
+    let kiosk = WaylandKiosk::start(&sway, &config.to_string_lossy(), &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+    kiosk.wait_ready();
+    kiosk.result("main-painted");
+    assert!(
+        wait_until(Duration::from_secs(5), || sway_transform(&sway) == "90"),
+        "sway: {}\n{}",
+        sway_transform(&sway),
+        kiosk.dump()
+    );
+    let portrait_now = wait_until(Duration::from_secs(5), || status(&bus, &kiosk)["output"]["rotation"] == 90);
+    assert!(portrait_now, "{:#}", status(&bus, &kiosk)["output"]);
+    let shot = sway.screenshot_when(|s| s.width == 1080 && check(s, &portrait()).is_empty(), Duration::from_secs(10));
+    let wrong = check(&shot, &portrait());
+    assert!(wrong.is_empty(), "rotated at start: {wrong:#?}");
+    assert_eq!(geometry(&status(&bus, &kiosk), "bar"), [0, 0, 1080, 60]);
+
+    // At run time: half a turn, landscape again (upside down on the panel).
+    let (code, out, err) = bus.ctl(&kiosk, &["display", "rotate", "180"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(wait_until(Duration::from_secs(5), || sway_transform(&sway) == "180"), "sway: {}", sway_transform(&sway));
+    let s = wait_until(Duration::from_secs(5), || status(&bus, &kiosk)["output"]["rotation"] == 180);
+    assert!(s, "{:#}", status(&bus, &kiosk)["output"]);
+    let shot = sway.screenshot_when(|s| s.width == 1920 && check(s, &landscape()).is_empty(), Duration::from_secs(10));
+    let wrong = check(&shot, &landscape());
+    assert!(wrong.is_empty(), "rotated at run time: {wrong:#?}");
+    assert_eq!(status(&bus, &kiosk)["display"]["error"], Value::Null);
+    let (code, _, err) = bus.ctl(&kiosk, &["display", "rotate", "45"]);
+    assert_eq!(code, 2, "not a quarter turn: {err}");
+}

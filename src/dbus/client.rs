@@ -9,7 +9,7 @@
 //! vitrine ctl screenshot main shot.png
 //! vitrine ctl zoom main 1.25
 //! vitrine ctl web clear cookies|cache|all
-//! vitrine ctl display on|off|status|brightness 80
+//! vitrine ctl display on|off|status|brightness 80|rotate 90 [--flipped]
 //! ```
 //!
 //! The bus and name default to the embedded configuration's `[dbus]` (or that of
@@ -97,6 +97,14 @@ pub enum DisplayCommand {
     Off,
     /// Show the screen's power, backend and brightness.
     Status,
+    /// Rotate the screen: degrees clockwise (0, 90, 180, 270), through the compositor.
+    Rotate {
+        #[arg(value_parser = ["0", "90", "180", "270"])]
+        degrees: String,
+        /// Mirrored as well.
+        #[arg(long)]
+        flipped: bool,
+    },
     /// Set the brightness, in percent (needs a backlight).
     Brightness {
         #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
@@ -326,6 +334,10 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
                 DisplayCommand::On => client.call("DisplayOn", &()).await?,
                 DisplayCommand::Off => client.call("DisplayOff", &()).await?,
                 DisplayCommand::Status => client.call("DisplayStatus", &()).await?,
+                DisplayCommand::Rotate { degrees, flipped } => {
+                    let degrees: u32 = degrees.parse().unwrap_or(0);
+                    client.call("SetRotation", &(degrees, *flipped)).await?
+                }
                 DisplayCommand::Brightness { percent } => client.call("SetBrightness", &(percent,)).await?,
             };
             let status: crate::display::DisplayStatus = serde_json::from_str(&text)

@@ -15,6 +15,7 @@
 //! | `ClearWebData` | `s` what: `cookies`, `cache` or `all` | — (answered once the data is gone) |
 //! | `DisplayOn`, `DisplayOff` | — | `s` JSON: the screen's status (power, intentional, reason, backend, brightness) |
 //! | `DisplayStatus` | — | `s` JSON, as above |
+//! | `SetRotation` | `u` degrees clockwise (0, 90, 180, 270), `b` flipped | `s` JSON, as above (applied by the display thread; the output's new rotation shows in `Status`) |
 //! | `SetBrightness` | `u` percent (0–100) | `s` JSON, as above (`NotFound` without a backlight) |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
@@ -236,6 +237,18 @@ impl ControlObject {
         let percent = u8::try_from(percent).ok().filter(|p| *p <= 100);
         let percent = percent.ok_or_else(|| Fault::BadArgs("brightness is a percentage, 0 to 100".into()))?;
         self.display(DisplayOp::Brightness(percent)).await
+    }
+
+    #[zbus(out_args("status_json"))]
+    async fn set_rotation(
+        &self,
+        rotation: u32,
+        flipped: bool,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<String, Fault> {
+        log::info!("D-Bus {}: SetRotation {rotation} flipped={flipped}", caller(&header));
+        let rotation = u16::try_from(rotation).map_err(|_| Fault::BadArgs("rotation: 0, 90, 180 or 270".into()))?;
+        self.display(DisplayOp::Rotate(crate::display::Orientation { rotation, flipped })).await
     }
 
     /// The screen is on.

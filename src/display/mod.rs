@@ -17,6 +17,7 @@
 pub mod backlight;
 pub mod schedule;
 pub mod wlr;
+pub mod wlr_output;
 pub mod x11;
 
 use std::sync::mpsc;
@@ -90,6 +91,10 @@ pub trait Backend: Send {
     fn orientation(&mut self) -> Option<Orientation> {
         None
     }
+    /// Rotates (and mirrors) the kiosk's output; answers the output's name.
+    fn set_orientation(&mut self, _o: Orientation) -> Result<String, DisplayError> {
+        Err(DisplayError::Unsupported(self.kind().as_str()))
+    }
 }
 
 /// What the shell asks of the display thread.
@@ -97,6 +102,7 @@ pub trait Backend: Send {
 pub enum Command {
     Power(bool),
     Brightness(u8),
+    Rotate(Orientation),
     /// Report the orientation and brightness again.
     Refresh,
 }
@@ -120,6 +126,10 @@ pub enum Report {
         error: Option<String>,
     },
     Orientation(Orientation),
+    /// A rotation was applied (the orientation follows), or failed.
+    Rotated {
+        error: Option<String>,
+    },
 }
 
 /// The shell's end: commands go to the display thread.
@@ -196,6 +206,10 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
             log::warn!("display: brightness {percent} % at start: {e}");
         }
     }
+    if cfg.rotation != 0 || cfg.flipped {
+        let o = Orientation { rotation: cfg.rotation, flipped: cfg.flipped };
+        rotate(&mut power, o, report);
+    }
     refresh(&mut power, &light, report);
     while let Ok(command) = rx.recv() {
         match command {
@@ -228,9 +242,32 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
                 };
                 report(Report::Brightness { percent, error });
             }
+            Command::Rotate(o) => {
+                rotate(&mut power, o, report);
+                refresh(&mut power, &light, report);
+            }
             Command::Refresh => refresh(&mut power, &light, report),
         }
     }
+}
+
+fn rotate(power: &mut Option<Box<dyn Backend>>, o: Orientation, report: &dyn Fn(Report)) {
+    let turn = format!("{}°{}", o.rotation, if o.flipped { " flipped" } else { "" });
+    let result = match power.as_mut() {
+        Some(p) => p.set_orientation(o),
+        None => Err(DisplayError::Unavailable("no compositor or X server backend to rotate with".into())),
+    };
+    let error = match result {
+        Ok(output) => {
+            log::info!("display: output {output} rotated to {turn}");
+            None
+        }
+        Err(e) => {
+            log::warn!("display: cannot rotate to {turn}: {e}");
+            Some(format!("rotation: {e}"))
+        }
+    };
+    report(Report::Rotated { error });
 }
 
 fn refresh(power: &mut Option<Box<dyn Backend>>, light: &Option<backlight::Backlight>, report: &dyn Fn(Report)) {

@@ -37,6 +37,8 @@ struct Output {
 pub struct Wlr {
     queue: EventQueue<State>,
     state: State,
+    /// Output management, for rotation; `None` where the compositor lacks it.
+    outputs: Option<super::wlr_output::OutputManager>,
 }
 
 fn io(e: impl std::fmt::Display) -> DisplayError {
@@ -69,7 +71,14 @@ impl Wlr {
         }
         // The outputs' geometry and the power modes arrive now.
         queue.roundtrip(&mut state).map_err(io)?;
-        Ok(Self { queue, state })
+        let outputs = match super::wlr_output::OutputManager::connect() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                log::info!("display: wlr output management: {e}; rotation is the compositor's configuration");
+                None
+            }
+        };
+        Ok(Self { queue, state, outputs })
     }
 }
 
@@ -108,6 +117,13 @@ impl Backend for Wlr {
             )));
         }
         Ok(())
+    }
+
+    fn set_orientation(&mut self, o: Orientation) -> Result<String, DisplayError> {
+        match self.outputs.as_mut() {
+            Some(m) => m.set(o),
+            None => Err(DisplayError::Unsupported("this compositor (no wlr output management)")),
+        }
     }
 
     fn orientation(&mut self) -> Option<Orientation> {

@@ -126,6 +126,7 @@ impl Power {
                 self.error = error;
             }
             Report::Orientation(o) => self.orientation = Some(o),
+            Report::Rotated { error } => self.error = error,
         }
     }
 
@@ -150,6 +151,19 @@ impl Power {
         if !self.on {
             log::info!("{what} while the screen was off: waking it (the input reaches no page)");
             self.set(true, None);
+        }
+    }
+
+    pub fn rotate(&mut self, o: Orientation) -> Result<(), IpcError> {
+        if ![0, 90, 180, 270].contains(&o.rotation) {
+            return Err(IpcError::new(ErrorCode::BadArgs, format!("rotation {}: 0, 90, 180 or 270", o.rotation)));
+        }
+        match &self.handle {
+            Some(h) => {
+                h.send(Command::Rotate(o));
+                Ok(())
+            }
+            None => Err(IpcError::new(ErrorCode::Internal, "the display thread is not running")),
         }
     }
 
@@ -294,6 +308,20 @@ pub(super) fn register(router: &mut Router, power: &SharedPower) {
         p.set(false, Some(OffReason::Request));
         Ok(p.status())
     });
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Rotate {
+        rotation: u16,
+        #[serde(default)]
+        flipped: bool,
+    }
+    let p = Rc::clone(power);
+    router.register("display.rotate", move |ctx, Rotate { rotation, flipped }| {
+        log::info!(surface = ctx.caller.label; "display.rotate {rotation} flipped={flipped}");
+        let mut p = borrow(&p)?;
+        p.rotate(Orientation { rotation, flipped })?;
+        Ok(p.status())
+    });
     let p = Rc::clone(power);
     router.register("display.brightness", move |ctx, Brightness { percent }| {
         log::info!(surface = ctx.caller.label; "display.brightness {percent}");
@@ -316,6 +344,7 @@ impl super::Shell {
             DisplayOp::Status => {}
             DisplayOp::On => p.set(true, None),
             DisplayOp::Off => p.set(false, Some(OffReason::Request)),
+            DisplayOp::Rotate(o) => p.rotate(o).map_err(|e| ControlError::BadArgs(e.message))?,
             DisplayOp::Brightness(percent) => p.set_brightness(percent).map_err(|e| match e.code {
                 ErrorCode::BadArgs => ControlError::BadArgs(e.message),
                 _ => ControlError::NotFound(e.message),

@@ -378,6 +378,14 @@ fn a_wake_click_or_key_never_reaches_the_page_and_the_backlight_follows() {
     kiosk.xvfb.xdotool(&["key", "a"]);
     assert!(wait_until(Duration::from_secs(3), || bus.display()["power"] == "on"), "{}", kiosk.dump());
     assert_eq!(kiosk.result_within("main-key", Duration::from_secs(1)), None, "the wake key reached the page");
+
+    // The page's own commands, as its capability allows: off yes, brightness no.
+    kiosk.xvfb.xdotool(&["key", "o"]);
+    assert_eq!(kiosk.result("page-off"), "off request");
+    assert_eq!(bus.display()["power"], "off");
+    kiosk.xvfb.xdotool(&["key", "b"]);
+    assert!(wait_until(Duration::from_secs(3), || bus.display()["power"] == "on"), "the key woke it");
+    assert_eq!(kiosk.result_within("page-brightness", Duration::from_secs(1)), None, "the wake key reached the page");
 }
 
 #[test]

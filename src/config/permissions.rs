@@ -65,11 +65,18 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec { name: "display.on", scope: None, guard: None, summary: "turn the screen on" },
     CommandSpec { name: "display.off", scope: None, guard: None, summary: "turn the screen off (a touch wakes it)" },
+    CommandSpec { name: "display.rotate", scope: None, guard: None, summary: "rotate (and mirror) the screen" },
     CommandSpec {
         name: "display.brightness",
         scope: None,
         guard: None,
         summary: "set the screen's brightness, in percent",
+    },
+    CommandSpec {
+        name: "media.volume",
+        scope: None,
+        guard: None,
+        summary: "read or set the kiosk's volume and mute, for every surface",
     },
     CommandSpec {
         name: "event.emit",

@@ -8,6 +8,7 @@
 //! vitrine ctl emit settings-changed '{"volume":3}' --to main
 //! vitrine ctl screenshot main shot.png
 //! vitrine ctl zoom main 1.25
+//! vitrine ctl volume 40         # or mute, unmute; no argument: show it
 //! vitrine ctl web clear cookies|cache|all
 //! vitrine ctl display on|off|status|brightness 80|rotate 90 [--flipped]
 //! ```
@@ -81,6 +82,8 @@ pub enum CtlCommand {
     Screenshot { label: String, file: PathBuf },
     /// Set a surface's page zoom (0.25 to 5; 1 is the page's own size).
     Zoom { label: String, factor: f64 },
+    /// Show or set the kiosk's volume: 0 to 100, mute or unmute (no argument: show it).
+    Volume { change: Option<String> },
     /// The surfaces' web data.
     #[command(subcommand)]
     Web(WebCommand),
@@ -347,6 +350,12 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
             } else {
                 println!("{}", display_text(&status));
             }
+        }
+        CtlCommand::Volume { change } => {
+            let change = change.clone().unwrap_or_default();
+            let (level, muted): (i32, bool) = client.call("Volume", &(change,)).await?;
+            let v = crate::volume::Volume { level: u8::try_from(level).ok(), muted };
+            done(v.describe(), serde_json::json!({ "level": v.level, "muted": v.muted }));
         }
         CtlCommand::Web(WebCommand::Clear { what }) => {
             client.call::<_, ()>("ClearWebData", &(what,)).await?;

@@ -251,10 +251,28 @@ pub(super) fn start(
         gtk::glib::Propagation::Stop
     });
     let w = weak.clone();
-    window.connect_key_press_event(move |_, _| {
+    // The last key seen while on: WebKit hands a key its page did not consume back to
+    // the window later, and that key (which may have turned the screen off through
+    // the page) must not wake it again.
+    let seen_on = std::cell::Cell::new(0u32);
+    // The waking key's release is swallowed too: no half of it is left for a page.
+    let waking_key = Rc::new(std::cell::Cell::new(None::<u16>));
+    let waking = Rc::clone(&waking_key);
+    window.connect_key_press_event(move |_, event| {
         let off = w.upgrade().and_then(|p| p.try_borrow().ok().map(|p| !p.on)).unwrap_or(false);
-        if off {
+        if !off {
+            seen_on.set(seen_on.get().max(event.time()));
+            return gtk::glib::Propagation::Proceed;
+        }
+        if event.time() > seen_on.get() {
+            waking.set(Some(event.hardware_keycode()));
             with(&w, |p| p.wake("a key"));
+        }
+        gtk::glib::Propagation::Stop
+    });
+    window.connect_key_release_event(move |_, event| {
+        if waking_key.get() == Some(event.hardware_keycode()) {
+            waking_key.set(None);
             return gtk::glib::Propagation::Stop;
         }
         gtk::glib::Propagation::Proceed

@@ -386,6 +386,9 @@ fn a_wake_click_or_key_never_reaches_the_page_and_the_backlight_follows() {
     kiosk.xvfb.xdotool(&["key", "b"]);
     assert!(wait_until(Duration::from_secs(3), || bus.display()["power"] == "on"), "the key woke it");
     assert_eq!(kiosk.result_within("page-brightness", Duration::from_secs(1)), None, "the wake key reached the page");
+    kiosk.xvfb.xdotool(&["key", "b"]);
+    assert_eq!(kiosk.result("page-brightness"), "not_allowed");
+    assert_eq!(read(&light.join("brightness")), "102", "unchanged");
 }
 
 #[test]

@@ -264,10 +264,13 @@ pub(super) fn start(
             seen_on.set(seen_on.get().max(event.time()));
             return gtk::glib::Propagation::Proceed;
         }
-        if event.time() > seen_on.get() {
-            waking.set(Some(event.hardware_keycode()));
-            with(&w, |p| p.wake("a key"));
+        if event.time() <= seen_on.get() {
+            // WebKit's own hand-back of a key the page saw: GTK's default handling
+            // (stopping it here leaves WebKit waiting, and the page gets no more keys).
+            return gtk::glib::Propagation::Proceed;
         }
+        waking.set(Some(event.hardware_keycode()));
+        with(&w, |p| p.wake("a key"));
         gtk::glib::Propagation::Stop
     });
     window.connect_key_release_event(move |_, event| {

@@ -62,6 +62,15 @@ impl Power {
         self.on
     }
 
+    /// Why the screen is off, in a word.
+    pub fn off_reason(&self) -> &'static str {
+        match self.reason {
+            Some(OffReason::Idle) => "idle",
+            Some(OffReason::Schedule) => "schedule",
+            Some(OffReason::Request) | None => "request",
+        }
+    }
+
     /// Turns the screen on or off for `reason` (`None`: on).
     pub fn set(&mut self, on: bool, reason: Option<OffReason>) {
         self.last_input = Instant::now();
@@ -87,7 +96,6 @@ impl Power {
         if let Some(h) = &self.handle {
             h.send(Command::Power(on));
         }
-        crate::service::notify::status(if on { "screen on" } else { "screen off" });
     }
 
     pub fn set_brightness(&mut self, percent: u8) -> Result<(), IpcError> {

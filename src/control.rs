@@ -50,6 +50,11 @@ pub enum Op {
         label: String,
         factor: f64,
     },
+    /// Show the on-screen keyboard for a surface ("" for the main one), or hide it
+    /// (`None`).
+    Keyboard {
+        show: Option<String>,
+    },
     /// Read or change the kiosk's volume: "" (read), "0"…"100", "mute", "unmute".
     Volume {
         change: String,
@@ -123,6 +128,9 @@ pub struct Status {
     /// The screen's power, its backend and brightness.
     #[serde(default)]
     pub display: crate::display::DisplayStatus,
+    /// The on-screen keyboard, when the kiosk has one.
+    #[serde(default)]
+    pub keyboard: Option<KeyboardStatus>,
 }
 
 /// The output as the kiosk sees it.
@@ -142,6 +150,30 @@ pub struct OutputStatus {
 /// Where a surface is drawn, in the output's logical pixels.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Geometry {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
+/// Whether the on-screen keyboard shows, for which surface, and where its keys are.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyboardStatus {
+    pub visible: bool,
+    /// The surface it types into, while shown.
+    pub surface: Option<String>,
+    pub pad: Option<crate::keyboard::Pad>,
+    /// Its page has loaded.
+    pub ready: bool,
+    /// Its keys on the screen (root window pixels), while shown.
+    #[serde(default)]
+    pub keys: Vec<KeyRect>,
+}
+
+/// One key of the on-screen keyboard: what it types or does, and where it is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyRect {
+    pub id: String,
     pub x: i32,
     pub y: i32,
     pub width: i32,

@@ -25,6 +25,7 @@ pub mod dbus;
 pub mod display;
 pub mod ipc;
 pub mod json;
+pub mod keyboard;
 #[cfg(feature = "kiosk")]
 mod kiosk;
 #[cfg(feature = "kiosk")]

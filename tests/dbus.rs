@@ -228,6 +228,8 @@ fn every_control_method_works_against_the_running_kiosk() {
         (".Screenshot ", "method    s         ay"),
         (".ScreenshotToFile ", "method    ss        uu"),
         (".Volume ", "method    s         ib"),
+        (".KeyboardShow ", "method    s         -"),
+        (".KeyboardHide ", "method    -         -"),
         (".Ready ", "property  b"),
         (".Visible ", "property  as"),
         (".Urls ", "property  a{ss}"),

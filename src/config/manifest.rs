@@ -28,7 +28,7 @@
 //!
 //! `[recovery]` and `[kiosk]` are described in `config::policy`, `[network]` and `[web]` in
 //! `config::network`, `[dbus]` and `[tray]`
-//! in `config::bus`.
+//! in `config::bus`, `[keyboard]` in `config::keyboard`.
 //!
 //! The raw TOML shapes reject unknown keys; [`Manifest::parse`] turns them into the
 //! validated, normalized form that is embedded in the binary.
@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bus::{Dbus, RawTray, Tray, TrayContext, DBUS_PRINCIPAL};
 use super::error::{line_col, ConfigError, ConfigErrors};
+use super::keyboard::{Keyboard, RawKeyboard};
 use super::lockdown::{Auth, FileChooser, Grant, Lockdown, Position, Print, Printer, SurfaceLockdown, Zoom};
 use super::network::{Network, Web};
 use super::os::Http;
@@ -78,6 +79,8 @@ pub struct Manifest {
     /// `[display]`: screen power, brightness, rotation (see `config::display`).
     #[serde(default)]
     pub display: super::display::Display,
+    /// `[keyboard]`: the built-in on-screen keyboard, if any.
+    pub keyboard: Option<Keyboard>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -285,6 +288,8 @@ impl Manifest {
             _ => None,
         };
 
+        let keyboard = raw.keyboard.and_then(|k| k.resolve(&labels, &mut err));
+
         match main {
             Some(main) if errors.is_empty() => {
                 let (recovery, kiosk, dbus) = (raw.recovery, raw.kiosk, raw.dbus);
@@ -304,6 +309,7 @@ impl Manifest {
                     network: raw.network,
                     web: raw.web,
                     display: raw.display,
+                    keyboard,
                 })
             }
             _ => Err((errors, labels)),
@@ -350,6 +356,7 @@ struct RawManifest {
     #[serde(default)]
     auth: Vec<Auth>,
     print: Option<Printer>,
+    keyboard: Option<RawKeyboard>,
 }
 
 #[derive(Deserialize)]
@@ -390,13 +397,13 @@ struct RawSurface {
 
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum RawLength {
+pub(super) enum RawLength {
     Px(i64),
     Text(String),
 }
 
 impl RawLength {
-    fn resolve(&self) -> Result<Length, String> {
+    pub(super) fn resolve(&self) -> Result<Length, String> {
         let len = match self {
             RawLength::Px(px) => Length::Px(u32::try_from(*px).map_err(|_| format!("{px} is not a size"))?),
             RawLength::Text(t) => {

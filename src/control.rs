@@ -36,8 +36,10 @@ pub enum Op {
         label: String,
         visible: bool,
     },
-    /// `payload` is JSON text ("" for null); `to` empty means every surface.
+    /// `payload` is JSON text ("" for null); `to` empty means every surface. Sent as
+    /// `principal` (`dbus` or `mqtt`), whose capabilities decide.
     Emit {
+        principal: &'static str,
         event: String,
         payload: String,
         to: Vec<String>,

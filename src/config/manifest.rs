@@ -38,7 +38,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::bus::{Dbus, RawTray, Tray, TrayContext, DBUS_PRINCIPAL};
+use super::bus::{Dbus, RawTray, Tray, TrayContext, PRINCIPALS};
 use super::error::{line_col, ConfigError, ConfigErrors};
 use super::keyboard::{Keyboard, RawKeyboard};
 use super::lockdown::{Auth, FileChooser, Grant, Lockdown, Position, Print, Printer, SurfaceLockdown, Zoom};
@@ -493,8 +493,8 @@ fn check_label(label: &str) -> Result<(), String> {
     {
         return Err(format!("'{label}' must be 1-64 characters of a-z, 0-9, '-' and '_'"));
     }
-    if label == DBUS_PRINCIPAL {
-        return Err(format!("'{label}' is reserved: capabilities name D-Bus callers with it"));
+    if PRINCIPALS.contains(&label) {
+        return Err(format!("'{label}' is reserved: capabilities name D-Bus callers and the MQTT bridge with it"));
     }
     Ok(())
 }

@@ -187,13 +187,22 @@ impl Client {
         Ok(Client { connection, name: name.to_string(), bus })
     }
 
-    /// Calls `method` and decodes its answer.
+    /// Calls `method` of the control interface and decodes its answer.
     pub async fn call<B, R>(&self, method: &str, body: &B) -> Result<R, ClientError>
     where
         B: Serialize + zbus::zvariant::DynamicType,
         R: DeserializeOwned + zbus::zvariant::Type,
     {
-        let call = self.connection.call_method(Some(self.name.as_str()), PATH, Some(INTERFACE), method, body);
+        self.call_on(INTERFACE, method, body).await
+    }
+
+    /// Calls `method` of `interface` (at the control interface's path).
+    pub async fn call_on<B, R>(&self, interface: &str, method: &str, body: &B) -> Result<R, ClientError>
+    where
+        B: Serialize + zbus::zvariant::DynamicType,
+        R: DeserializeOwned + zbus::zvariant::Type,
+    {
+        let call = self.connection.call_method(Some(self.name.as_str()), PATH, Some(interface), method, body);
         let timeout = async {
             async_io::Timer::after(CALL_WITHIN).await;
             Err(zbus::Error::Failure(format!("no answer within {} s", CALL_WITHIN.as_secs())))

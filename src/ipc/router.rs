@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Limits, Manifest};
+use crate::config::{principal_url, Limits, Manifest, MQTT_PRINCIPAL};
 use crate::ipc::authority::{Authority, Denied};
 use crate::ipc::call::{
     to_json, Args, Broadcast, CallKey, CallResult, HttpReply, Payload, ReplySink, Respond, Responder, Route,
@@ -68,6 +68,9 @@ pub trait Host {
         let document = self.document(label);
         self.eval(label, script::events(document, std::slice::from_ref(&frame)));
     }
+    /// Hands an event to a principal that listens from outside the kiosk (the MQTT
+    /// bridge); the capabilities have allowed it. `payload` is the event's JSON.
+    fn post_to_principal(&mut self, _principal: &str, _event: &str, _payload: &Value, _source: &str) {}
     /// The page answered a ping.
     fn beat(&mut self, _label: &str) {}
     /// The page saw user input.
@@ -769,8 +772,23 @@ pub fn deliver(host: &mut dyn Host, authority: &Authority, events: &EventBus, d:
         host.post_event(&s.label, frame.clone());
         delivered += 1;
     }
+    // Principals that listen from outside (the MQTT bridge) hear what their capabilities
+    // allow, sent to all or to them, never their own events back. Not counted: `delivered`
+    // counts surfaces.
+    for principal in LISTENING_PRINCIPALS {
+        let targeted = d.to.is_none_or(|t| t.iter().any(|l| l == principal));
+        if !targeted || d.source == principal || d.only_if.is_some() {
+            continue;
+        }
+        if authority.check(principal, &principal_url(principal), "event.listen", Some(d.event)).is_ok() {
+            host.post_to_principal(principal, d.event, d.payload, d.source);
+        }
+    }
     delivered
 }
+
+/// The principals events can be delivered to besides surfaces (see [`Host::post_to_principal`]).
+pub const LISTENING_PRINCIPALS: [&str; 1] = [MQTT_PRINCIPAL];
 
 fn log_console(label: &str, level: ConsoleLevel, message: &str) {
     let level = match level {

@@ -12,6 +12,8 @@ use std::time::Instant;
 use gtk::glib;
 use gtk::prelude::*;
 
+use crate::config::MQTT_PRINCIPAL;
+use crate::dbus::{Link, Notice};
 use crate::ipc::{script, ErrorCode, Host, IpcError, SurfaceInfo};
 use crate::shell::surface::Surface;
 use crate::shell::CURRENT;
@@ -27,24 +29,25 @@ pub struct Surfaces {
     /// Requests for the on-screen keyboard, for the shell to take after this call;
     /// `None` when the kiosk has none.
     pub keyboard: Option<Vec<(String, crate::keyboard::Request)>>,
+    /// The bus thread, which signals events for the MQTT bridge; `None` without D-Bus.
+    link: Option<Link>,
     /// The kiosk's volume, on every surface.
     volume: Volume,
 }
 
-impl Default for Surfaces {
-    fn default() -> Self {
+impl Surfaces {
+    pub fn with_link(link: Option<Link>) -> Self {
         Self {
             list: Vec::new(),
             queued: BTreeMap::new(),
             flush_scheduled: false,
             last_activity: Instant::now(),
             keyboard: None,
+            link,
             volume: Volume::default(),
         }
     }
-}
 
-impl Surfaces {
     pub fn iter(&self) -> impl Iterator<Item = &Surface> {
         self.list.iter()
     }
@@ -139,6 +142,18 @@ impl Host for Surfaces {
         let Some(s) = self.get(label) else { return };
         if let Err(e) = s.webview.evaluate_script(&script) {
             log::warn!(surface = label; "cannot deliver to page: {e}");
+        }
+    }
+
+    fn post_to_principal(&mut self, principal: &str, event: &str, payload: &serde_json::Value, source: &str) {
+        let Some(link) = &self.link else { return };
+        if principal != MQTT_PRINCIPAL {
+            return;
+        }
+        let notice =
+            Notice::Event { event: event.to_string(), payload: payload.to_string(), source: source.to_string() };
+        if link.send(notice).is_err() {
+            log::warn!("event '{event}' not signalled to the MQTT bridge: the bus thread is gone");
         }
     }
 

@@ -374,8 +374,8 @@ pub fn run(
 ) -> Result<(), ShellError> {
     let Start { observer, roots, web_dirs, automation, media_ready } = start;
     let manifest = bundle.manifest;
-    // D-Bus callers are a principal of their own (config::bus).
-    let labels = manifest.surfaces().map(|s| s.label.as_str()).chain([crate::config::DBUS_PRINCIPAL]);
+    // D-Bus callers and the MQTT bridge are principals of their own (config::bus).
+    let labels = manifest.surfaces().map(|s| s.label.as_str()).chain(crate::config::PRINCIPALS);
     let authority = Authority::new(labels, &bundle.capabilities);
     let media_urls = media::Media::new(roots.clone(), authority.clone());
     let toast = control::wants_toast(&authority, &manifest);
@@ -407,8 +407,12 @@ pub fn run(
     let link = bus.map(|b| b.link);
     let notifier = crate::dbus::notifications::Notifier::new(link.clone(), relay.clone());
     crate::dbus::notifications::register(&mut router, notifier.clone());
-    let dbus_token = new_token()?;
-    router.set_token(crate::config::DBUS_PRINCIPAL, dbus_token.clone());
+    let mut principal_tokens = std::collections::BTreeMap::new();
+    for principal in crate::config::PRINCIPALS {
+        let token = new_token()?;
+        router.set_token(principal, token.clone());
+        principal_tokens.insert(principal, token);
+    }
     if let Some(observer) = observer {
         router.set_observer(observer);
     }
@@ -444,7 +448,7 @@ pub fn run(
 
     let shell = Rc::new(RefCell::new(Shell {
         router,
-        surfaces: Surfaces::default(),
+        surfaces: Surfaces::with_link(link.clone()),
         main_label: manifest.main.label.clone(),
         home_url: manifest.main.page.url(),
         recovery: manifest.recovery.clone(),
@@ -452,7 +456,7 @@ pub fn run(
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         store: store.ok(),
         ready: false,
-        control: control::ControlState::new(&manifest, link, dbus_token, automation),
+        control: control::ControlState::new(&manifest, link, principal_tokens, automation),
         picker: None,
         web_data,
         output_area: (

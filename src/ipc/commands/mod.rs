@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::ipc::call::{Args, Payload};
 use crate::ipc::events::check_event_name;
 use crate::ipc::protocol::{ErrorCode, IpcError};
-use crate::ipc::router::{deliver, json_args, Ctx, Delivery, Router, SurfaceInfo};
+use crate::ipc::router::{deliver, json_args, Ctx, Delivery, Router, SurfaceInfo, LISTENING_PRINCIPALS};
 
 /// Longest wait `ipc.delay` accepts.
 const MAX_DELAY_MS: u64 = 10_000;
@@ -221,7 +221,8 @@ fn emit(ctx: &mut Ctx<'_>, args: EmitArgs) -> Result<Emitted, IpcError> {
         Some(Targets::One(l)) => Some(vec![l]),
         Some(Targets::Many(v)) => Some(v),
     };
-    if let Some(unknown) = to.iter().flatten().find(|l| ctx.manifest.surface(l).is_none()) {
+    let known = |l: &&String| ctx.manifest.surface(l).is_some() || LISTENING_PRINCIPALS.contains(&l.as_str());
+    if let Some(unknown) = to.iter().flatten().find(|l| !known(l)) {
         return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{unknown}'")));
     }
     let d = Delivery {

@@ -611,6 +611,114 @@ fn the_keyboard_switch_shows_and_hides_the_on_screen_keyboard() {
     assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
 }
 
+/// The display fixture with a fake `/sys/class/backlight` of one panel (what the kernel
+/// offers is files; what a real panel does with them only a board shows) as its only way
+/// to power the screen besides the black cover.
+fn display_config(dir: &Path) -> (PathBuf, PathBuf) {
+    let panel = dir.join("backlight/10-0045");
+    std::fs::create_dir_all(&panel).expect("mkdir");
+    for (file, value) in [("max_brightness", "255"), ("brightness", "200"), ("bl_power", "0")] {
+        std::fs::write(panel.join(file), format!("{value}\n")).expect("write");
+    }
+    let config = dir.join("config");
+    for sub in ["ui", "capabilities"] {
+        std::fs::create_dir_all(config.join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(common::fixture("display").join(sub)).expect("fixture").flatten() {
+            std::fs::copy(entry.path(), config.join(sub).join(entry.file_name())).expect("copy");
+        }
+    }
+    let toml = std::fs::read_to_string(common::fixture("display/vitrine.toml")).expect("fixture");
+    let display = format!(
+        "[display]\nbacklight_root = \"{}\"\nbackends = [\"backlight\", \"overlay\"]\n",
+        dir.join("backlight").display()
+    );
+    std::fs::write(config.join("vitrine.toml"), format!("{toml}\n{display}")).expect("write");
+    (config, panel)
+}
+
+fn read_trimmed(path: &Path) -> String {
+    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+#[test]
+fn the_display_light_turns_the_screen_off_and_on_and_sets_its_brightness() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (config, panel) = display_config(tmp.path());
+    let bus = PrivateBus::session();
+    let kiosk = Kiosk::start_with(&config.to_string_lossy(), &bus.env());
+    kiosk.wait_ready();
+    let display = || bus.status()["display"].clone();
+    // The bridge announces what the kiosk has when it connects: a backlight, found.
+    assert!(wait_until(WITHIN, || display()["brightness_backend"] == "backlight"), "{}\n{}", display(), kiosk.dump());
+    let broker = Broker::start();
+    let id = vitrine::mqtt::discovery::device_id(&machine_id(), "display fixture");
+    let base = format!("vitrine/{id}");
+    let results = broker.watch(&format!("{base}/result"));
+    let bridge = Bridge::start(&bus, &broker, "");
+
+    // A light with brightness, reading the state.
+    let config_topic = format!("homeassistant/device/{id}/config");
+    assert!(
+        wait_until(WITHIN, || broker.retained(&config_topic).is_some()),
+        "no discovery; bridge log:\n{}",
+        bridge.log.all().join("\n")
+    );
+    let announced = broker.retained_json(&config_topic);
+    let light = &announced["components"][format!("{id}_display")];
+    assert_eq!(light["platform"], "light", "{announced}");
+    assert_eq!(light["command_topic"], format!("{base}/display/set"));
+    assert_eq!(light["state_topic"], format!("{base}/state"));
+    assert_eq!(light["state_value_template"], "{{ value_json.display }}");
+    assert_eq!(light["brightness_command_topic"], format!("{base}/brightness/set"));
+    assert_eq!(light["brightness_value_template"], "{{ value_json.brightness }}");
+    assert_eq!(light["brightness_scale"], 100);
+    let state_topic = format!("{base}/state");
+    let state = || broker.retained_json(&state_topic);
+    // 200 of 255 is 78 %.
+    assert!(wait_until(WITHIN, || state()["display"] == "ON" && state()["brightness"] == 78), "{}", state());
+
+    // OFF: the panel's power goes off, ctl status and the state follow.
+    broker.publish(&format!("{base}/display/set"), "OFF", false);
+    assert!(
+        wait_until(WITHIN, || display()["power"] == "off"),
+        "not off: {}\n{}",
+        display(),
+        bridge.log.all().join("\n")
+    );
+    assert_eq!(read_trimmed(&panel.join("bl_power")), "4", "the backlight is powered down");
+    assert!(wait_until(WITHIN, || state()["display"] == "OFF"), "{}", state());
+    assert!(results.wait(|l| l.contains("display/set") && l.contains("\"ok\":true"), WITHIN).is_some());
+
+    // ON wakes it.
+    broker.publish(&format!("{base}/display/set"), "ON", false);
+    assert!(wait_until(WITHIN, || display()["power"] == "on"), "not on: {}", display());
+    assert_eq!(read_trimmed(&panel.join("bl_power")), "0");
+    assert!(wait_until(WITHIN, || state()["display"] == "ON"), "{}", state());
+
+    // Brightness in percent: 40 % of 255 is 102.
+    broker.publish(&format!("{base}/brightness/set"), "40", false);
+    assert!(wait_until(WITHIN, || read_trimmed(&panel.join("brightness")) == "102"), "{}", display());
+    assert!(wait_until(WITHIN, || state()["brightness"] == 40), "{}", state());
+
+    // Turned off some other way (ctl here; idle or the schedule alike), the state follows.
+    assert_eq!(bus.ctl(&["display", "off"]).0, 0);
+    assert!(wait_until(WITHIN, || state()["display"] == "OFF"), "poll missed it: {}", state());
+
+    // Bad payloads are refused with a reason, and the screen stays as it is.
+    broker.publish(&format!("{base}/display/set"), "dim", false);
+    broker.publish(&format!("{base}/brightness/set"), "140", false);
+    let refused = results.wait(|l| l.contains("brightness/set") && l.contains("bad_args"), WITHIN);
+    assert!(refused.is_some(), "{:?}", results.all());
+    assert!(
+        results.all().iter().any(|l| l.contains("\"display/set\"") && l.contains("bad_args")),
+        "{:?}",
+        results.all()
+    );
+    assert_eq!(display()["power"], "off");
+    assert_eq!(read_trimmed(&panel.join("brightness")), "102", "unchanged");
+    assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
+}
+
 #[test]
 fn over_mqtt_5_broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notices() {
     let bus = PrivateBus::session();

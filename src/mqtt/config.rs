@@ -37,6 +37,7 @@
 //! screenshot = true
 //! zoom = true
 //! keyboard = true                      # only if the kiosk has a [keyboard]
+//! display = true                       # a light: power, and brightness with a backlight
 //!
 //! [screenshot]
 //! interval_secs = 300                   # 0: only on request
@@ -166,6 +167,8 @@ pub struct Entities {
     pub zoom: bool,
     /// The on-screen keyboard's switch, when the kiosk has a keyboard.
     pub keyboard: bool,
+    /// The screen as a light: power, and brightness where the kiosk can set it.
+    pub display: bool,
 }
 
 impl Default for Entities {
@@ -179,6 +182,7 @@ impl Default for Entities {
             screenshot: true,
             zoom: true,
             keyboard: true,
+            display: true,
         }
     }
 }

@@ -50,6 +50,10 @@ pub enum Op {
         label: String,
         factor: f64,
     },
+    /// Read or change the kiosk's volume: "" (read), "0"…"100", "mute", "unmute".
+    Volume {
+        change: String,
+    },
     /// Clear the surfaces' web data: "cookies", "cache" or "all".
     ClearWebData {
         what: String,
@@ -74,6 +78,7 @@ pub enum Reply {
     /// How many surfaces an emitted event reached.
     Emitted(usize),
     Png(Png),
+    Volume(crate::volume::Volume),
 }
 
 /// A surface's picture, PNG-encoded.

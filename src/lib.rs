@@ -32,6 +32,7 @@ pub mod service;
 #[cfg(feature = "kiosk")]
 pub mod shell;
 pub mod store;
+pub mod volume;
 
 #[cfg(feature = "kiosk")]
 pub use kiosk::{run, Error, RunOptions};

@@ -227,6 +227,7 @@ fn every_control_method_works_against_the_running_kiosk() {
         (".Emit ", "method    ssas      u"),
         (".Screenshot ", "method    s         ay"),
         (".ScreenshotToFile ", "method    ss        uu"),
+        (".Volume ", "method    s         ib"),
         (".Ready ", "property  b"),
         (".Visible ", "property  as"),
         (".Urls ", "property  a{ss}"),
@@ -855,4 +856,58 @@ fn the_system_bus_policy_lets_group_vitrine_call_and_listen_but_only_root_or_vit
     std::thread::sleep(Duration::from_millis(500));
     assert!(!outsider.text().contains(marker), "an outsider heard the URL:\n{}", outsider.text());
     assert!(!outsider.text().contains("PropertiesChanged"), "{}", outsider.text());
+}
+
+/// The kiosk's volume from `vitrine ctl`, D-Bus and a permitted page: every media
+/// element of every surface reports it (`volume`, `muted`); unmute gives each element
+/// its own `muted` back; a page without `media:allow-volume` is refused, and bad values
+/// get a structured error from each of the three.
+#[test]
+fn the_volume_reaches_every_media_element_from_ctl_dbus_and_a_permitted_page() {
+    let bus = PrivateBus::session();
+    let kiosk = Kiosk::start_with("volume", &bus.env());
+    kiosk.wait_ready();
+    let seen = |needle: &str| {
+        let found = kiosk.log.wait_for(needle, Duration::from_secs(10));
+        assert!(found.is_some(), "no '{needle}'; log:\n{}", kiosk.dump());
+    };
+    let json = |name: &str| serde_json::from_str::<Value>(&kiosk.result(name)).unwrap();
+    // Until a level is set, pages keep their own.
+    seen("RESULT main a=0.8/false b=1/true");
+    let refused = json("side-volume");
+    assert_eq!(refused["code"], "not_allowed", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("media:allow-volume"), "{refused}");
+    assert_eq!(json("main-read"), serde_json::json!({ "level": null, "muted": false }));
+    for name in ["main-too-loud", "main-not-a-number", "main-fraction", "main-unknown"] {
+        assert_eq!(json(name)["code"], "bad_args", "{name}");
+    }
+    assert_eq!(json("main-set"), serde_json::json!({ "level": 70, "muted": false }));
+    seen("RESULT main a=0.7/false b=0.7/true");
+    seen("RESULT side a=0.7/false b=0.7/true");
+
+    let (code, out, err) = ctl(&bus, &["volume", "40"]);
+    assert_eq!((code, out.trim()), (0, "volume 40"), "{err}");
+    seen("RESULT main a=0.4/false b=0.4/true");
+    seen("RESULT side a=0.4/false b=0.4/true");
+    let (code, out, err) = ctl(&bus, &["volume", "mute"]);
+    assert_eq!((code, out.trim()), (0, "volume 40, muted"), "{err}");
+    seen("RESULT main a=0.4/true b=0.4/true");
+    assert_eq!(bus.call("Volume", "s", &[""]).unwrap(), serde_json::json!([40, true]));
+    assert_eq!(bus.call("Volume", "s", &["unmute"]).unwrap(), serde_json::json!([40, false]));
+    // Each element's own mute comes back: b was muted by its page.
+    seen("RESULT main a=0.4/false b=0.4/true");
+    let (code, out, _) = ctl(&bus, &["--json", "volume"]);
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<Value>(out.trim()).unwrap(), serde_json::json!({ "level": 40, "muted": false }));
+
+    // Bad values: a structured error, nothing changed, the kiosk still answers.
+    for bad in ["101", "loud", "-3"] {
+        let (code, out, err) = ctl(&bus, &["--json", "volume", "--", bad]);
+        assert_eq!(code, 1, "{bad}: {out} {err}");
+        let e: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{bad}: {out} {err}"));
+        assert_eq!(e["error"]["code"], "bad_args", "{bad}: {e}");
+    }
+    let e = bus.call("Volume", "s", &["250"]).unwrap_err();
+    assert!(e.contains("out of range"), "{e}");
+    assert_eq!(bus.call("Volume", "s", &[""]).unwrap(), serde_json::json!([40, false]));
 }

@@ -58,6 +58,12 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "window.hide", scope: None, guard: None, summary: "hide an overlay" },
     CommandSpec { name: "window.zoom", scope: None, guard: None, summary: "set a surface's page zoom" },
     CommandSpec {
+        name: "media.volume",
+        scope: None,
+        guard: None,
+        summary: "read or set the kiosk's volume and mute, for every surface",
+    },
+    CommandSpec {
         name: "event.emit",
         scope: Some(ScopeKind::Event),
         guard: None,

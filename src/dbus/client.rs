@@ -8,6 +8,7 @@
 //! vitrine ctl emit settings-changed '{"volume":3}' --to main
 //! vitrine ctl screenshot main shot.png
 //! vitrine ctl zoom main 1.25
+//! vitrine ctl volume 40         # or mute, unmute; no argument: show it
 //! vitrine ctl web clear cookies|cache|all
 //! ```
 //!
@@ -80,6 +81,8 @@ pub enum CtlCommand {
     Screenshot { label: String, file: PathBuf },
     /// Set a surface's page zoom (0.25 to 5; 1 is the page's own size).
     Zoom { label: String, factor: f64 },
+    /// Show or set the kiosk's volume: 0 to 100, mute or unmute (no argument: show it).
+    Volume { change: Option<String> },
     /// The surfaces' web data.
     #[command(subcommand)]
     Web(WebCommand),
@@ -301,6 +304,12 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
                 format!("{label}: {w}x{h} PNG written to {} ({} bytes)", file.display(), png.len()),
                 serde_json::json!({ "file": file, "width": w, "height": h, "bytes": png.len() }),
             );
+        }
+        CtlCommand::Volume { change } => {
+            let change = change.clone().unwrap_or_default();
+            let (level, muted): (i32, bool) = client.call("Volume", &(change,)).await?;
+            let v = crate::volume::Volume { level: u8::try_from(level).ok(), muted };
+            done(v.describe(), serde_json::json!({ "level": v.level, "muted": v.muted }));
         }
         CtlCommand::Web(WebCommand::Clear { what }) => {
             client.call::<_, ()>("ClearWebData", &(what,)).await?;

@@ -13,6 +13,7 @@
 //! | `Zoom` | `s` label, `d` factor (0.25–5) | — (the surface's page zoom) |
 //! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
 //! | `ClearWebData` | `s` what: `cookies`, `cache` or `all` | — (answered once the data is gone) |
+//! | `Volume` | `s` change: `""` (read), `0`–`100`, `mute`, `unmute` | `i` level (-1: each page's own), `b` muted |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
 //! permission and scope checks as a page's `event.emit`. The others are guarded by the
@@ -161,6 +162,19 @@ impl ControlObject {
     async fn zoom(&self, label: String, factor: f64, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
         log::info!(surface = label.as_str(); "D-Bus {}: Zoom {factor}", caller(&header));
         self.call(Op::Zoom { label, factor }).await.map(drop)
+    }
+
+    /// Reads or changes the kiosk's volume: `change` is "" (read only), "0" to "100",
+    /// "mute" or "unmute". Answers the level (-1: each page's own) and the mute.
+    #[zbus(out_args("level", "muted"))]
+    async fn volume(&self, change: String, #[zbus(header)] header: Header<'_>) -> Result<(i32, bool), Fault> {
+        if !change.is_empty() {
+            log::info!("D-Bus {}: Volume {change}", caller(&header));
+        }
+        match self.call(Op::Volume { change }).await? {
+            Reply::Volume(v) => Ok((v.level.map_or(-1, i32::from), v.muted)),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// A PNG of what the surface shows.

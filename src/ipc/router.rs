@@ -72,6 +72,10 @@ pub trait Host {
     fn beat(&mut self, _label: &str) {}
     /// The page saw user input.
     fn activity(&mut self, _label: &str) {}
+    /// Changes the kiosk's volume (an empty change only reads it).
+    fn volume(&mut self, _change: crate::volume::Change) -> Result<crate::volume::Volume, IpcError> {
+        Err(IpcError::new(ErrorCode::Internal, "no volume here"))
+    }
     /// Sets the surface `label`'s page zoom (a factor already checked).
     fn set_zoom(&mut self, label: &str, _factor: f64) -> Result<(), IpcError> {
         Err(IpcError::new(ErrorCode::Internal, format!("'{label}' cannot be zoomed here")))

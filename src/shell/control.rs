@@ -194,6 +194,7 @@ impl Shell {
             Op::Screenshot { label } => self.screenshot(&label, reply),
             Op::Zoom { label, factor } => reply.send(self.zoom(&label, factor).map(|()| Reply::Done)),
             Op::ClearWebData { what } => self.clear_web_data(&what, reply),
+            Op::Volume { change } => reply.send(self.volume(&change)),
             Op::Toast(toast) => {
                 self.show_toast(toast);
                 reply.send(Ok(Reply::Done));
@@ -279,6 +280,11 @@ impl Shell {
         let zoom = crate::config::lockdown::Zoom::new(factor).map_err(ControlError::BadArgs)?;
         self.configured(label)?;
         self.surfaces.set_zoom(label, zoom.factor()).map_err(from_ipc)
+    }
+
+    fn volume(&mut self, change: &str) -> Answer {
+        let change = crate::volume::Change::parse(change).map_err(ControlError::BadArgs)?;
+        self.surfaces.volume(change).map(Reply::Volume).map_err(from_ipc)
     }
 
     fn set_shown(&mut self, label: &str, visible: bool) -> Result<(), ControlError> {

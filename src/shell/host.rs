@@ -15,6 +15,7 @@ use gtk::prelude::*;
 use crate::ipc::{script, ErrorCode, Host, IpcError, SurfaceInfo};
 use crate::shell::surface::Surface;
 use crate::shell::CURRENT;
+use crate::volume::{Change, Volume};
 
 pub struct Surfaces {
     list: Vec<Surface>,
@@ -23,11 +24,19 @@ pub struct Surfaces {
     flush_scheduled: bool,
     /// The last time a page saw input (for the idle timeout).
     pub last_activity: Instant,
+    /// The kiosk's volume, on every surface.
+    volume: Volume,
 }
 
 impl Default for Surfaces {
     fn default() -> Self {
-        Self { list: Vec::new(), queued: BTreeMap::new(), flush_scheduled: false, last_activity: Instant::now() }
+        Self {
+            list: Vec::new(),
+            queued: BTreeMap::new(),
+            flush_scheduled: false,
+            last_activity: Instant::now(),
+            volume: Volume::default(),
+        }
     }
 }
 
@@ -40,7 +49,8 @@ impl Surfaces {
         self.list.iter_mut()
     }
 
-    pub fn push(&mut self, surface: Surface) {
+    pub fn push(&mut self, mut surface: Surface) {
+        crate::shell::volume::install(&mut surface, &self.volume);
         self.list.push(surface);
     }
 
@@ -137,6 +147,18 @@ impl Host for Surfaces {
         s.webview.webview().set_zoom_level(factor);
         log::info!(surface = label; "zoom {factor}");
         Ok(())
+    }
+
+    fn volume(&mut self, change: Change) -> Result<Volume, IpcError> {
+        if change.is_empty() {
+            return Ok(self.volume);
+        }
+        self.volume = self.volume.apply(change);
+        for s in &mut self.list {
+            crate::shell::volume::apply(s, &self.volume);
+        }
+        log::info!(reason = "volume"; "{}", self.volume.describe());
+        Ok(self.volume)
     }
 
     fn document(&self, label: &str) -> u64 {

@@ -24,6 +24,7 @@ mod resilience;
 mod sandbox;
 mod screenshot;
 mod surface;
+mod volume;
 pub mod webdata;
 mod window;
 
@@ -332,7 +333,12 @@ pub struct Start {
     pub web_dirs: Option<webdata::Dirs>,
     /// `--automation`: a WebDriver session may drive the kiosk.
     pub automation: bool,
+    /// Hears when GStreamer's registry is up to date (`os::gstreamer`).
+    pub media_ready: std::sync::mpsc::Receiver<()>,
 }
+
+/// The longest start-up waits for GStreamer's registry before the pages load anyway.
+const MEDIA_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then. `relay` is
 /// where other threads' control requests arrive; `bus` the D-Bus side, if it runs.
@@ -343,7 +349,7 @@ pub fn run(
     bus: Option<crate::dbus::Bus>,
     start: Start,
 ) -> Result<(), ShellError> {
-    let Start { observer, roots, web_dirs, automation } = start;
+    let Start { observer, roots, web_dirs, automation, media_ready } = start;
     let manifest = bundle.manifest;
     // D-Bus callers are a principal of their own (config::bus).
     let labels = manifest.surfaces().map(|s| s.label.as_str()).chain([crate::config::DBUS_PRINCIPAL]);
@@ -430,6 +436,16 @@ pub fn run(
         web_setup: Some(web_setup),
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
+    // Once, before the main loop and the first page: a page that plays at once must
+    // find the registry written, or its web process scans the plugins on its main thread
+    // and the hang detector ends it. Up to date, this is a few ms; a fresh or upgraded
+    // system waits for one scan, in parallel with the window and the bus coming up.
+    let waited = std::time::Instant::now();
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = media_ready.recv_timeout(MEDIA_READY_WITHIN) {
+        let secs = MEDIA_READY_WITHIN.as_secs();
+        log::warn!(reason = "media"; "GStreamer's registry is not ready after {secs} s; loading the pages anyway");
+    }
+    log::debug!(reason = "media"; "waited {} ms for GStreamer's registry", waited.elapsed().as_millis());
     for cfg in manifest.surfaces() {
         // WebKit starts the surface's web process while it is built.
         let before = crate::service::procs::web_processes();

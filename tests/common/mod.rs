@@ -198,6 +198,33 @@ impl LineLog {
     }
 }
 
+/// Puts an up-to-date GStreamer registry where the kiosk (HOME `home`, no
+/// `XDG_CACHE_HOME`) keeps it. The core brings the registry up to date before it loads
+/// its pages (`os::gstreamer`): with every test's fresh HOME that would be a plugin scan
+/// (1–2 s) per kiosk. One registry is made for all tests (`gst-inspect-1.0`, from
+/// scripts/packages/media.txt; without it the kiosks scan) and copied: GStreamer checks
+/// it against the plugins' files, so a copy is as good as the original.
+fn seed_gst_registry(home: &Path) {
+    static WARM: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let warm = WARM.get_or_init(|| {
+        // SAFETY: getuid cannot fail.
+        let path = std::env::temp_dir().join(format!("vitrine-tests-gst-registry-{}.bin", unsafe { libc::getuid() }));
+        let made = Command::new("gst-inspect-1.0")
+            .arg("fakesink")
+            .env("GST_REGISTRY_1_0", &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        made.then_some(path)
+    });
+    if let Some(warm) = warm {
+        let dir = home.join(".cache/gstreamer-1.0");
+        let _ = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::copy(warm, dir.join(format!("registry.{}.bin", std::env::consts::ARCH))));
+    }
+}
+
 /// A running kiosk on its own display.
 pub struct Kiosk {
     pub xvfb: Xvfb,
@@ -230,6 +257,7 @@ impl Kiosk {
                 }
             });
         }
+        seed_gst_registry(dir.path());
         let started = Instant::now();
         // VITRINE_TEST_WRAP runs the binary through a command (e.g. `ip netns exec NS`).
         let wrap: Vec<String> = env

@@ -34,6 +34,15 @@ struct ZoomArgs {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct VolumeArgs {
+    #[serde(default)]
+    level: Option<u32>,
+    #[serde(default)]
+    muted: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EmitArgs {
     event: String,
     #[serde(default)]
@@ -127,6 +136,14 @@ pub fn register_builtins(router: &mut Router) {
             return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{label}'")));
         }
         ctx.host.set_zoom(&label, zoom.factor())
+    });
+    router.register("media.volume", |ctx, VolumeArgs { level, muted }| {
+        let level = match level.map(crate::volume::Change::level) {
+            Some(Ok(change)) => change.level,
+            Some(Err(m)) => return Err(IpcError::new(ErrorCode::BadArgs, m)),
+            None => None,
+        };
+        ctx.host.volume(crate::volume::Change { level, muted })
     });
     router.register("event.emit", emit);
     router.register("event.listen", |ctx, EventArgs { event }| {

@@ -23,6 +23,7 @@ pub mod control;
 pub mod dbus;
 pub mod ipc;
 pub mod json;
+pub mod keyboard;
 #[cfg(feature = "kiosk")]
 mod kiosk;
 #[cfg(feature = "kiosk")]

@@ -164,6 +164,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "clear the surfaces' cookies, HTTP cache or all web data ({what: cookies|cache|all})",
     },
     CommandSpec {
+        name: "keyboard.show",
+        scope: None,
+        guard: None,
+        summary: "show the on-screen keyboard for the calling surface ({pad?: text|numeric|tel})",
+    },
+    CommandSpec { name: "keyboard.hide", scope: None, guard: None, summary: "hide the on-screen keyboard" },
+    CommandSpec {
         name: "event.unlisten",
         scope: None,
         guard: Some("event.listen"),

@@ -45,6 +45,15 @@ impl Topics {
     pub fn result(&self) -> String {
         format!("{}/result", self.base)
     }
+    /// Events to the pages, as the principal `mqtt`: `<base>/event/<name>`.
+    pub fn event_in(&self, event: &str) -> String {
+        format!("{}/event/{event}", self.base)
+    }
+    /// Events from the kiosk that the principal `mqtt` may hear: `<base>/emitted/<name>`
+    /// (apart from `event/`, so that the bridge never hears its own).
+    pub fn event_out(&self, event: &str) -> String {
+        format!("{}/emitted/{event}", self.base)
+    }
     /// `<base>/<what>/set` (url, zoom, overlay/<label>) or `<base>/<what>/press` (buttons).
     pub fn command(&self, what: &str) -> String {
         match what {
@@ -73,6 +82,8 @@ pub struct Device<'a> {
     pub entities: Entities,
     /// The device has a thermal zone to report.
     pub temperature: bool,
+    /// The kiosk has an on-screen keyboard (`[keyboard]`, mode not `off`).
+    pub keyboard: bool,
 }
 
 /// One entity: its component (platform), object id and config (without device keys).
@@ -124,6 +135,14 @@ pub fn entities(d: &Device<'_>, t: &Topics) -> Vec<Entity> {
                        "value_template": format!("{{{{ value_json.visible['{label}'] }}}}")}),
             );
         }
+    }
+    if e.keyboard && d.keyboard {
+        add(
+            "switch",
+            "keyboard",
+            json!({"name": "On-screen keyboard", "icon": "mdi:keyboard", "command_topic": t.command("keyboard"),
+                   "state_topic": state, "value_template": "{{ value_json.keyboard }}"}),
+        );
     }
     if e.zoom {
         add(
@@ -230,6 +249,22 @@ mod tests {
             overlays,
             entities: Entities::default(),
             temperature: true,
+            keyboard: true,
+        }
+    }
+
+    #[test]
+    fn every_topic_is_documented_for_plain_mqtt_users() {
+        let doc = include_str!("../../docs/mqtt.md");
+        let t = Topics { base: "<base>".into(), discovery_prefix: "<discovery_prefix>".into() };
+        let mut topics = vec![t.availability(), t.state(), t.screenshot(), t.result(), t.ha_status()];
+        topics.extend([t.event_in("<event>"), t.event_out("<event>")]);
+        topics.extend(
+            ["url", "home", "reload", "screenshot", "zoom", "overlay/<label>", "keyboard"].map(|c| t.command(c)),
+        );
+        topics.extend([t.device_config("<id>"), t.entity_config("<component>", "<id>", "<object>")]);
+        for topic in topics {
+            assert!(doc.contains(&format!("`{topic}`")), "docs/mqtt.md does not list {topic}");
         }
     }
 
@@ -264,6 +299,7 @@ mod tests {
             }
         }
         assert_eq!(components["vitrine_0123_overlay_toast"]["command_topic"], "vitrine/vitrine_0123/overlay/toast/set");
+        assert_eq!(components["vitrine_0123_keyboard"]["command_topic"], "vitrine/vitrine_0123/keyboard/set");
         assert_eq!(components["vitrine_0123_screenshot"]["image_topic"], "vitrine/vitrine_0123/screenshot");
         assert_eq!(components["vitrine_0123_cpu_temperature"]["device_class"], "temperature");
     }
@@ -279,5 +315,9 @@ mod tests {
         let configs = entity_configs(&none, &t);
         assert!(!configs.iter().any(|(topic, _)| topic.contains("/text/")));
         assert!(!configs.iter().any(|(topic, _)| topic.contains("cpu_temperature")), "no zone, no sensor");
+        let no_keyboard = Device { keyboard: false, ..device(&[]) };
+        assert!(!entity_configs(&no_keyboard, &t).iter().any(|(topic, _)| topic.contains("keyboard")));
+        let off = Device { entities: Entities { keyboard: false, ..Entities::default() }, ..device(&[]) };
+        assert!(!entity_configs(&off, &t).iter().any(|(topic, _)| topic.contains("keyboard")));
     }
 }

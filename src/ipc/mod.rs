@@ -23,6 +23,7 @@ pub mod protocol;
 pub mod refusals;
 pub mod router;
 pub mod script;
+pub mod shape;
 
 pub use authority::{Authority, Denied};
 pub use call::{Args, Broadcast, CallKey, CallResult, HttpReply, Payload, ReplySink, Respond, Responder};

@@ -36,8 +36,10 @@ pub enum Op {
         label: String,
         visible: bool,
     },
-    /// `payload` is JSON text ("" for null); `to` empty means every surface.
+    /// `payload` is JSON text ("" for null); `to` empty means every surface. Sent as
+    /// `principal` (`dbus` or `mqtt`), whose capabilities decide.
     Emit {
+        principal: &'static str,
         event: String,
         payload: String,
         to: Vec<String>,
@@ -49,6 +51,15 @@ pub enum Op {
     Zoom {
         label: String,
         factor: f64,
+    },
+    /// Show the on-screen keyboard for a surface ("" for the main one), or hide it
+    /// (`None`).
+    Keyboard {
+        show: Option<String>,
+    },
+    /// Read or change the kiosk's volume: "" (read), "0"…"100", "mute", "unmute".
+    Volume {
+        change: String,
     },
     /// Clear the surfaces' web data: "cookies", "cache" or "all".
     ClearWebData {
@@ -74,6 +85,7 @@ pub enum Reply {
     /// How many surfaces an emitted event reached.
     Emitted(usize),
     Png(Png),
+    Volume(crate::volume::Volume),
 }
 
 /// A surface's picture, PNG-encoded.
@@ -100,6 +112,33 @@ pub struct Status {
     /// The media decoders GStreamer offers, probed at start.
     #[serde(default)]
     pub decoders: crate::os::decoders::Decoders,
+    /// The on-screen keyboard, when the kiosk has one.
+    #[serde(default)]
+    pub keyboard: Option<KeyboardStatus>,
+}
+
+/// Whether the on-screen keyboard shows, for which surface, and where its keys are.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyboardStatus {
+    pub visible: bool,
+    /// The surface it types into, while shown.
+    pub surface: Option<String>,
+    pub pad: Option<crate::keyboard::Pad>,
+    /// Its page has loaded.
+    pub ready: bool,
+    /// Its keys on the screen (root window pixels), while shown.
+    #[serde(default)]
+    pub keys: Vec<KeyRect>,
+}
+
+/// One key of the on-screen keyboard: what it types or does, and where it is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyRect {
+    pub id: String,
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

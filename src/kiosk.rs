@@ -56,6 +56,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     if let Some(bus) = crate::config::BusKind::from_env() {
         bundle.manifest.dbus.bus = bus;
     }
+    // GStreamer's registry, while the window and the bus come up (see os::gstreamer).
+    let media_ready = os::gstreamer::warm_in_background();
     // Before the bus and store threads start.
     shell::prepare_rendering(&bundle.manifest.kiosk);
     shell::prepare_sandbox(bundle.manifest.kiosk.sandbox);
@@ -82,7 +84,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     let state_dir = store::state_dir(options.state_dir.as_deref());
     let roots = os::default_roots(state_dir.as_deref());
     let web_dirs = web_dirs(state_dir.as_deref(), options.cache_dir.as_deref());
-    let start = shell::Start { observer: options.observer, roots, web_dirs, automation: options.automation };
+    let start =
+        shell::Start { observer: options.observer, roots, web_dirs, automation: options.automation, media_ready };
     shell::run(bundle, store, relay, bus, start)?;
     Ok(())
 }

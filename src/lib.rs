@@ -23,6 +23,7 @@ pub mod control;
 pub mod dbus;
 pub mod ipc;
 pub mod json;
+pub mod keyboard;
 #[cfg(feature = "kiosk")]
 mod kiosk;
 #[cfg(feature = "kiosk")]
@@ -33,6 +34,7 @@ pub mod service;
 #[cfg(feature = "kiosk")]
 pub mod shell;
 pub mod store;
+pub mod volume;
 
 #[cfg(feature = "kiosk")]
 pub use kiosk::{run, Error, RunOptions};

@@ -16,48 +16,15 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{count, fixture, kill, vitrine_bin, web_pid, Kiosk, STARTUP};
+use common::{count, ctl_env, fixture, kill, vitrine_bin, wait_until, web_pid, Kiosk, PrivateBus, STARTUP};
 use serde_json::Value;
 
 const NAME: &str = "org.vitrine.Vitrine1";
 const PATH: &str = "/org/vitrine/Vitrine1";
 const IFACE: &str = "org.vitrine.Vitrine1";
 
-/// A `dbus-daemon` of the test's own, stopped when dropped.
-struct PrivateBus {
-    address: String,
-    pid: u32,
-}
-
+/// The control interface through `busctl`.
 impl PrivateBus {
-    fn start(config: &Path) -> PrivateBus {
-        Self::start_in(&mut Command::new("dbus-daemon"), Path::new(""), config)
-    }
-
-    /// Starts the daemon through `launcher`, whose first argument is `first` (ignored
-    /// when empty) and whose other arguments are the daemon's.
-    fn start_in(launcher: &mut Command, first: &Path, config: &Path) -> PrivateBus {
-        if !first.as_os_str().is_empty() {
-            launcher.arg(first);
-        }
-        let out = launcher
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--print-address=1", "--print-pid=1", "--fork"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon is installed (package dbus-daemon)");
-        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let address = lines.next().expect("address").trim().to_string();
-        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
-        PrivateBus { address, pid }
-    }
-
-    fn session() -> PrivateBus {
-        Self::start(&fixture("dbus-bus/session.conf"))
-    }
-
     fn busctl(&self, args: &[&str]) -> Output {
         Command::new("busctl").arg(format!("--address={}", self.address)).args(args).output().expect("busctl")
     }
@@ -93,16 +60,6 @@ impl PrivateBus {
     fn status(&self) -> Value {
         let data = self.call("Status", "", &[]).expect("Status");
         serde_json::from_str(data[0].as_str().expect("a string")).expect("Status is JSON")
-    }
-
-    fn env(&self) -> [(&'static str, &str); 2] {
-        [("DBUS_SESSION_BUS_ADDRESS", &self.address), ("NO_AT_BRIDGE", "1")]
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
     }
 }
 
@@ -148,35 +105,6 @@ fn monitor(bus: &PrivateBus) -> Peer {
     // It prints its own NameAcquired once it listens.
     assert!(wait_until(Duration::from_secs(5), || peer.text().contains("NameAcquired")), "dbus-monitor did not start");
     peer
-}
-
-fn wait_until(timeout: Duration, f: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Runs `vitrine ctl ARGS` on the bus; (exit code, stdout, stderr).
-fn ctl(bus: &PrivateBus, args: &[&str]) -> (i32, String, String) {
-    ctl_env(&[("DBUS_SESSION_BUS_ADDRESS", &bus.address)], args)
-}
-
-fn ctl_env(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(vitrine_bin());
-    cmd.arg("ctl").args(args).env_remove("DBUS_SESSION_BUS_ADDRESS").env_remove("DBUS_SYSTEM_BUS_ADDRESS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run vitrine ctl");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
 }
 
 /// Starts the `dbus` fixture on `bus` and waits until its pages listen.
@@ -237,6 +165,9 @@ fn every_control_method_works_against_the_running_kiosk() {
         (".Emit ", "method    ssas      u"),
         (".Screenshot ", "method    s         ay"),
         (".ScreenshotToFile ", "method    ss        uu"),
+        (".Volume ", "method    s         ib"),
+        (".KeyboardShow ", "method    s         -"),
+        (".KeyboardHide ", "method    -         -"),
         (".Ready ", "property  b"),
         (".Visible ", "property  as"),
         (".Urls ", "property  a{ss}"),
@@ -352,18 +283,18 @@ fn vitrine_ctl_drives_every_method() {
     let bus = PrivateBus::session();
     let kiosk = kiosk_on(&bus, &[]);
 
-    let (code, out, err) = ctl(&bus, &["ping"]);
+    let (code, out, err) = bus.ctl(&["ping"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with(&format!("pong from {NAME} (pid {})", kiosk.pid())), "{out}");
-    let (_, out, _) = ctl(&bus, &["--json", "ping"]);
+    let (_, out, _) = bus.ctl(&["--json", "ping"]);
     assert_eq!(serde_json::from_str::<Value>(&out).expect("JSON")["pid"], kiosk.pid());
     let config = fixture("dbus-system");
-    let (code, _, err) = ctl(&bus, &["--config", config.to_str().unwrap(), "ping"]);
+    let (code, _, err) = bus.ctl(&["--config", config.to_str().unwrap(), "ping"]);
     assert_eq!(code, 3, "that folder's kiosk is on the system bus: {err}");
-    let (code, _, _) = ctl(&bus, &["--config", fixture("dbus").to_str().unwrap(), "--session", "ping"]);
+    let (code, _, _) = bus.ctl(&["--config", fixture("dbus").to_str().unwrap(), "--session", "ping"]);
     assert_eq!(code, 0);
 
-    let (code, out, _) = ctl(&bus, &["status"]);
+    let (code, out, _) = bus.ctl(&["status"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("dbus fixture — vitrine "), "{out}");
     let columns = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
@@ -375,47 +306,47 @@ fn vitrine_ctl_drives_every_method() {
     // The decoders GStreamer offers here (scripts/packages/media.txt) and no V4L2 device.
     assert!(out.lines().any(|l| l.starts_with("decoders: ") && l.contains("vp8 (vp8dec)")), "{out}");
     assert!(out.contains("hardware decoders: none (software decoding)"), "{out}");
-    let (_, out, _) = ctl(&bus, &["status", "--json"]);
+    let (_, out, _) = bus.ctl(&["status", "--json"]);
     let status: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(surface(&status, "hidden")["visible"], false);
     assert!(status["decoders"]["software"].as_array().is_some_and(|d| !d.is_empty()), "{out}");
 
-    let (code, out, _) = ctl(&bus, &["navigate", "main", "app://localhost/page2.html"]);
+    let (code, out, _) = bus.ctl(&["navigate", "main", "app://localhost/page2.html"]);
     assert_eq!((code, out.trim()), (0, "main: opening app://localhost/page2.html"));
     kiosk.result("page2-loaded");
-    let (code, _, err) = ctl(&bus, &["navigate", "main", "https://example.com/"]);
+    let (code, _, err) = bus.ctl(&["navigate", "main", "https://example.com/"]);
     assert_eq!(code, 1);
     assert!(err.contains("may not navigate"), "{err}");
 
     let listening = count(&kiosk.log, "RESULT side-listening");
-    let (code, out, _) = ctl(&bus, &["reload", "side"]);
+    let (code, out, _) = bus.ctl(&["reload", "side"]);
     assert_eq!((code, out.trim()), (0, "side: reloading"));
     wait_count(&kiosk, "RESULT side-listening", listening);
 
-    let (code, out, _) = ctl(&bus, &["hide", "side"]);
+    let (code, out, _) = bus.ctl(&["hide", "side"]);
     assert_eq!((code, out.trim()), (0, "side: hidden"));
     bus.wait_property("Visible", serde_json::json!(["main"]));
-    let (code, out, _) = ctl(&bus, &["show", "side"]);
+    let (code, out, _) = bus.ctl(&["show", "side"]);
     assert_eq!((code, out.trim()), (0, "side: shown"));
-    let (code, _, err) = ctl(&bus, &["show", "ghost"]);
+    let (code, _, err) = bus.ctl(&["show", "ghost"]);
     assert_eq!(code, 1);
     assert!(err.contains("no surface labelled 'ghost'"), "{err}");
 
-    let (code, out, _) = ctl(&bus, &["emit", "from-dbus", r#"{"via":"ctl"}"#, "--to", "side"]);
+    let (code, out, _) = bus.ctl(&["emit", "from-dbus", r#"{"via":"ctl"}"#, "--to", "side"]);
     assert_eq!((code, out.trim()), (0, "'from-dbus' delivered to 1 surface"));
     kiosk.log.wait_for(r#"RESULT side-got {"via":"ctl"} from dbus"#, STARTUP).expect("side got it");
-    let (code, out, err) = ctl(&bus, &["--json", "emit", "secret"]);
+    let (code, out, err) = bus.ctl(&["--json", "emit", "secret"]);
     assert_eq!(code, 1, "{err}");
     let error: Value = serde_json::from_str(&out).expect("JSON error");
     assert_eq!(error["error"]["code"], "not_allowed", "{error}");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("shot.png");
-    let (code, out, err) = ctl(&bus, &["screenshot", "main", file.to_str().unwrap()]);
+    let (code, out, err) = bus.ctl(&["screenshot", "main", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("main: 1920x1080 PNG written to"), "{out}");
     assert_eq!(identify(&file), "PNG 1920 1080");
-    let (_, out, _) = ctl(&bus, &["--json", "screenshot", "side", dir.path().join("s.png").to_str().unwrap()]);
+    let (_, out, _) = bus.ctl(&["--json", "screenshot", "side", dir.path().join("s.png").to_str().unwrap()]);
     let shot: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!((shot["width"].as_u64(), shot["height"].as_u64()), (Some(400), Some(300)));
 }
@@ -423,10 +354,10 @@ fn vitrine_ctl_drives_every_method() {
 #[test]
 fn without_a_kiosk_ctl_fails_clearly_and_a_second_vitrine_stops_or_forwards() {
     let bus = PrivateBus::session();
-    let (code, _, err) = ctl(&bus, &["ping"]);
+    let (code, _, err) = bus.ctl(&["ping"]);
     assert_eq!(code, 3);
     assert!(err.contains(&format!("vitrine is not running: nobody owns {NAME} on the session bus")), "{err}");
-    let (code, out, _) = ctl(&bus, &["--json", "status"]);
+    let (code, out, _) = bus.ctl(&["--json", "status"]);
     assert_eq!(code, 3);
     assert_eq!(serde_json::from_str::<Value>(&out).expect("JSON")["error"]["code"], "not_running");
     let (code, _, err) = ctl_env(&[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")], &["ping"]);
@@ -878,4 +809,58 @@ fn the_system_bus_policy_lets_group_vitrine_call_and_listen_but_only_root_or_vit
     std::thread::sleep(Duration::from_millis(500));
     assert!(!outsider.text().contains(marker), "an outsider heard the URL:\n{}", outsider.text());
     assert!(!outsider.text().contains("PropertiesChanged"), "{}", outsider.text());
+}
+
+/// The kiosk's volume from `vitrine ctl`, D-Bus and a permitted page: every media
+/// element of every surface reports it (`volume`, `muted`); unmute gives each element
+/// its own `muted` back; a page without `media:allow-volume` is refused, and bad values
+/// get a structured error from each of the three.
+#[test]
+fn the_volume_reaches_every_media_element_from_ctl_dbus_and_a_permitted_page() {
+    let bus = PrivateBus::session();
+    let kiosk = Kiosk::start_with("volume", &bus.env());
+    kiosk.wait_ready();
+    let seen = |needle: &str| {
+        let found = kiosk.log.wait_for(needle, Duration::from_secs(10));
+        assert!(found.is_some(), "no '{needle}'; log:\n{}", kiosk.dump());
+    };
+    let json = |name: &str| serde_json::from_str::<Value>(&kiosk.result(name)).unwrap();
+    // Until a level is set, pages keep their own.
+    seen("RESULT main a=0.8/false b=1/true");
+    let refused = json("side-volume");
+    assert_eq!(refused["code"], "not_allowed", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("media:allow-volume"), "{refused}");
+    assert_eq!(json("main-read"), serde_json::json!({ "level": null, "muted": false }));
+    for name in ["main-too-loud", "main-not-a-number", "main-fraction", "main-unknown"] {
+        assert_eq!(json(name)["code"], "bad_args", "{name}");
+    }
+    assert_eq!(json("main-set"), serde_json::json!({ "level": 70, "muted": false }));
+    seen("RESULT main a=0.7/false b=0.7/true");
+    seen("RESULT side a=0.7/false b=0.7/true");
+
+    let (code, out, err) = bus.ctl(&["volume", "40"]);
+    assert_eq!((code, out.trim()), (0, "volume 40"), "{err}");
+    seen("RESULT main a=0.4/false b=0.4/true");
+    seen("RESULT side a=0.4/false b=0.4/true");
+    let (code, out, err) = bus.ctl(&["volume", "mute"]);
+    assert_eq!((code, out.trim()), (0, "volume 40, muted"), "{err}");
+    seen("RESULT main a=0.4/true b=0.4/true");
+    assert_eq!(bus.call("Volume", "s", &[""]).unwrap(), serde_json::json!([40, true]));
+    assert_eq!(bus.call("Volume", "s", &["unmute"]).unwrap(), serde_json::json!([40, false]));
+    // Each element's own mute comes back: b was muted by its page.
+    seen("RESULT main a=0.4/false b=0.4/true");
+    let (code, out, _) = bus.ctl(&["--json", "volume"]);
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<Value>(out.trim()).unwrap(), serde_json::json!({ "level": 40, "muted": false }));
+
+    // Bad values: a structured error, nothing changed, the kiosk still answers.
+    for bad in ["101", "loud", "-3"] {
+        let (code, out, err) = bus.ctl(&["--json", "volume", "--", bad]);
+        assert_eq!(code, 1, "{bad}: {out} {err}");
+        let e: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{bad}: {out} {err}"));
+        assert_eq!(e["error"]["code"], "bad_args", "{bad}: {e}");
+    }
+    let e = bus.call("Volume", "s", &["250"]).unwrap_err();
+    assert!(e.contains("out of range"), "{e}");
+    assert_eq!(bus.call("Volume", "s", &[""]).unwrap(), serde_json::json!([40, false]));
 }

@@ -8,9 +8,11 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{count, fixture, kill, vitrine_bin, HttpServer, Kiosk, Xvfb};
+use common::{count, fixture, kill, vitrine_bin, Answer, HttpServer, Kiosk, PrivateBus, Xvfb};
 
 /// The windows directly under the root that are mapped (a dialog is; GTK's helper
 /// windows are not).
@@ -70,51 +72,10 @@ fn no_toolkit_dialog_opens_and_the_page_loads_once() {
     assert!(kiosk.log.contains("swallowed the shortcut Ctrl+P"), "{}", kiosk.dump());
 }
 
-/// A `dbus-daemon` of the test's own.
-struct PrivateBus {
-    address: String,
-    pid: u32,
-}
-
-impl PrivateBus {
-    fn start() -> PrivateBus {
-        let out = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", fixture("dbus-bus/session.conf").display()))
-            .args(["--print-address=1", "--print-pid=1", "--fork"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon is installed (package dbus-daemon)");
-        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let address = lines.next().expect("address").trim().to_string();
-        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
-        PrivateBus { address, pid }
-    }
-
-    fn ctl(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(vitrine_bin())
-            .arg("ctl")
-            .args(args)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .output()
-            .expect("run vitrine ctl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-        (out.status.code().unwrap_or(-1), text)
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
-    }
-}
-
 #[test]
 fn zoom_from_configuration_ipc_and_ctl_changes_the_layout_width() {
-    let bus = PrivateBus::start();
-    let kiosk =
-        Kiosk::start_with("lockdown/zoom", &[("DBUS_SESSION_BUS_ADDRESS", &bus.address), ("NO_AT_BRIDGE", "1")]);
+    let bus = PrivateBus::session();
+    let kiosk = Kiosk::start_with("lockdown/zoom", &bus.env());
     kiosk.wait_ready();
     // The screen is 1920 wide: zoom 2 from vitrine.toml lays the page out in 960.
     kiosk.result("width=960");
@@ -123,8 +84,8 @@ fn zoom_from_configuration_ipc_and_ctl_changes_the_layout_width() {
     assert_eq!(kiosk.result("half"), "ok");
     kiosk.result("width=3840");
 
-    let (code, out) = bus.ctl(&["zoom", "main", "1.25"]);
-    assert_eq!(code, 0, "{out}");
+    let (code, out, err) = bus.ctl(&["zoom", "main", "1.25"]);
+    assert_eq!(code, 0, "{out}{err}");
     kiosk.result("width=1536");
     // A crash and its reload keep the zoom (the page zooms itself to 0.5 again on load).
     let pid = common::web_pid(&kiosk.log, "main").expect("main's web process");
@@ -135,12 +96,12 @@ fn zoom_from_configuration_ipc_and_ctl_changes_the_layout_width() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(count(&kiosk.log, "RESULT width=1536 yes"), 2, "the zoom was lost in the crash:\n{}", kiosk.dump());
-    let (code, out) = bus.ctl(&["zoom", "main", "0"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("zoom factor"), "{out}");
-    let (code, out) = bus.ctl(&["zoom", "ghost", "1"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("no surface labelled 'ghost'"), "{out}");
+    let (code, _, err) = bus.ctl(&["zoom", "main", "0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("zoom factor"), "{err}");
+    let (code, _, err) = bus.ctl(&["zoom", "ghost", "1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no surface labelled 'ghost'"), "{err}");
 }
 
 /// A configuration folder naming two loopback origins, only the first granted.
@@ -399,39 +360,26 @@ fn silent_print_goes_to_the_configured_printer_without_a_window() {
 
 /// A loopback server whose page needs HTTP Basic authentication as `kiosk` / `s3cret`.
 /// Returns its port and a counter of the requests it refused.
-fn login_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::BufRead;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let port = listener.local_addr().expect("local addr").port();
-    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&refused);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone stream"));
-            let mut authorized = false;
-            let mut line = String::new();
-            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
-                // "kiosk:s3cret" in base64.
-                authorized |= line.trim().eq_ignore_ascii_case("authorization: Basic a2lvc2s6czNjcmV0");
-                line.clear();
-            }
-            let reply = if authorized {
-                let body = "<!doctype html><script>console.log('RESULT logged-in yes')</script>";
-                format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
-            } else {
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let body = "<!doctype html><script>console.log('RESULT login-body shown')</script>";
-                format!(
-                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"board\"\r\nContent-Type: text/html\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            };
-            let _ = stream.write_all(reply.as_bytes());
-        }
+fn login_server() -> (u16, Arc<AtomicUsize>) {
+    let refused = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&refused);
+    let server = HttpServer::handle(move |req| {
+        // "kiosk:s3cret" in base64.
+        let authorized =
+            req.head.lines().any(|l| l.trim().eq_ignore_ascii_case("authorization: Basic a2lvc2s6czNjcmV0"));
+        let (status, headers, body) = if authorized {
+            ("200 OK", "", "<!doctype html><script>console.log('RESULT logged-in yes')</script>")
+        } else {
+            counter.fetch_add(1, Ordering::SeqCst);
+            (
+                "401 Unauthorized",
+                "WWW-Authenticate: Basic realm=\"board\"\r\n",
+                "<!doctype html><script>console.log('RESULT login-body shown')</script>",
+            )
+        };
+        Answer { status, content_type: "text/html", headers: headers.into(), body: body.into() }
     });
-    (port, refused)
+    (server.port, refused)
 }
 
 fn auth_config(dir: &Path, port: u16, with_auth: bool) {

@@ -10,61 +10,24 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{count, fixture, kill, vitrine_bin, Kiosk};
+use common::{count, kill, vitrine_bin, wait_until, Kiosk, PrivateBus};
 use serde_json::Value;
 
 const USER: &str = "kiosk";
 const PASSWORD: &str = "s3cret-for-tests";
 
-struct PrivateBus {
-    address: String,
-    pid: u32,
-}
-
 impl PrivateBus {
-    fn start() -> PrivateBus {
-        let out = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", fixture("dbus-bus/session.conf").display()))
-            .args(["--print-address=1", "--print-pid=1", "--fork"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon is installed (package dbus-daemon)");
-        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let address = lines.next().expect("address").trim().to_string();
-        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
-        PrivateBus { address, pid }
-    }
-
-    /// `vitrine ctl --json ARGS`: (exit code, stdout).
-    fn ctl(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(vitrine_bin())
-            .args(["ctl", "--json"])
-            .args(args)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .output()
-            .expect("run vitrine ctl");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
     fn status(&self) -> Value {
-        let (code, out) = self.ctl(&["status"]);
+        let (code, out, _) = self.ctl(&["--json", "status"]);
         assert_eq!(code, 0, "vitrine ctl status: {out}");
         serde_json::from_str(&out).expect("status JSON")
     }
 
     fn kiosk(&self) -> Kiosk {
-        let kiosk = Kiosk::start_with("dbus", &[("DBUS_SESSION_BUS_ADDRESS", &self.address), ("NO_AT_BRIDGE", "1")]);
+        let kiosk = Kiosk::start_with("dbus", &self.env());
         kiosk.wait_ready();
         kiosk.result("main-listening");
         kiosk
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
     }
 }
 
@@ -368,19 +331,6 @@ impl Bridge {
     }
 }
 
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 const WITHIN: Duration = Duration::from_secs(15);
 
 fn machine_id() -> String {
@@ -406,7 +356,7 @@ fn visible(bus: &PrivateBus, label: &str) -> bool {
 
 #[test]
 fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
-    let bus = PrivateBus::start();
+    let bus = PrivateBus::session();
     let kiosk = bus.kiosk();
     let broker = Broker::start();
     let id = fixture_device_id();
@@ -498,13 +448,58 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(refused.is_some(), "hiding main was not refused: {:?}", results.all());
     assert!(visible(&bus, "main"));
 
-    // Events to the pages: what the capabilities allow D-Bus callers arrives; the rest is refused.
-    broker.publish(&format!("{base}/event/from-dbus"), r#"{"n":7}"#, false);
+    // Events both ways, as the principal `mqtt`. In: what its capabilities let it emit
+    // reaches the page, from "mqtt".
+    let emitted = broker.watch(&format!("{base}/emitted/#"));
+    let sent = Instant::now();
+    broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":7}"#, false);
     assert!(
-        kiosk.log.wait_for(r#"RESULT main-got {"n":7} from dbus"#, WITHIN).is_some(),
-        "the event did not reach the page:\n{}",
+        kiosk.log.wait_for(r#"RESULT main-got-mqtt {"n":7} from mqtt"#, WITHIN).is_some(),
+        "the event did not reach the page as mqtt:\n{}",
         kiosk.dump()
     );
+    let done = results.wait(|l| l.contains("event/from-mqtt") && l.contains("\"ok\":true"), WITHIN);
+    assert!(done.is_some(), "from-mqtt: {:?}", results.all());
+    // Out: the page answers with kept-local (the bridge may not hear it), then to-mqtt
+    // (it may): only to-mqtt is published, in the shape pages receive.
+    let out_topic = format!("{base}/emitted/to-mqtt ");
+    let out = emitted.wait(|l| l.starts_with(&out_topic), WITHIN);
+    let out =
+        out.unwrap_or_else(|| panic!("to-mqtt not published: {:?}\n{}", emitted.all(), bridge.log.all().join("\n")));
+    eprintln!("MQTT event round trip: {} ms, {} bytes out", sent.elapsed().as_millis(), out.len() - out_topic.len());
+    let body: Value = serde_json::from_str(&out[out_topic.len()..]).expect("JSON");
+    assert_eq!(body, serde_json::json!({"event": "to-mqtt", "payload": {"echo": {"n": 7}}, "source": "main"}));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(emitted.all().len(), 1, "only to-mqtt leaves: {:?}", emitted.all());
+    // An answer over 64 KiB is not published, and costs the bridge nothing: the next comes.
+    broker.publish(&format!("{base}/event/from-mqtt"), r#"{"big":70000}"#, false);
+    let dropped =
+        bridge.log.wait(|l| l.contains("event 'to-mqtt' from main is 70") && l.contains("not published"), WITHIN);
+    assert!(dropped.is_some(), "{}", bridge.log.all().join("\n"));
+    broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":9}"#, false);
+    assert!(emitted.wait(|l| l.starts_with(&out_topic) && l.contains(r#"{"n":9}"#), WITHIN).is_some());
+    assert_eq!(emitted.all().len(), 2, "{:?}", emitted.all());
+    // A message over the bridge's 64 KiB limit for what it receives costs it the
+    // connection (MQTT 3.1.1 cannot tell the broker the limit): it reconnects and carries on.
+    let big = format!("{{\"pad\":\"{}\"}}", "y".repeat(70_000));
+    broker.publish(&format!("{base}/event/from-mqtt"), &big, false);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(bridge.running(), "{}", bridge.log.all().join("\n"));
+    assert!(
+        wait_until(WITHIN, || {
+            broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":10}"#, false);
+            emitted.wait(|l| l.contains(r#"{"n":10}"#), Duration::from_secs(2)).is_some()
+        }),
+        "no event after an oversized one:\n{}",
+        bridge.log.all().join("\n")
+    );
+    assert!(bridge.log.count("payload size limit exceeded") >= 1, "{}", bridge.log.all().join("\n"));
+    // The D-Bus callers' event is not MQTT's: refused, reported and logged.
+    broker.publish(&format!("{base}/event/from-dbus"), r#"{"n":8}"#, false);
+    let refused = results.wait(|l| l.contains("event/from-dbus") && l.contains("\"ok\":false"), WITHIN);
+    assert!(refused.is_some_and(|l| l.contains("not_allowed")), "from-dbus: {:?}", results.all());
+    assert!(bridge.log.wait(|l| l.contains("event/from-dbus") && l.contains("refused"), WITHIN).is_some());
+    assert!(!kiosk.log.contains(r#"main-got {"n":8}"#), "MQTT emitted as dbus:\n{}", kiosk.dump());
     broker.publish(&format!("{base}/event/secret"), "{}", false);
     let refused = results.wait(|l| l.contains("event/secret") && l.contains("\"ok\":false"), WITHIN);
     assert!(refused.is_some_and(|l| l.contains("not_allowed")), "secret: {:?}", results.all());
@@ -529,6 +524,12 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     });
     let png = png.expect("a screenshot");
     assert_eq!(vitrine::dbus::client::png_size(&png), Some((1920, 1080)), "{} bytes", png.len());
+    let discovery = broker.retained(&config_topic).map_or(0, |d| d.len());
+    eprintln!(
+        "sizes: discovery {discovery} bytes, state {} bytes, screenshot {} bytes",
+        broker.retained_text(&state_topic).len(),
+        png.len()
+    );
 
     // Home Assistant's birth message brings the discovery back (here after it was cleared).
     broker.publish(&config_topic, "", true);
@@ -543,14 +544,14 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(bridge.running());
     kill(bridge.pid(), "KILL");
     assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "offline"), "no offline will");
-    let (code, pong) = bus.ctl(&["ping"]);
+    let (code, pong, _) = bus.ctl(&["ping"]);
     assert_eq!(code, 0, "the kiosk still answers: {pong}");
     assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
 }
 
 #[test]
 fn over_mqtt_5_broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notices() {
-    let bus = PrivateBus::start();
+    let bus = PrivateBus::session();
     let kiosk = bus.kiosk();
     let mut broker = Broker::start();
     let id = fixture_device_id();
@@ -606,12 +607,22 @@ fn over_mqtt_5_broker_and_kiosk_restarts_are_followed_and_the_kiosk_never_notice
     let kiosk = bus.kiosk();
     assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "online"), "kiosk back, not online");
     assert_eq!(bus.ctl(&["ping"]).0, 0);
+    // Page events follow the new kiosk, whose connection has another unique name.
+    let emitted = broker.watch(&format!("{base}/emitted/#"));
+    assert!(
+        wait_until(WITHIN, || {
+            broker.publish(&format!("{base}/event/from-mqtt"), r#"{"n":11}"#, false);
+            emitted.wait(|l| l.contains(r#"{"echo":{"n":11}}"#), Duration::from_secs(2)).is_some()
+        }),
+        "no page event from the restarted kiosk:\n{}",
+        bridge.log.all().join("\n")
+    );
     drop(kiosk);
 }
 
 #[test]
 fn tls_with_a_client_certificate_and_only_with_the_right_ca() {
-    let bus = PrivateBus::start();
+    let bus = PrivateBus::session();
     let _kiosk = bus.kiosk();
     let broker = Broker::start_tls();
     let id = fixture_device_id();

@@ -4,111 +4,24 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{count, fixture, kill, vitrine_bin, Kiosk};
+use common::{count, fixture, wait_until, HttpServer, Kiosk, PrivateBus};
 
 // ---- helpers -------------------------------------------------------------------------
 
-/// A `dbus-daemon` of the test's own, stopped when dropped.
-struct PrivateBus {
-    address: String,
-    pid: u32,
+/// A loopback server for `routes` (path, body: HTML for `.html`, JSON otherwise), cacheable
+/// so that the HTTP cache has something to keep.
+fn serve(routes: Vec<(&'static str, String)>) -> HttpServer {
+    let typed = |(path, body): (&'static str, String)| {
+        (path, if path.ends_with(".html") { "text/html" } else { "application/json" }, body)
+    };
+    HttpServer::cacheable(routes.into_iter().map(typed).collect())
 }
 
-impl PrivateBus {
-    fn start() -> PrivateBus {
-        let out = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", fixture("dbus-bus/session.conf").display()))
-            .args(["--print-address=1", "--print-pid=1", "--fork"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon is installed");
-        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let address = lines.next().expect("address").trim().to_string();
-        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
-        PrivateBus { address, pid }
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
-    }
-}
-
-/// A loopback HTTP server that answers fixed routes (cacheable for an hour; `{port}` in a
-/// body is its own port) and keeps every request's head, so a test can see what came
-/// through a proxy.
-struct Server {
-    port: u16,
-    heads: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(routes: Vec<(&'static str, String)>) -> Server {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().expect("addr").port();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&heads);
-        let routes = Arc::new(routes);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let (seen, routes) = (Arc::clone(&seen), Arc::clone(&routes));
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                    let mut head = String::new();
-                    let mut line = String::new();
-                    while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
-                        head.push_str(&line);
-                        line.clear();
-                    }
-                    let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-                    // Through a proxy the target is absolute: keep only the path.
-                    let path = target.find("://").map_or(target.as_str(), |i| {
-                        let rest = &target[i + 3..];
-                        rest.find('/').map_or("/", |j| &rest[j..])
-                    });
-                    let body =
-                        routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.replace("{port}", &port.to_string()));
-                    seen.lock().expect("lock").push(head.clone());
-                    let (status, body) = match body {
-                        Some(b) => ("200 OK", b),
-                        None => ("404 Not Found", "not found".to_string()),
-                    };
-                    let ctype = if path.ends_with(".html") { "text/html" } else { "application/json" };
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nCache-Control: max-age=3600\r\n\
-                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                });
-            }
-        });
-        Server { port, heads }
-    }
-
-    fn heads_for(&self, path: &str) -> Vec<String> {
-        let needle = format!("{path} HTTP/1.");
-        self.heads
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|h| h.lines().next().is_some_and(|l| l.contains(&needle)))
-            .cloned()
-            .collect()
-    }
-}
-
-/// A copy of the webdata fixture with `extra` appended to its vitrine.toml.
 fn config_with(extra: &str) -> tempfile::TempDir {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).expect("mkdir");
@@ -146,17 +59,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
 }
 
 /// A child process ended when dropped.
@@ -209,8 +111,8 @@ const STORE_PAGE: &str = r##"<!doctype html><html><body><p>store</p><script>
 
 #[test]
 fn cookies_and_site_data_survive_a_restart_in_the_state_dir_and_web_clear_removes_them() {
-    let bus = PrivateBus::start();
-    let server = Server::start(vec![("/board.html", STORE_PAGE.to_string())]);
+    let bus = PrivateBus::session();
+    let server = serve(vec![("/board.html", STORE_PAGE.to_string())]);
     let (state, cache, home) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let url = format!("http://127.0.0.1:{}/board.html", server.port);
@@ -270,23 +172,13 @@ fn cookies_and_site_data_survive_a_restart_in_the_state_dir_and_web_clear_remove
             .count()
     };
     assert_eq!(records(), 0, "web.clear cache left HTTP cache records: {:?}", walk(cache.path()));
-    let out = Command::new(vitrine_bin())
-        .args(["ctl", "--config"])
-        .arg(fixture("webdata"))
-        .args(["web", "clear", "all"])
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .output()
-        .expect("vitrine ctl");
-    assert!(out.status.success(), "vitrine ctl web clear all: {out:?}\nlog:\n{}", kiosk.dump());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("web data cleared: all"), "{out:?}");
-    let bad = Command::new(vitrine_bin())
-        .args(["ctl", "--config"])
-        .arg(fixture("webdata"))
-        .args(["web", "clear", "nothing"])
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .output()
-        .expect("vitrine ctl");
-    assert_eq!(bad.status.code(), Some(2), "a bad argument is a usage error: {bad:?}");
+    let config = fixture("webdata");
+    let config = config.to_str().expect("UTF-8 path");
+    let (code, out, err) = bus.ctl(&["--config", config, "web", "clear", "all"]);
+    assert_eq!(code, 0, "vitrine ctl web clear all: {out}{err}\nlog:\n{}", kiosk.dump());
+    assert!(out.contains("web data cleared: all"), "{out}{err}");
+    let (code, out, err) = bus.ctl(&["--config", config, "web", "clear", "nothing"]);
+    assert_eq!(code, 2, "a bad argument is a usage error: {out}{err}");
     stop(kiosk);
 
     // Third start: gone.
@@ -502,9 +394,9 @@ fn the_page_and_http_fetch_go_through_the_configured_proxy() {
         "tinyproxy does not listen"
     );
 
-    let api_port_probe = Server::start(vec![("/api", "{\"ok\":true}".to_string())]);
+    let api_port_probe = serve(vec![("/api", "{\"ok\":true}".to_string())]);
     // Reached as "localhost", which is in no_proxy: straight, for the page and the core.
-    let direct = Server::start(vec![("/direct-api", "{\"ok\":true}".to_string())]);
+    let direct = serve(vec![("/direct-api", "{\"ok\":true}".to_string())]);
     let page = format!(
         r#"<!doctype html><html><body><p>proxy</p><img src="http://localhost:{direct}/direct.png"><script>
 console.log("RESULT page loaded");
@@ -518,7 +410,7 @@ console.log("RESULT page loaded");
         api = api_port_probe.port,
         direct = direct.port,
     );
-    let server = Server::start(vec![("/board.html", page)]);
+    let server = serve(vec![("/board.html", page)]);
     let config =
         config_with(&format!("[network]\nproxy = \"http://127.0.0.1:{proxy_port}\"\nno_proxy = [\"localhost\"]\n"));
     let url = format!("http://127.0.0.1:{}/board.html", server.port);
@@ -563,7 +455,7 @@ console.log("RESULT page loaded");
 /// A board on 127.0.0.1 embeds a frame from localhost that sets a cookie, then opens a
 /// localhost page, which reports the cookies it has.
 fn cookie_in_a_frame_of_another_site(extra: &str) -> String {
-    let server = Server::start(vec![
+    let server = serve(vec![
         (
             "/top.html",
             r#"<!doctype html><body><iframe src="http://localhost:{port}/frame.html"></iframe><script>

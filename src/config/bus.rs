@@ -27,6 +27,10 @@
 //! (so `"*"` includes it). It is checked for `Emit` only; the other control methods are
 //! guarded by the bus itself (same user on the session bus, the policy file on the
 //! system bus).
+//!
+//! The MQTT bridge (`vitrine mqtt`) is another: [`MQTT_PRINCIPAL`] (`"mqtt"`). Its
+//! `event:allow-emit` scopes are the events MQTT may send to the pages; its
+//! `event:allow-listen` scopes are the events that leave the kiosk for the broker.
 
 use std::collections::BTreeSet;
 
@@ -38,6 +42,19 @@ pub const DEFAULT_BUS_NAME: &str = "org.vitrine.Vitrine1";
 /// The label D-Bus callers have in `capabilities/*.json` (`"windows": ["dbus"]`). No
 /// surface may take it.
 pub const DBUS_PRINCIPAL: &str = "dbus";
+
+/// The label of the MQTT bridge in `capabilities/*.json` (`"windows": ["mqtt"]`): what it
+/// may emit to the pages, and which events it hears (and publishes). No surface may take it.
+pub const MQTT_PRINCIPAL: &str = "mqtt";
+
+/// The callers that are not surfaces, in the order their capabilities are resolved.
+pub const PRINCIPALS: [&str; 2] = [DBUS_PRINCIPAL, MQTT_PRINCIPAL];
+
+/// The page URL a principal's calls carry: a local one, so that capabilities for local
+/// pages apply to it.
+pub fn principal_url(principal: &str) -> String {
+    format!("app://localhost/__vitrine/{principal}")
+}
 
 /// Longest event name accepted (as `ipc::events::MAX_EVENT_NAME`; this module must stay
 /// free of `crate::` paths).
@@ -367,6 +384,14 @@ mod tests {
         assert!(errors[0].starts_with("windows[0]: 'ghost' matches no surface (surfaces: main)"), "{errors:?}");
         let errors = folder("", "dbus", r#"["dbus"]"#).expect_err("reserved");
         assert!(errors.iter().any(|e| e.starts_with("main.label: 'dbus' is reserved")), "{errors:?}");
+    }
+
+    #[test]
+    fn the_mqtt_principal_is_a_window_and_a_reserved_label() {
+        assert!(folder("", "main", r#"["mqtt"]"#).is_ok(), "'mqtt' names the MQTT bridge");
+        assert!(folder("", "main", r#"["mq*"]"#).is_ok());
+        let errors = folder("", "mqtt", r#"["main"]"#).expect_err("reserved");
+        assert!(errors.iter().any(|e| e.starts_with("main.label: 'mqtt' is reserved")), "{errors:?}");
     }
 
     #[test]

@@ -28,7 +28,7 @@
 //!
 //! `[recovery]` and `[kiosk]` are described in `config::policy`, `[network]` and `[web]` in
 //! `config::network`, `[dbus]` and `[tray]`
-//! in `config::bus`.
+//! in `config::bus`, `[keyboard]` in `config::keyboard`.
 //!
 //! The raw TOML shapes reject unknown keys; [`Manifest::parse`] turns them into the
 //! validated, normalized form that is embedded in the binary.
@@ -38,8 +38,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::bus::{Dbus, RawTray, Tray, TrayContext, DBUS_PRINCIPAL};
+use super::bus::{Dbus, RawTray, Tray, TrayContext, PRINCIPALS};
 use super::error::{line_col, ConfigError, ConfigErrors};
+use super::keyboard::{Keyboard, RawKeyboard};
 use super::lockdown::{Auth, FileChooser, Grant, Lockdown, Position, Print, Printer, SurfaceLockdown, Zoom};
 use super::network::{Network, Web};
 use super::os::Http;
@@ -75,6 +76,8 @@ pub struct Manifest {
     pub network: Network,
     /// `[web]`: the web data the surfaces keep.
     pub web: Web,
+    /// `[keyboard]`: the built-in on-screen keyboard, if any.
+    pub keyboard: Option<Keyboard>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -281,6 +284,8 @@ impl Manifest {
             _ => None,
         };
 
+        let keyboard = raw.keyboard.and_then(|k| k.resolve(&labels, &mut err));
+
         match main {
             Some(main) if errors.is_empty() => {
                 let (recovery, kiosk, dbus) = (raw.recovery, raw.kiosk, raw.dbus);
@@ -299,6 +304,7 @@ impl Manifest {
                     lockdown,
                     network: raw.network,
                     web: raw.web,
+                    keyboard,
                 })
             }
             _ => Err((errors, labels)),
@@ -343,6 +349,7 @@ struct RawManifest {
     #[serde(default)]
     auth: Vec<Auth>,
     print: Option<Printer>,
+    keyboard: Option<RawKeyboard>,
 }
 
 #[derive(Deserialize)]
@@ -383,13 +390,13 @@ struct RawSurface {
 
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum RawLength {
+pub(super) enum RawLength {
     Px(i64),
     Text(String),
 }
 
 impl RawLength {
-    fn resolve(&self) -> Result<Length, String> {
+    pub(super) fn resolve(&self) -> Result<Length, String> {
         let len = match self {
             RawLength::Px(px) => Length::Px(u32::try_from(*px).map_err(|_| format!("{px} is not a size"))?),
             RawLength::Text(t) => {
@@ -479,8 +486,8 @@ fn check_label(label: &str) -> Result<(), String> {
     {
         return Err(format!("'{label}' must be 1-64 characters of a-z, 0-9, '-' and '_'"));
     }
-    if label == DBUS_PRINCIPAL {
-        return Err(format!("'{label}' is reserved: capabilities name D-Bus callers with it"));
+    if PRINCIPALS.contains(&label) {
+        return Err(format!("'{label}' is reserved: capabilities name D-Bus callers and the MQTT bridge with it"));
     }
     Ok(())
 }

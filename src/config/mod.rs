@@ -12,6 +12,7 @@
 pub mod bus;
 pub mod capability;
 pub mod error;
+pub mod keyboard;
 pub mod lockdown;
 pub mod manifest;
 pub mod network;
@@ -25,9 +26,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use bus::{BusKind, Dbus, Tray, TrayAction, TrayIcon, TrayItem, DBUS_PRINCIPAL};
+pub use bus::principal_url;
+pub use bus::{BusKind, Dbus, Tray, TrayAction, TrayIcon, TrayItem, DBUS_PRINCIPAL, MQTT_PRINCIPAL, PRINCIPALS};
 pub use capability::{Capability, PermissionEntry, Scope};
 pub use error::{ConfigError, ConfigErrors};
+pub use keyboard::{Keyboard, KeyboardMode};
 pub use lockdown::{Lockdown, Permission, SurfaceLockdown};
 pub use manifest::{Anchor, InputMode, Length, Limits, Manifest, Page, SurfaceConfig};
 pub use policy::{Kiosk, Recovery};
@@ -124,15 +127,17 @@ pub fn load_dir(dir: &Path) -> Result<Bundle, ConfigErrors> {
     }
 }
 
-/// Whether `e` says a `windows` glob matches no surface when it matches the D-Bus
-/// callers' principal ([`DBUS_PRINCIPAL`]): such a glob is valid.
+/// Whether `e` says a `windows` glob matches no surface when it matches a principal that
+/// is no surface ([`PRINCIPALS`]: D-Bus callers, the MQTT bridge): such a glob is valid.
 fn principal_only(caps: &[(PathBuf, Capability)], e: &ConfigError) -> bool {
     let index =
         e.place.strip_prefix("windows[").and_then(|r| r.strip_suffix(']')).and_then(|i| i.parse::<usize>().ok());
     let Some(index) = index else { return false };
     let window = caps.iter().find(|(file, _)| *file == e.file).and_then(|(_, c)| c.windows.get(index));
     e.reason.contains("matches no surface")
-        && window.and_then(|w| glob::Pattern::new(w).ok()).is_some_and(|p| p.matches(DBUS_PRINCIPAL))
+        && window
+            .and_then(|w| glob::Pattern::new(w).ok())
+            .is_some_and(|p| PRINCIPALS.iter().any(|principal| p.matches(principal)))
 }
 
 /// The capability files that parse, and the errors of those that do not.

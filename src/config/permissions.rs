@@ -58,6 +58,12 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "window.hide", scope: None, guard: None, summary: "hide an overlay" },
     CommandSpec { name: "window.zoom", scope: None, guard: None, summary: "set a surface's page zoom" },
     CommandSpec {
+        name: "media.volume",
+        scope: None,
+        guard: None,
+        summary: "read or set the kiosk's volume and mute, for every surface",
+    },
+    CommandSpec {
         name: "event.emit",
         scope: Some(ScopeKind::Event),
         guard: None,
@@ -157,6 +163,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         guard: None,
         summary: "clear the surfaces' cookies, HTTP cache or all web data ({what: cookies|cache|all})",
     },
+    CommandSpec {
+        name: "keyboard.show",
+        scope: None,
+        guard: None,
+        summary: "show the on-screen keyboard for the calling surface ({pad?: text|numeric|tel})",
+    },
+    CommandSpec { name: "keyboard.hide", scope: None, guard: None, summary: "hide the on-screen keyboard" },
     CommandSpec {
         name: "event.unlisten",
         scope: None,

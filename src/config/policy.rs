@@ -20,6 +20,7 @@
 //! acceleration = "default" # WebKit's hardware acceleration: "default", "always" or "never"
 //! dmabuf_renderer = true  # false sets WEBKIT_DISABLE_DMABUF_RENDERER=1 before WebKit starts
 //! scale = 2               # device scale for HiDPI panels (GDK_SCALE); 0: the toolkit's choice
+//! autoplay = "muted"      # media starts without a tap only when muted; "allow": with sound too
 //! ```
 //!
 //! The two rendering switches are for boards where WebKitGTK shows a blank window: try
@@ -109,6 +110,8 @@ pub struct Kiosk {
     pub sandbox: bool,
     /// Device scale (`GDK_SCALE`) for HiDPI panels: 1 to 4, or 0 to leave it to GTK.
     pub scale: u32,
+    /// Whether media may start with sound before anyone touched the screen.
+    pub autoplay: Autoplay,
 }
 
 impl Default for Kiosk {
@@ -121,6 +124,7 @@ impl Default for Kiosk {
             dmabuf_renderer: true,
             sandbox: true,
             scale: 0,
+            autoplay: Autoplay::Muted,
         }
     }
 }
@@ -158,6 +162,19 @@ impl Acceleration {
     }
 }
 
+/// `[kiosk] autoplay`: the web views' autoplay policy (WebKit's website policies).
+/// Muted media starts without a gesture either way.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Autoplay {
+    /// Media with sound waits for a tap (`play()` rejects with `NotAllowedError`), as in
+    /// browsers; muted media starts.
+    #[default]
+    Muted,
+    /// Media starts with sound too: signage with a soundtrack and no one to tap.
+    Allow,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +196,14 @@ mod tests {
         assert_eq!((k.acceleration, k.dmabuf_renderer), (Acceleration::Default, true));
         let err = toml::from_str::<Kiosk>("acceleration = \"sometimes\"").unwrap_err().to_string();
         assert!(err.contains("unknown variant `sometimes`") && err.contains("`always`"), "{err}");
+    }
+
+    #[test]
+    fn autoplay_is_muted_unless_allowed() {
+        assert_eq!(toml::from_str::<Kiosk>("").unwrap().autoplay, Autoplay::Muted);
+        assert_eq!(toml::from_str::<Kiosk>("autoplay = \"allow\"").unwrap().autoplay, Autoplay::Allow);
+        let err = toml::from_str::<Kiosk>("autoplay = true").unwrap_err().to_string();
+        assert!(err.contains("autoplay"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! vitrine ctl emit settings-changed '{"volume":3}' --to main
 //! vitrine ctl screenshot main shot.png
 //! vitrine ctl zoom main 1.25
+//! vitrine ctl volume 40         # or mute, unmute; no argument: show it
 //! vitrine ctl web clear cookies|cache|all
 //! ```
 //!
@@ -80,9 +81,24 @@ pub enum CtlCommand {
     Screenshot { label: String, file: PathBuf },
     /// Set a surface's page zoom (0.25 to 5; 1 is the page's own size).
     Zoom { label: String, factor: f64 },
+    /// Show or set the kiosk's volume: 0 to 100, mute or unmute (no argument: show it).
+    Volume { change: Option<String> },
     /// The surfaces' web data.
     #[command(subcommand)]
     Web(WebCommand),
+    /// The on-screen keyboard.
+    #[command(subcommand)]
+    Keyboard(KeyboardCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KeyboardCommand {
+    /// Show it, typing into LABEL (default: the main surface).
+    Show { label: Option<String> },
+    /// Hide it.
+    Hide,
+    /// Where its keys are on the screen, one per line: id x y width height (--json: a list).
+    Keys,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -144,13 +160,22 @@ impl Client {
         Ok(Client { connection, name: name.to_string(), bus })
     }
 
-    /// Calls `method` and decodes its answer.
+    /// Calls `method` of the control interface and decodes its answer.
     pub async fn call<B, R>(&self, method: &str, body: &B) -> Result<R, ClientError>
     where
         B: Serialize + zbus::zvariant::DynamicType,
         R: DeserializeOwned + zbus::zvariant::Type,
     {
-        let call = self.connection.call_method(Some(self.name.as_str()), PATH, Some(INTERFACE), method, body);
+        self.call_on(INTERFACE, method, body).await
+    }
+
+    /// Calls `method` of `interface` (at the control interface's path).
+    pub async fn call_on<B, R>(&self, interface: &str, method: &str, body: &B) -> Result<R, ClientError>
+    where
+        B: Serialize + zbus::zvariant::DynamicType,
+        R: DeserializeOwned + zbus::zvariant::Type,
+    {
+        let call = self.connection.call_method(Some(self.name.as_str()), PATH, Some(interface), method, body);
         let timeout = async {
             async_io::Timer::after(CALL_WITHIN).await;
             Err(zbus::Error::Failure(format!("no answer within {} s", CALL_WITHIN.as_secs())))
@@ -302,6 +327,31 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
                 serde_json::json!({ "file": file, "width": w, "height": h, "bytes": png.len() }),
             );
         }
+        CtlCommand::Keyboard(KeyboardCommand::Show { label }) => {
+            let label = label.clone().unwrap_or_default();
+            client.call::<_, ()>("KeyboardShow", &(&label,)).await?;
+            let shown = if label.is_empty() { "the main surface" } else { label.as_str() };
+            done(format!("keyboard shown for {shown}"), serde_json::json!({ "ok": true }));
+        }
+        CtlCommand::Keyboard(KeyboardCommand::Hide) => {
+            client.call::<_, ()>("KeyboardHide", &()).await?;
+            done("keyboard hidden".into(), serde_json::json!({ "ok": true }));
+        }
+        CtlCommand::Keyboard(KeyboardCommand::Keys) => {
+            let text: String = client.call("Status", &()).await?;
+            let status: Status = serde_json::from_str(&text)
+                .map_err(|e| ClientError::Bus(format!("the kiosk sent a status this ctl cannot read: {e}")))?;
+            let keys = status.keyboard.map(|k| k.keys).unwrap_or_default();
+            let lines: Vec<String> =
+                keys.iter().map(|k| format!("{} {} {} {} {}", k.id, k.x, k.y, k.width, k.height)).collect();
+            done(lines.join("\n"), serde_json::json!(keys));
+        }
+        CtlCommand::Volume { change } => {
+            let change = change.clone().unwrap_or_default();
+            let (level, muted): (i32, bool) = client.call("Volume", &(change,)).await?;
+            let v = crate::volume::Volume { level: u8::try_from(level).ok(), muted };
+            done(v.describe(), serde_json::json!({ "level": v.level, "muted": v.muted }));
+        }
         CtlCommand::Web(WebCommand::Clear { what }) => {
             client.call::<_, ()>("ClearWebData", &(what,)).await?;
             done(format!("web data cleared: {what}"), serde_json::json!({ "ok": true, "cleared": what }));
@@ -356,6 +406,12 @@ fn status_text(s: &Status) -> String {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
+    }
+    if let Some(k) = &s.keyboard {
+        match (&k.surface, k.visible) {
+            (Some(surface), true) => out.push_str(&format!("keyboard: shown for {surface}\n")),
+            _ => out.push_str("keyboard: hidden\n"),
+        }
     }
     let d = &s.decoders;
     let software = if d.software.is_empty() { "none".to_string() } else { d.software.join(", ") };

@@ -13,9 +13,13 @@
 //! | `Zoom` | `s` label, `d` factor (0.25–5) | — (the surface's page zoom) |
 //! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
 //! | `ClearWebData` | `s` what: `cookies`, `cache` or `all` | — (answered once the data is gone) |
+//! | `KeyboardShow` | `s` label ("" = the main surface) | — (the on-screen keyboard types into that surface) |
+//! | `KeyboardHide` | — | — |
+//! | `Volume` | `s` change: `""` (read), `0`–`100`, `mute`, `unmute` | `i` level (-1: each page's own), `b` muted |
 //!
 //! `Emit` runs through the router as the principal `dbus` (see `config::bus`): the same
-//! permission and scope checks as a page's `event.emit`. The others are guarded by the
+//! permission and scope checks as a page's `event.emit`. The MQTT bridge has its own
+//! `Emit` and `Event` signal, as the principal `mqtt`, in [`crate::dbus::mqtt`]. The others are guarded by the
 //! bus: same user on the session bus, `root` and group `vitrine` on the system bus
 //! (`packaging/dbus/org.vitrine.Vitrine1.conf`).
 //!
@@ -34,8 +38,9 @@ use std::path::Path;
 use zbus::message::Header;
 use zbus::object_server::{InterfaceRef, SignalEmitter};
 
-use crate::config::{Dbus, Manifest};
+use crate::config::{Dbus, Manifest, DBUS_PRINCIPAL};
 use crate::control::{ControlError, Op, Relay, Reply, Snapshot};
+use crate::dbus::mqtt::MqttObject;
 use crate::dbus::{Notice, PATH};
 
 /// The errors callers see.
@@ -86,12 +91,26 @@ impl ControlObject {
     }
 }
 
+/// `event.emit` as `principal`: how many surfaces received it.
+pub(super) async fn emit_as(
+    relay: &Relay,
+    principal: &'static str,
+    event: String,
+    payload: String,
+    to: Vec<String>,
+) -> Result<u32, Fault> {
+    match relay.call(Op::Emit { principal, event, payload, to }).await? {
+        Reply::Emitted(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
+        other => Err(unexpected(other)),
+    }
+}
+
 fn unexpected(reply: Reply) -> Fault {
     Fault::Failed(format!("unexpected answer from the shell: {reply:?}"))
 }
 
 /// Who called, for the log.
-fn caller(header: &Header<'_>) -> String {
+pub(super) fn caller(header: &Header<'_>) -> String {
     header.sender().map_or_else(|| "?".to_string(), |s| s.to_string())
 }
 
@@ -141,6 +160,17 @@ impl ControlObject {
         self.call(Op::SetVisible { label, visible: false }).await.map(drop)
     }
 
+    /// Shows the on-screen keyboard for the surface `label` ("" for the main one).
+    async fn keyboard_show(&self, label: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!("D-Bus {}: KeyboardShow '{label}'", caller(&header));
+        self.call(Op::Keyboard { show: Some(label) }).await.map(drop)
+    }
+
+    async fn keyboard_hide(&self, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
+        log::info!("D-Bus {}: KeyboardHide", caller(&header));
+        self.call(Op::Keyboard { show: None }).await.map(drop)
+    }
+
     /// Emits `event` as the principal `dbus`; returns how many surfaces received it.
     #[zbus(out_args("delivered"))]
     async fn emit(
@@ -151,16 +181,26 @@ impl ControlObject {
         #[zbus(header)] header: Header<'_>,
     ) -> Result<u32, Fault> {
         log::info!("D-Bus {}: Emit '{event}' to {target:?}", caller(&header));
-        match self.call(Op::Emit { event, payload: payload_json, to: target }).await? {
-            Reply::Emitted(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
-            other => Err(unexpected(other)),
-        }
+        emit_as(&self.relay, DBUS_PRINCIPAL, event, payload_json, target).await
     }
 
     /// Sets the surface's page zoom (0.25 to 5).
     async fn zoom(&self, label: String, factor: f64, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
         log::info!(surface = label.as_str(); "D-Bus {}: Zoom {factor}", caller(&header));
         self.call(Op::Zoom { label, factor }).await.map(drop)
+    }
+
+    /// Reads or changes the kiosk's volume: `change` is "" (read only), "0" to "100",
+    /// "mute" or "unmute". Answers the level (-1: each page's own) and the mute.
+    #[zbus(out_args("level", "muted"))]
+    async fn volume(&self, change: String, #[zbus(header)] header: Header<'_>) -> Result<(i32, bool), Fault> {
+        if !change.is_empty() {
+            log::info!("D-Bus {}: Volume {change}", caller(&header));
+        }
+        match self.call(Op::Volume { change }).await? {
+            Reply::Volume(v) => Ok((v.level.map_or(-1, i32::from), v.muted)),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// A PNG of what the surface shows.
@@ -279,12 +319,15 @@ pub enum ServeError {
     NameTaken { pid: Option<u32> },
 }
 
-/// Connects, serves [`ControlObject`] at [`PATH`], then claims the name without queueing
-/// (objects first, so that no call arrives before they are there).
-pub async fn serve(cfg: &Dbus, objects: ControlObject) -> Result<zbus::Connection, ServeError> {
+/// Connects, serves [`ControlObject`] and the bridge's [`MqttObject`] at [`PATH`], then
+/// claims the name without queueing (objects first, so that no call arrives before they
+/// are there).
+pub async fn serve(cfg: &Dbus, objects: ControlObject, mqtt: MqttObject) -> Result<zbus::Connection, ServeError> {
     let bus = cfg.bus.as_str();
     let connection = super::connect(cfg.bus).await.map_err(|source| ServeError::Connect { bus, source })?;
-    connection.object_server().at(PATH, objects).await.map_err(|source| ServeError::Serve { bus, source })?;
+    let server = connection.object_server();
+    server.at(PATH, objects).await.map_err(|source| ServeError::Serve { bus, source })?;
+    server.at(PATH, mqtt).await.map_err(|source| ServeError::Serve { bus, source })?;
     let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
     match connection.request_name_with_flags(cfg.name.as_str(), flags).await {
         Ok(_) => Ok(connection),
@@ -303,12 +346,14 @@ pub async fn owner_pid(connection: &zbus::Connection, name: &str) -> Option<u32>
 /// Publishes what the shell sends: property changes and signals.
 pub struct Publisher {
     iface: InterfaceRef<ControlObject>,
+    mqtt: Option<InterfaceRef<MqttObject>>,
 }
 
 impl Publisher {
     pub async fn new(connection: &zbus::Connection) -> Option<Self> {
+        let mqtt = connection.object_server().interface::<_, MqttObject>(PATH).await.ok();
         match connection.object_server().interface::<_, ControlObject>(PATH).await {
-            Ok(iface) => Some(Self { iface }),
+            Ok(iface) => Some(Self { iface, mqtt }),
             Err(e) => {
                 log::error!("the control object is gone: {e}; properties and signals are off");
                 None
@@ -322,6 +367,10 @@ impl Publisher {
             Notice::State(new) => self.update(new).await,
             Notice::Crashed { label, reason } => ControlObject::surface_crashed(emitter, &label, &reason).await,
             Notice::Recovered { label } => ControlObject::surface_recovered(emitter, &label).await,
+            Notice::Event { event, payload, source } => match &self.mqtt {
+                Some(m) => MqttObject::event(m.signal_emitter(), &event, &payload, &source).await,
+                None => Ok(()),
+            },
             Notice::Notify(_) => Ok(()),
         };
         if let Err(e) = sent {

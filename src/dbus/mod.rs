@@ -3,6 +3,8 @@
 //! * [`control`] — `org.vitrine.Vitrine1` at `/org/vitrine/Vitrine1`, on the bus that
 //!   `[dbus] bus` names; the name is requested without queueing, so a second kiosk on
 //!   the same bus and name stops at start-up ([`StartError::AlreadyRunning`]).
+//! * [`mqtt`] — `org.vitrine.Vitrine1.Mqtt` at the same path: the MQTT bridge's events,
+//!   both ways, as the principal `mqtt`.
 //! * [`tray`] — a StatusNotifierItem (ksni) when `[tray]` is configured.
 //! * [`notifications`] — `notification.send` through `org.freedesktop.Notifications`
 //!   (notify-rust), or the built-in toast when no server answers.
@@ -20,6 +22,7 @@
 
 pub mod client;
 pub mod control;
+pub mod mqtt;
 pub mod notifications;
 pub mod tray;
 
@@ -49,6 +52,13 @@ pub enum Notice {
     },
     Recovered {
         label: String,
+    },
+    /// An event the principal `mqtt` hears: signalled for the bridge (`dbus::mqtt`).
+    Event {
+        event: String,
+        /// JSON text.
+        payload: String,
+        source: String,
     },
     /// A notification to show (sent by a page).
     Notify(Box<notifications::Job>),
@@ -96,7 +106,8 @@ pub fn start(manifest: &Manifest, ui: &[UiFile], relay: Relay) -> Result<Option<
         return Ok(None);
     }
     let objects = control::ControlObject::new(manifest, relay.clone());
-    let connection = match async_io::block_on(control::serve(cfg, objects)) {
+    let mqtt = mqtt::MqttObject::new(relay.clone());
+    let connection = match async_io::block_on(control::serve(cfg, objects, mqtt)) {
         Ok(connection) => Some(connection),
         Err(control::ServeError::NameTaken { pid }) => {
             return Err(StartError::AlreadyRunning { name: cfg.name.clone(), bus: cfg.bus, pid });

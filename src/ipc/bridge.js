@@ -207,6 +207,73 @@
       { capture: true, passive: true }
     );
   });
+  // The on-screen keyboard follows editable fields (shell/keyboard.rs): the core hears
+  // only which kind of field has focus, never what it holds. A page can make no more
+  // of this than focusing its own fields does: the core decides what follows.
+  const setTimeoutNative = window.setTimeout.bind(window);
+  const TEXT_TYPES = { text: 1, search: 1, email: 1, url: 1, tel: 1, password: 1, number: 1 };
+  function deepActive() {
+    let el = document.activeElement;
+    for (let depth = 0; el && depth < 32; depth++) {
+      if (el.shadowRoot && el.shadowRoot.activeElement) {
+        el = el.shadowRoot.activeElement;
+        continue;
+      }
+      let inner = null;
+      try {
+        // Same-origin frames only; another origin's frame says nothing.
+        inner = (el.tagName === "IFRAME" || el.tagName === "FRAME") && el.contentDocument ? el.contentDocument.activeElement : null;
+      } catch (_) {}
+      if (!inner || inner === el || inner.tagName === "BODY") break;
+      el = inner;
+    }
+    return el;
+  }
+  function describe(el) {
+    if (!el || el.nodeType !== 1 || el.disabled || el.readOnly) return null;
+    const mode = String(el.getAttribute("inputmode") || "").toLowerCase();
+    const tag = el.tagName;
+    if (tag === "INPUT") {
+      const type = String(el.type || "text").toLowerCase();
+      return TEXT_TYPES[type] ? { type: type, mode: mode, multi: false } : null;
+    }
+    if (tag === "TEXTAREA") return { type: "textarea", mode: mode, multi: true };
+    if (el.isContentEditable) return { type: "contenteditable", mode: mode, multi: true };
+    return null;
+  }
+  let lastField = "null";
+  function reportFocus(force) {
+    let field = null;
+    try {
+      field = describe(deepActive());
+    } catch (_) {}
+    const text = stringify(field);
+    if (text === lastField && !force) return;
+    lastField = text;
+    post('{"kind":"focus","field":' + text + "}");
+  }
+  window.addEventListener("focusin", function () { reportFocus(false); }, true);
+  // Focus moving between two fields passes through "none": look once it has settled.
+  window.addEventListener("focusout", function () { setTimeoutNative(function () { reportFocus(false); }, 0); }, true);
+  window.addEventListener("pointerdown", function (e) {
+    // A tap on the field that already has focus brings a dismissed keyboard back.
+    if (e.isTrusted && lastField !== "null") setTimeoutNative(function () { reportFocus(true); }, 0);
+  }, true);
+  window.addEventListener(
+    "submit",
+    function () {
+      lastField = "submitted";
+      post('{"kind":"focus","field":null}');
+    },
+    true
+  );
+  // The viewport shrank for the keyboard: keep the field in what is left of it.
+  window.addEventListener("resize", function () {
+    try {
+      const el = deepActive();
+      if (describe(el)) el.scrollIntoView({ block: "nearest" });
+    } catch (_) {}
+  });
   window.addEventListener("unhandledrejection", function (e) {
     forward("error", ["unhandled rejection: " + text(e.reason)]);
   });

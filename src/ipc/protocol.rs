@@ -90,6 +90,11 @@ pub enum Inbound {
     Beat,
     /// The person in front of the kiosk touched, clicked or typed.
     Activity,
+    /// The core's bridge: which kind of editable element has focus now, if any (for
+    /// the on-screen keyboard).
+    Focus {
+        field: Option<crate::keyboard::FocusReport>,
+    },
 }
 
 /// A frame that could not be decoded; `id` is set when the frame's call id could still

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Limits, Manifest};
+use crate::config::{principal_url, Limits, Manifest, MQTT_PRINCIPAL};
 use crate::ipc::authority::{Authority, Denied};
 use crate::ipc::call::{
     to_json, Args, Broadcast, CallKey, CallResult, HttpReply, Payload, ReplySink, Respond, Responder, Route,
@@ -69,10 +69,21 @@ pub trait Host {
         let document = self.document(label);
         self.eval(label, script::events(document, std::slice::from_ref(&frame)));
     }
+    /// Hands an event to a principal that listens from outside the kiosk (the MQTT
+    /// bridge); the capabilities have allowed it. `payload` is the event's JSON.
+    fn post_to_principal(&mut self, _principal: &str, _event: &str, _payload: &Value, _source: &str) {}
     /// The page answered a ping.
     fn beat(&mut self, _label: &str) {}
     /// The page saw user input.
     fn activity(&mut self, _label: &str) {}
+    /// A request for the on-screen keyboard from the surface `label`.
+    fn keyboard(&mut self, _label: &str, _request: crate::keyboard::Request) -> Result<(), IpcError> {
+        Err(IpcError::new(ErrorCode::NotFound, "this kiosk has no on-screen keyboard ([keyboard] in vitrine.toml)"))
+    }
+    /// Changes the kiosk's volume (an empty change only reads it).
+    fn volume(&mut self, _change: crate::volume::Change) -> Result<crate::volume::Volume, IpcError> {
+        Err(IpcError::new(ErrorCode::Internal, "no volume here"))
+    }
     /// Sets the surface `label`'s page zoom (a factor already checked).
     fn set_zoom(&mut self, label: &str, _factor: f64) -> Result<(), IpcError> {
         Err(IpcError::new(ErrorCode::Internal, format!("'{label}' cannot be zoomed here")))
@@ -338,6 +349,9 @@ impl Router {
             match frame {
                 Ok(Inbound::Beat) => host.beat(caller.label),
                 Ok(Inbound::Activity) => host.activity(caller.label),
+                Ok(Inbound::Focus { field }) => {
+                    let _ = host.keyboard(caller.label, crate::keyboard::Request::Focus(field));
+                }
                 frame => self.enqueue(host, caller.label, Queued::Frame { url: caller.url.to_string(), frame }),
             }
             return;
@@ -376,6 +390,10 @@ impl Router {
             Inbound::Console { level, message } => log_console(caller.label, level, &message),
             Inbound::Beat => host.beat(caller.label),
             Inbound::Activity => host.activity(caller.label),
+            Inbound::Focus { field } => {
+                // Without a keyboard there is nothing to tell.
+                let _ = host.keyboard(caller.label, crate::keyboard::Request::Focus(field));
+            }
             Inbound::Invoke { id, cmd, binary, args } => {
                 let route = Route::Script { id };
                 let args = match (binary, bytes) {
@@ -771,8 +789,23 @@ pub fn deliver(host: &mut dyn Host, authority: &Authority, events: &EventBus, d:
         host.post_event(&s.label, frame.clone());
         delivered += 1;
     }
+    // Principals that listen from outside (the MQTT bridge) hear what their capabilities
+    // allow, sent to all or to them, never their own events back. Not counted: `delivered`
+    // counts surfaces.
+    for principal in LISTENING_PRINCIPALS {
+        let targeted = d.to.is_none_or(|t| t.iter().any(|l| l == principal));
+        if !targeted || d.source == principal || d.only_if.is_some() {
+            continue;
+        }
+        if authority.check(principal, &principal_url(principal), "event.listen", Some(d.event)).is_ok() {
+            host.post_to_principal(principal, d.event, d.payload, d.source);
+        }
+    }
     delivered
 }
+
+/// The principals events can be delivered to besides surfaces (see [`Host::post_to_principal`]).
+pub const LISTENING_PRINCIPALS: [&str; 1] = [MQTT_PRINCIPAL];
 
 fn log_console(label: &str, level: ConsoleLevel, message: &str) {
     let level = match level {

@@ -45,6 +45,15 @@ impl Topics {
     pub fn result(&self) -> String {
         format!("{}/result", self.base)
     }
+    /// Events to the pages, as the principal `mqtt`: `<base>/event/<name>`.
+    pub fn event_in(&self, event: &str) -> String {
+        format!("{}/event/{event}", self.base)
+    }
+    /// Events from the kiosk that the principal `mqtt` may hear: `<base>/emitted/<name>`
+    /// (apart from `event/`, so that the bridge never hears its own).
+    pub fn event_out(&self, event: &str) -> String {
+        format!("{}/emitted/{event}", self.base)
+    }
     /// `<base>/<what>/set` (url, zoom, overlay/<label>) or `<base>/<what>/press` (buttons).
     pub fn command(&self, what: &str) -> String {
         match what {
@@ -230,6 +239,19 @@ mod tests {
             overlays,
             entities: Entities::default(),
             temperature: true,
+        }
+    }
+
+    #[test]
+    fn every_topic_is_documented_for_plain_mqtt_users() {
+        let doc = include_str!("../../docs/mqtt.md");
+        let t = Topics { base: "<base>".into(), discovery_prefix: "<discovery_prefix>".into() };
+        let mut topics = vec![t.availability(), t.state(), t.screenshot(), t.result(), t.ha_status()];
+        topics.extend([t.event_in("<event>"), t.event_out("<event>")]);
+        topics.extend(["url", "home", "reload", "screenshot", "zoom", "overlay/<label>"].map(|c| t.command(c)));
+        topics.extend([t.device_config("<id>"), t.entity_config("<component>", "<id>", "<object>")]);
+        for topic in topics {
+            assert!(doc.contains(&format!("`{topic}`")), "docs/mqtt.md does not list {topic}");
         }
     }
 

@@ -73,7 +73,7 @@ impl Worker {
         let mut topics = vec![self.topics.ha_status(), format!("{}/+/set", self.topics.base)];
         topics.push(format!("{}/+/press", self.topics.base));
         topics.push(format!("{}/overlay/+/set", self.topics.base));
-        topics.push(format!("{}/event/+", self.topics.base));
+        topics.push(self.topics.event_in("+"));
         for t in topics {
             if let Err(e) = self.mqtt.subscribe(&t) {
                 log::warn!("cannot subscribe to {t}: {e}");
@@ -190,11 +190,12 @@ impl Worker {
                     Err(ClientError::Refused { code: "bad_args".into(), message: format!("'{text}' is not a number") })
                 }
             },
-            // To the pages, as `vitrine ctl emit` does: the capabilities of the principal
-            // `dbus` decide which event may go and who hears it.
+            // To the pages as the principal `mqtt`: its capabilities decide which event may
+            // go, the pages' who hears it.
             other if other.starts_with("event/") => {
                 let event = &other["event/".len()..];
-                let sent: Result<u32, ClientError> = self.call("Emit", &(event, text.as_str(), Vec::<String>::new()));
+                let body = (event, text.as_str(), Vec::<String>::new());
+                let sent: Result<u32, ClientError> = self.kiosk.call_on(crate::dbus::mqtt::INTERFACE, "Emit", &body);
                 sent.map(|n| log::info!("MQTT event '{event}' reached {n} surface(s)"))
             }
             other => match other.strip_prefix("overlay/").and_then(|o| o.strip_suffix("/set")) {
@@ -259,11 +260,20 @@ impl KioskLink {
         B: serde::Serialize + zbus::zvariant::DynamicType,
         R: serde::de::DeserializeOwned + zbus::zvariant::Type,
     {
+        self.call_on(crate::dbus::INTERFACE, method, body)
+    }
+
+    /// `method` of `interface` (the control interface's, or the bridge's own).
+    pub fn call_on<B, R>(&mut self, interface: &str, method: &str, body: &B) -> Result<R, ClientError>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+        R: serde::de::DeserializeOwned + zbus::zvariant::Type,
+    {
         if self.client.is_none() {
             self.client = Some(async_io::block_on(Client::connect(self.bus, &self.name))?);
         }
         let Some(client) = &self.client else { return Err(ClientError::Io("no D-Bus client".into())) };
-        let out = async_io::block_on(client.call(method, body));
+        let out = async_io::block_on(client.call_on(interface, method, body));
         if let Err(ClientError::Bus(_) | ClientError::NoBus { .. }) = &out {
             self.client = None;
         }

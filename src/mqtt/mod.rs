@@ -9,14 +9,17 @@
 //! * [`config`] — the configuration file and the credentials it names.
 //! * [`discovery`] — the device id, the topics and Home Assistant's config payloads.
 //! * [`kiosk`] — the D-Bus side: commands, polled state, screenshots.
+//! * [`events`] — page events out, as the principal `mqtt` hears them.
 //! * [`session`] — the broker connection, MQTT 3.1.1 or 5.
 //!
 //! Threads: this one drives the MQTT connection (rumqttc reconnects on the next poll; we
 //! wait with a growing back-off between failures); "vitrine-mqtt-kiosk" does the D-Bus
-//! calls, so a slow kiosk never holds up the keep-alives.
+//! calls, so a slow kiosk never holds up the keep-alives; "vitrine-mqtt-events" follows
+//! the kiosk's `Event` signal.
 
 pub mod config;
 pub mod discovery;
+pub mod events;
 pub mod kiosk;
 pub mod session;
 
@@ -107,6 +110,8 @@ fn run(cfg: BridgeConfig) -> ExitCode {
     let home = cfg.kiosk.home.clone().unwrap_or_else(|| {
         status.surfaces.iter().find(|s| s.label == surface).map(|s| s.url.clone()).unwrap_or_default()
     });
+    let (events_bus, events_name, events_mqtt, events_topics) =
+        (bus, kiosk.name.clone(), client.clone(), topics.clone());
     let worker = Worker {
         mqtt: client,
         cfg: cfg.clone(),
@@ -123,8 +128,11 @@ fn run(cfg: BridgeConfig) -> ExitCode {
 
     let (jobs, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new().name("vitrine-mqtt-kiosk".into()).spawn(move || worker.run(rx));
-    if let Err(e) = spawned {
-        log::error!("vitrine mqtt: cannot start its thread: {e}");
+    let events = std::thread::Builder::new()
+        .name("vitrine-mqtt-events".into())
+        .spawn(move || events::run(events_bus, events_name, events_mqtt, events_topics));
+    if let Some(e) = spawned.err().or(events.err()) {
+        log::error!("vitrine mqtt: cannot start its threads: {e}");
         return ExitCode::FAILURE;
     }
     let ha_status = topics.ha_status();

@@ -95,8 +95,8 @@ pub fn open(cfg: &BridgeConfig, client_id: &str, will: &str) -> Result<(Publishe
     let keep_alive = Duration::from_secs(cfg.broker.keep_alive_secs);
     let transport = transport(cfg)?;
     let login = login(cfg)?;
-    // Commands are small; screenshots are the big outgoing messages.
-    let outgoing = cfg.screenshot.max_bytes + 64 * 1024;
+    // Commands are small; screenshots and events are the big outgoing messages.
+    let outgoing = cfg.screenshot.max_bytes.max(super::events::MAX_EVENT_BYTES) + 64 * 1024;
     Ok(match cfg.broker.protocol {
         Protocol::V311 => {
             let mut o = rumqttc::MqttOptions::new(client_id, cfg.broker.host.clone(), cfg.port());

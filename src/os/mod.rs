@@ -4,6 +4,7 @@
 pub mod decoders;
 pub mod device;
 pub mod fs;
+pub mod gstreamer;
 pub mod http;
 pub mod thermal;
 

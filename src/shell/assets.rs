@@ -30,6 +30,10 @@ const BUILTIN: &[(&str, &[u8])] = &[
     ("picker.html", include_bytes!("pages/picker.html")),
     ("picker.js", include_bytes!("pages/picker.js")),
     ("picker.css", include_bytes!("pages/picker.css")),
+    // The on-screen keyboard (shell/keyboard.rs), kept with its layouts.
+    ("keyboard.html", include_bytes!("../keyboard/page/keyboard.html")),
+    ("keyboard.js", include_bytes!("../keyboard/page/keyboard.js")),
+    ("keyboard.css", include_bytes!("../keyboard/page/keyboard.css")),
 ];
 
 /// Where the built-in pages live.

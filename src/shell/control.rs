@@ -19,7 +19,7 @@ use tao::event_loop::EventLoopProxy;
 use webkit2gtk::{SnapshotOptions, SnapshotRegion, WebViewExt as _};
 use wry::WebViewExtUnix as _;
 
-use crate::config::{Anchor, InputMode, Length, Manifest, Page, SurfaceConfig, TrayAction, DBUS_PRINCIPAL};
+use crate::config::{principal_url, Anchor, InputMode, Length, Manifest, Page, SurfaceConfig, TrayAction};
 use crate::control::{
     Answer, ControlError, ControlSink, Op, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus, Toast,
 };
@@ -42,9 +42,6 @@ const MAX_REMEMBERED: usize = 64;
 /// Toasts waiting for the toast page (loading, or reloading after a crash); the page
 /// shows four at most, so older ones would only scroll by unseen.
 const MAX_WAITING: usize = 16;
-/// The page URL calls of the D-Bus principal carry (a local one: capabilities for
-/// local pages apply).
-const DBUS_URL: &str = "app://localhost/__vitrine/dbus";
 
 /// Control requests reach the main loop as core events.
 struct ProxySink(Mutex<EventLoopProxy<CoreEvent>>);
@@ -84,7 +81,8 @@ pub struct ControlState {
     /// The surfaces control may act on: the configured ones.
     configured: BTreeSet<String>,
     link: Option<Link>,
-    dbus_token: String,
+    /// The router's token for each principal's calls (`dbus`, `mqtt`).
+    tokens: BTreeMap<&'static str, String>,
     published: Option<Snapshot>,
     counters: BTreeMap<String, (u64, u64)>,
     toast: Option<ToastBox>,
@@ -93,14 +91,19 @@ pub struct ControlState {
 }
 
 impl ControlState {
-    pub(super) fn new(manifest: &Manifest, link: Option<Link>, dbus_token: String, automation: bool) -> Self {
+    pub(super) fn new(
+        manifest: &Manifest,
+        link: Option<Link>,
+        tokens: BTreeMap<&'static str, String>,
+        automation: bool,
+    ) -> Self {
         Self {
             started: Instant::now(),
             name: manifest.name.clone(),
             navigation: manifest.navigation.clone(),
             configured: manifest.surfaces().map(|s| s.label.clone()).collect(),
             link,
-            dbus_token,
+            tokens,
             published: None,
             counters: BTreeMap::new(),
             toast: None,
@@ -190,10 +193,12 @@ impl Shell {
             Op::Navigate { label, url } => reply.send(self.navigate(&label, &url).map(|()| Reply::Done)),
             Op::Reload { label } => reply.send(self.reload(&label).map(|()| Reply::Done)),
             Op::SetVisible { label, visible } => reply.send(self.set_shown(&label, visible).map(|()| Reply::Done)),
-            Op::Emit { event, payload, to } => self.emit_as_dbus(&event, &payload, to, reply),
+            Op::Emit { principal, event, payload, to } => self.emit_as(principal, &event, &payload, to, reply),
             Op::Screenshot { label } => self.screenshot(&label, reply),
             Op::Zoom { label, factor } => reply.send(self.zoom(&label, factor).map(|()| Reply::Done)),
             Op::ClearWebData { what } => self.clear_web_data(&what, reply),
+            Op::Keyboard { show } => reply.send(self.keyboard_control(show).map(|()| Reply::Done)),
+            Op::Volume { change } => reply.send(self.volume(&change)),
             Op::Toast(toast) => {
                 self.show_toast(toast);
                 reply.send(Ok(Reply::Done));
@@ -252,6 +257,7 @@ impl Shell {
                 })
                 .collect(),
             decoders: self.control.decoders.clone(),
+            keyboard: self.keyboard_status(),
         }
     }
 
@@ -281,6 +287,11 @@ impl Shell {
         self.surfaces.set_zoom(label, zoom.factor()).map_err(from_ipc)
     }
 
+    fn volume(&mut self, change: &str) -> Answer {
+        let change = crate::volume::Change::parse(change).map_err(ControlError::BadArgs)?;
+        self.surfaces.volume(change).map(Reply::Volume).map_err(from_ipc)
+    }
+
     fn set_shown(&mut self, label: &str, visible: bool) -> Result<(), ControlError> {
         let s = self.configured(label)?;
         if s.container.is_none() {
@@ -291,8 +302,11 @@ impl Shell {
         self.surfaces.set_visible(label, visible).map_err(from_ipc)
     }
 
-    /// `event.emit` through the router, as the principal `dbus`: the capabilities decide.
-    fn emit_as_dbus(&mut self, event: &str, payload: &str, to: Vec<String>, reply: Responder) {
+    /// `event.emit` through the router, as `principal` (`dbus`, `mqtt`): the capabilities decide.
+    fn emit_as(&mut self, principal: &'static str, event: &str, payload: &str, to: Vec<String>, reply: Responder) {
+        let Some(token) = self.control.tokens.get(principal) else {
+            return reply.send(Err(ControlError::NotAllowed(format!("'{principal}' is no principal"))));
+        };
         let payload: Value = match payload.trim() {
             "" => Value::Null,
             text => match serde_json::from_str(text) {
@@ -310,8 +324,9 @@ impl Shell {
             HttpReply::Answer(result) => reply.send(emitted(result)),
             HttpReply::Settled => reply.send(Err(ControlError::Failed("the answer went elsewhere".into()))),
         });
-        let caller = Caller { label: DBUS_PRINCIPAL, url: DBUS_URL };
-        let call = HttpCall { token: &self.control.dbus_token, cmd: "event.emit", binary: false, id: None, body };
+        let url = principal_url(principal);
+        let caller = Caller { label: principal, url: &url };
+        let call = HttpCall { token, cmd: "event.emit", binary: false, id: None, body };
         self.router.handle_http(&mut self.surfaces, caller, call, respond);
     }
 
@@ -362,6 +377,7 @@ impl Shell {
     /// Sends what changed to the bus thread; called every tick.
     pub(crate) fn publish(&mut self) {
         self.check_toast_page();
+        self.check_keyboard_page();
         let Some(link) = self.control.link.clone() else { return };
         for s in self.surfaces.iter() {
             let label = s.config.label.clone();

@@ -12,9 +12,12 @@ use std::time::Instant;
 use gtk::glib;
 use gtk::prelude::*;
 
+use crate::config::MQTT_PRINCIPAL;
+use crate::dbus::{Link, Notice};
 use crate::ipc::{script, ErrorCode, Host, IpcError, SurfaceInfo};
 use crate::shell::surface::Surface;
 use crate::shell::CURRENT;
+use crate::volume::{Change, Volume};
 
 pub struct Surfaces {
     list: Vec<Surface>,
@@ -23,15 +26,28 @@ pub struct Surfaces {
     flush_scheduled: bool,
     /// The last time a page saw input (for the idle timeout).
     pub last_activity: Instant,
-}
-
-impl Default for Surfaces {
-    fn default() -> Self {
-        Self { list: Vec::new(), queued: BTreeMap::new(), flush_scheduled: false, last_activity: Instant::now() }
-    }
+    /// Requests for the on-screen keyboard, for the shell to take after this call;
+    /// `None` when the kiosk has none.
+    pub keyboard: Option<Vec<(String, crate::keyboard::Request)>>,
+    /// The bus thread, which signals events for the MQTT bridge; `None` without D-Bus.
+    link: Option<Link>,
+    /// The kiosk's volume, on every surface.
+    volume: Volume,
 }
 
 impl Surfaces {
+    pub fn with_link(link: Option<Link>) -> Self {
+        Self {
+            list: Vec::new(),
+            queued: BTreeMap::new(),
+            flush_scheduled: false,
+            last_activity: Instant::now(),
+            keyboard: None,
+            link,
+            volume: Volume::default(),
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Surface> {
         self.list.iter()
     }
@@ -40,7 +56,8 @@ impl Surfaces {
         self.list.iter_mut()
     }
 
-    pub fn push(&mut self, surface: Surface) {
+    pub fn push(&mut self, mut surface: Surface) {
+        crate::shell::volume::install(&mut surface, &self.volume);
         self.list.push(surface);
     }
 
@@ -128,6 +145,18 @@ impl Host for Surfaces {
         }
     }
 
+    fn post_to_principal(&mut self, principal: &str, event: &str, payload: &serde_json::Value, source: &str) {
+        let Some(link) = &self.link else { return };
+        if principal != MQTT_PRINCIPAL {
+            return;
+        }
+        let notice =
+            Notice::Event { event: event.to_string(), payload: payload.to_string(), source: source.to_string() };
+        if link.send(notice).is_err() {
+            log::warn!("event '{event}' not signalled to the MQTT bridge: the bus thread is gone");
+        }
+    }
+
     fn set_zoom(&mut self, label: &str, factor: f64) -> Result<(), IpcError> {
         let Some(s) = self.get(label) else {
             return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{label}'")));
@@ -137,6 +166,18 @@ impl Host for Surfaces {
         s.webview.webview().set_zoom_level(factor);
         log::info!(surface = label; "zoom {factor}");
         Ok(())
+    }
+
+    fn volume(&mut self, change: Change) -> Result<Volume, IpcError> {
+        if change.is_empty() {
+            return Ok(self.volume);
+        }
+        self.volume = self.volume.apply(change);
+        for s in &mut self.list {
+            crate::shell::volume::apply(s, &self.volume);
+        }
+        log::info!(reason = "volume"; "{}", self.volume.describe());
+        Ok(self.volume)
     }
 
     fn document(&self, label: &str) -> u64 {
@@ -151,6 +192,21 @@ impl Host for Surfaces {
 
     fn activity(&mut self, _label: &str) {
         self.last_activity = Instant::now();
+    }
+
+    fn keyboard(&mut self, label: &str, request: crate::keyboard::Request) -> Result<(), IpcError> {
+        let Some(queue) = &mut self.keyboard else {
+            return Err(IpcError::new(
+                ErrorCode::NotFound,
+                "this kiosk has no on-screen keyboard ([keyboard] in vitrine.toml)",
+            ));
+        };
+        // A page flooding reports holds a few at most: only the last one matters.
+        if queue.len() >= 16 {
+            queue.remove(0);
+        }
+        queue.push((label.to_string(), request));
+        Ok(())
     }
 
     fn post_event(&mut self, label: &str, frame: String) {

@@ -13,6 +13,7 @@ mod fetch;
 mod health;
 mod host;
 pub mod inspector;
+mod keyboard;
 mod lockdown;
 mod loopback;
 mod media;
@@ -24,6 +25,7 @@ mod resilience;
 mod sandbox;
 mod screenshot;
 mod surface;
+mod volume;
 pub mod webdata;
 mod window;
 
@@ -213,14 +215,20 @@ pub struct Shell {
     picker: Option<picker::Picker>,
     /// The shared context's web data, for `vitrine ctl web clear`.
     web_data: webdata::Manager,
+    /// The on-screen keyboard, when `[keyboard]` asks for one (see `keyboard.rs`).
+    keyboard: Option<keyboard::Keyboard>,
 }
 
 impl Shell {
     pub fn on_ipc(&mut self, label: &str, url: &str, body: &str) {
-        if self.on_toast_message(label, body) || self.on_picker_message(label, body) {
+        if self.on_toast_message(label, body)
+            || self.on_picker_message(label, body)
+            || self.on_keyboard_message(label, body)
+        {
             return;
         }
         self.router.handle_message(&mut self.surfaces, Caller { label, url }, body);
+        self.keyboard_requests();
     }
 
     pub fn on_fetch(&mut self, label: &str, request: Request<Vec<u8>>, responder: RequestAsyncResponder) {
@@ -253,13 +261,18 @@ impl Shell {
             CoreEvent::Broadcast(b) => {
                 self.router.broadcast(&mut self.surfaces, &b);
             }
-            CoreEvent::Offloaded(o) => self.router.offloaded(&mut self.surfaces, o),
+            CoreEvent::Offloaded(o) => {
+                self.router.offloaded(&mut self.surfaces, o);
+                self.keyboard_requests();
+            }
             CoreEvent::PageLoad { label, stage, url } => self.on_page_load(&label, stage, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
             CoreEvent::Control(request) => self.on_control(request),
             CoreEvent::Quit { signal } => return Some(signal),
         }
+        // Calls answered later (`keyboard.show` by fetch, say) leave requests too.
+        self.keyboard_requests();
         None
     }
 
@@ -281,6 +294,8 @@ impl Shell {
                 // The old page, its listeners and its calls are gone.
                 self.router.surface_reset(label);
                 self.surfaces.forget_queued(label);
+                // So is the field the keyboard typed into.
+                self.keyboard_page_replaced(label);
                 false
             }
             LoadStage::Finished => {
@@ -332,7 +347,12 @@ pub struct Start {
     pub web_dirs: Option<webdata::Dirs>,
     /// `--automation`: a WebDriver session may drive the kiosk.
     pub automation: bool,
+    /// Hears when GStreamer's registry is up to date (`os::gstreamer`).
+    pub media_ready: std::sync::mpsc::Receiver<()>,
 }
+
+/// The longest start-up waits for GStreamer's registry before the pages load anyway.
+const MEDIA_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then. `relay` is
 /// where other threads' control requests arrive; `bus` the D-Bus side, if it runs.
@@ -343,10 +363,10 @@ pub fn run(
     bus: Option<crate::dbus::Bus>,
     start: Start,
 ) -> Result<(), ShellError> {
-    let Start { observer, roots, web_dirs, automation } = start;
+    let Start { observer, roots, web_dirs, automation, media_ready } = start;
     let manifest = bundle.manifest;
-    // D-Bus callers are a principal of their own (config::bus).
-    let labels = manifest.surfaces().map(|s| s.label.as_str()).chain([crate::config::DBUS_PRINCIPAL]);
+    // D-Bus callers and the MQTT bridge are principals of their own (config::bus).
+    let labels = manifest.surfaces().map(|s| s.label.as_str()).chain(crate::config::PRINCIPALS);
     let authority = Authority::new(labels, &bundle.capabilities);
     let media_urls = media::Media::new(roots.clone(), authority.clone());
     let toast = control::wants_toast(&authority, &manifest);
@@ -378,8 +398,12 @@ pub fn run(
     let link = bus.map(|b| b.link);
     let notifier = crate::dbus::notifications::Notifier::new(link.clone(), relay.clone());
     crate::dbus::notifications::register(&mut router, notifier.clone());
-    let dbus_token = new_token()?;
-    router.set_token(crate::config::DBUS_PRINCIPAL, dbus_token.clone());
+    let mut principal_tokens = std::collections::BTreeMap::new();
+    for principal in crate::config::PRINCIPALS {
+        let token = new_token()?;
+        router.set_token(principal, token.clone());
+        principal_tokens.insert(principal, token);
+    }
     if let Some(observer) = observer {
         router.set_observer(observer);
     }
@@ -401,7 +425,7 @@ pub fn run(
 
     let shell = Rc::new(RefCell::new(Shell {
         router,
-        surfaces: Surfaces::default(),
+        surfaces: Surfaces::with_link(link.clone()),
         main_label: manifest.main.label.clone(),
         home_url: manifest.main.page.url(),
         recovery: manifest.recovery.clone(),
@@ -409,9 +433,10 @@ pub fn run(
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         store: store.ok(),
         ready: false,
-        control: control::ControlState::new(&manifest, link, dbus_token, automation),
+        control: control::ControlState::new(&manifest, link, principal_tokens, automation),
         picker: None,
         web_data,
+        keyboard: None,
     }));
     let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
     let lockdown = lockdown::Shared::new(&manifest.lockdown, Rc::downgrade(&shell), proxy.clone());
@@ -430,6 +455,16 @@ pub fn run(
         web_setup: Some(web_setup),
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
+    // Once, before the main loop and the first page: a page that plays at once must
+    // find the registry written, or its web process scans the plugins on its main thread
+    // and the hang detector ends it. Up to date, this is a few ms; a fresh or upgraded
+    // system waits for one scan, in parallel with the window and the bus coming up.
+    let waited = std::time::Instant::now();
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = media_ready.recv_timeout(MEDIA_READY_WITHIN) {
+        let secs = MEDIA_READY_WITHIN.as_secs();
+        log::warn!(reason = "media"; "GStreamer's registry is not ready after {secs} s; loading the pages anyway");
+    }
+    log::debug!(reason = "media"; "waited {} ms for GStreamer's registry", waited.elapsed().as_millis());
     for cfg in manifest.surfaces() {
         // WebKit starts the surface's web process while it is built.
         let before = crate::service::procs::web_processes();
@@ -458,11 +493,15 @@ pub fn run(
         let labels = manifest.surfaces().map(|s| s.label.as_str());
         picker::build(&shell, &mut ctx, Authority::new(labels, &bundle.capabilities), media)?;
     }
+    let keyboard = manifest.keyboard.as_ref().filter(|k| k.mode == crate::config::KeyboardMode::Auto);
+    if let Some(config) = keyboard {
+        keyboard::build(&shell, &mut ctx, config)?;
+    }
     if let (true, Some(main)) = (automation, shell.borrow().surfaces.iter().next()) {
         automation::name_sessions(&main.webview);
     }
     control::attach(&relay, proxy.clone());
-    if !manifest.overlays.is_empty() || toast || picker {
+    if !manifest.overlays.is_empty() || toast || picker || keyboard.is_some() {
         window::repair_partial_redraws(&toplevel.window);
     }
     notify::status("loading pages");

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use webkit2gtk::{SettingsExt, URIResponseExt, UserContentManagerExt, WebResourceExt, WebViewExt};
 
-use crate::config::policy::Acceleration;
+use crate::config::policy::{Acceleration, Autoplay};
 use crate::config::{Anchor, InputMode, Kiosk, Manifest, Recovery, SurfaceConfig};
 use crate::ipc::{bridge_script, Document, Documents};
 use crate::shell::assets::{Assets, SCHEME};
@@ -44,6 +44,8 @@ pub struct Surface {
     pub last_ping: Instant,
     /// Which document may call, and which one the core's scripts name.
     pub documents: Documents,
+    /// The kiosk's volume for documents loaded from now on (`shell::volume`).
+    pub volume_script: Option<webkit2gtk::UserScript>,
 }
 
 impl Surface {
@@ -62,6 +64,7 @@ impl Surface {
             exit_reason: None,
             last_ping: now,
             documents: Documents::default(),
+            volume_script: None,
         }
     }
 }
@@ -103,6 +106,12 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
         .with_transparent(cfg.transparent)
         .with_devtools(cfg!(debug_assertions) || crate::shell::inspector::requested())
         .with_hotkeys_zoom(false)
+        // wry gives the view website policies that let media start with sound; without
+        // them WebKit's own default applies: muted media starts, media with sound waits
+        // for a tap. The policies are a construction property of the view, and the
+        // navigation decisions (which could carry others) are wry's: this is the one
+        // place to choose.
+        .with_autoplay(ctx.manifest.kiosk.autoplay == Autoplay::Allow)
         .with_ipc_handler(ipc_handler(label.clone(), ctx.shell.clone(), ctx.proxy.clone()))
         .with_navigation_handler(navigation_handler(
             label.clone(),
@@ -359,6 +368,8 @@ fn apply_kiosk_policy(webview: &WebView, kiosk: &Kiosk) {
         // A page restored from the back/forward cache would come back with the bridge
         // of a document that has ended, whose token is refused.
         settings.set_enable_page_cache(false);
+        // Muted media always starts by itself (the website policy decides about sound).
+        settings.set_media_playback_requires_user_gesture(false);
     }
     if !kiosk.context_menu {
         native.connect_context_menu(|_, _, _, _| true);

@@ -13,6 +13,15 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod bus;
+mod http;
+
+// Each test file uses some of these; the others would warn in its build.
+#[allow(unused_imports)]
+pub use bus::{ctl_env, PrivateBus};
+#[allow(unused_imports)]
+pub use http::{Answer, HttpServer, Request};
+
 pub const STARTUP: Duration = Duration::from_secs(30);
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -198,6 +207,33 @@ impl LineLog {
     }
 }
 
+/// Puts an up-to-date GStreamer registry where the kiosk (HOME `home`, no
+/// `XDG_CACHE_HOME`) keeps it. The core brings the registry up to date before it loads
+/// its pages (`os::gstreamer`): with every test's fresh HOME that would be a plugin scan
+/// (1–2 s) per kiosk. One registry is made for all tests (`gst-inspect-1.0`, from
+/// scripts/packages/media.txt; without it the kiosks scan) and copied: GStreamer checks
+/// it against the plugins' files, so a copy is as good as the original.
+fn seed_gst_registry(home: &Path) {
+    static WARM: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let warm = WARM.get_or_init(|| {
+        // SAFETY: getuid cannot fail.
+        let path = std::env::temp_dir().join(format!("vitrine-tests-gst-registry-{}.bin", unsafe { libc::getuid() }));
+        let made = Command::new("gst-inspect-1.0")
+            .arg("fakesink")
+            .env("GST_REGISTRY_1_0", &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        made.then_some(path)
+    });
+    if let Some(warm) = warm {
+        let dir = home.join(".cache/gstreamer-1.0");
+        let _ = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::copy(warm, dir.join(format!("registry.{}.bin", std::env::consts::ARCH))));
+    }
+}
+
 /// A running kiosk on its own display.
 pub struct Kiosk {
     pub xvfb: Xvfb,
@@ -230,6 +266,7 @@ impl Kiosk {
                 }
             });
         }
+        seed_gst_registry(dir.path());
         let started = Instant::now();
         // VITRINE_TEST_WRAP runs the binary through a command (e.g. `ip netns exec NS`).
         let wrap: Vec<String> = env
@@ -344,49 +381,17 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// A tiny HTTP/1.1 server on loopback for remote pages: fixed routes, `Connection:
-/// close`, until the test ends.
-pub struct HttpServer {
-    pub port: u16,
-}
-
-impl HttpServer {
-    pub fn start(routes: Vec<(&'static str, &'static str, String)>) -> HttpServer {
-        Self::start_on(0, routes)
-    }
-
-    /// On a given port (0: any free one).
-    pub fn start_on(port: u16, routes: Vec<(&'static str, &'static str, String)>) -> HttpServer {
-        use std::io::Write;
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind loopback");
-        let port = listener.local_addr().expect("local addr").port();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    continue;
-                }
-                // Skip the headers.
-                let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
-                    line.clear();
-                }
-                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let found = routes.iter().find(|(p, _, _)| *p == path);
-                let (status, ctype, body) = match found {
-                    Some((_, ctype, body)) => ("200 OK", *ctype, body.as_str()),
-                    None => ("404 Not Found", "text/plain", "not found"),
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        HttpServer { port }
+/// Calls `f` until it holds or `timeout` has passed (every 50 ms); whether it held.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::ipc::call::{Args, Payload};
 use crate::ipc::events::check_event_name;
 use crate::ipc::protocol::{ErrorCode, IpcError};
-use crate::ipc::router::{deliver, json_args, Ctx, Delivery, Router, SurfaceInfo};
+use crate::ipc::router::{deliver, json_args, Ctx, Delivery, Router, SurfaceInfo, LISTENING_PRINCIPALS};
 
 /// Longest wait `ipc.delay` accepts.
 const MAX_DELAY_MS: u64 = 10_000;
@@ -18,6 +18,13 @@ const MAX_DELAY_MS: u64 = 10_000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyboardArgs {
+    #[serde(default)]
+    pad: Option<crate::keyboard::Pad>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +37,15 @@ struct LabelArgs {
 struct ZoomArgs {
     label: String,
     factor: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VolumeArgs {
+    #[serde(default)]
+    level: Option<u32>,
+    #[serde(default)]
+    muted: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +144,21 @@ pub fn register_builtins(router: &mut Router) {
         }
         ctx.host.set_zoom(&label, zoom.factor())
     });
+    // For the calling surface only: a page cannot open the keyboard over another.
+    router.register("keyboard.show", |ctx, KeyboardArgs { pad }| {
+        ctx.host.keyboard(ctx.caller.label, crate::keyboard::Request::Show(pad))
+    });
+    router.register("keyboard.hide", |ctx, NoArgs {}| {
+        ctx.host.keyboard(ctx.caller.label, crate::keyboard::Request::Hide)
+    });
+    router.register("media.volume", |ctx, VolumeArgs { level, muted }| {
+        let level = match level.map(crate::volume::Change::level) {
+            Some(Ok(change)) => change.level,
+            Some(Err(m)) => return Err(IpcError::new(ErrorCode::BadArgs, m)),
+            None => None,
+        };
+        ctx.host.volume(crate::volume::Change { level, muted })
+    });
     router.register("event.emit", emit);
     router.register("event.listen", |ctx, EventArgs { event }| {
         check_scoped(ctx, "event.listen", &event)?;
@@ -191,7 +222,8 @@ fn emit(ctx: &mut Ctx<'_>, args: EmitArgs) -> Result<Emitted, IpcError> {
         Some(Targets::One(l)) => Some(vec![l]),
         Some(Targets::Many(v)) => Some(v),
     };
-    if let Some(unknown) = to.iter().flatten().find(|l| ctx.manifest.surface(l).is_none()) {
+    let known = |l: &&String| ctx.manifest.surface(l).is_some() || LISTENING_PRINCIPALS.contains(&l.as_str());
+    if let Some(unknown) = to.iter().flatten().find(|l| !known(l)) {
         return Err(IpcError::new(ErrorCode::NotFound, format!("no surface labelled '{unknown}'")));
     }
     let d = Delivery {

@@ -21,6 +21,8 @@ pub mod config;
 pub mod control;
 #[cfg(feature = "kiosk")]
 pub mod dbus;
+#[cfg(feature = "kiosk")]
+pub mod display;
 pub mod ipc;
 pub mod json;
 pub mod keyboard;

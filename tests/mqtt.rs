@@ -390,6 +390,7 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert_eq!(platform("screenshot"), "image");
     assert_eq!(platform("crashes"), "sensor");
     assert_eq!(platform("ready"), "binary_sensor");
+    assert!(components.get(&format!("{id}_keyboard")).is_none(), "no [keyboard] in the fixture, no switch");
 
     // Availability online, retained; the state says what the kiosk shows.
     let availability = format!("{base}/availability");
@@ -409,6 +410,7 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
         up()
     );
     assert!(state["visible"].get("vitrine.toast").is_none(), "the built-in toast is no switch: {state}");
+    assert!(state["keyboard"].is_null(), "{state}");
     assert_eq!(state["visible"]["side"], "ON", "{state}");
     // The kiosk's memory: the core and three web processes are well over 100 MiB.
     assert!(state["memory"].as_u64().is_some_and(|m| m > 100), "{state}");
@@ -546,6 +548,68 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "offline"), "no offline will");
     let (code, pong, _) = bus.ctl(&["ping"]);
     assert_eq!(code, 0, "the kiosk still answers: {pong}");
+    assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
+}
+
+/// `ctl status --json`'s `keyboard` part.
+fn keyboard(bus: &PrivateBus) -> Value {
+    bus.status()["keyboard"].clone()
+}
+
+#[test]
+fn the_keyboard_switch_shows_and_hides_the_on_screen_keyboard() {
+    let bus = PrivateBus::session();
+    let kiosk = Kiosk::start_with("keyboard", &bus.env());
+    kiosk.wait_ready();
+    assert!(wait_until(WITHIN, || keyboard(&bus)["ready"] == true), "keyboard page not ready: {}", keyboard(&bus));
+    let broker = Broker::start();
+    let id = vitrine::mqtt::discovery::device_id(&machine_id(), "keyboard fixture");
+    let base = format!("vitrine/{id}");
+    let results = broker.watch(&format!("{base}/result"));
+    let bridge = Bridge::start(&bus, &broker, "");
+
+    // The kiosk has a [keyboard]: Home Assistant gets a switch reading the state.
+    let config_topic = format!("homeassistant/device/{id}/config");
+    assert!(
+        wait_until(WITHIN, || broker.retained(&config_topic).is_some()),
+        "no discovery; bridge log:\n{}",
+        bridge.log.all().join("\n")
+    );
+    let config = broker.retained_json(&config_topic);
+    let switch = &config["components"][format!("{id}_keyboard")];
+    assert_eq!(switch["platform"], "switch", "{config}");
+    assert_eq!(switch["command_topic"], format!("{base}/keyboard/set"));
+    assert_eq!(switch["state_topic"], format!("{base}/state"));
+    assert_eq!(switch["value_template"], "{{ value_json.keyboard }}");
+    let state_topic = format!("{base}/state");
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["keyboard"] == "OFF"), "hidden at first");
+
+    // ON shows it for kiosk.surface (main), and the state follows.
+    broker.publish(&format!("{base}/keyboard/set"), "ON", false);
+    assert!(
+        wait_until(WITHIN, || keyboard(&bus)["visible"] == true),
+        "not shown: {}\n{}",
+        keyboard(&bus),
+        bridge.log.all().join("\n")
+    );
+    assert_eq!(keyboard(&bus)["surface"], "main");
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["keyboard"] == "ON"), "state not ON");
+    assert!(results.wait(|l| l.contains("keyboard/set") && l.contains("\"ok\":true"), WITHIN).is_some());
+
+    // OFF hides it.
+    broker.publish(&format!("{base}/keyboard/set"), "OFF", false);
+    assert!(wait_until(WITHIN, || keyboard(&bus)["visible"] == false), "not hidden: {}", keyboard(&bus));
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["keyboard"] == "OFF"), "state not OFF");
+
+    // Shown some other way (here ctl; a tapped field alike), the state follows within a poll.
+    assert_eq!(bus.ctl(&["keyboard", "show"]).0, 0);
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["keyboard"] == "ON"), "poll missed it");
+
+    // Anything but ON or OFF is refused, and the keyboard stays as it is.
+    broker.publish(&format!("{base}/keyboard/set"), "maybe", false);
+    let refused = results.wait(|l| l.contains("keyboard/set") && l.contains("bad_args"), WITHIN);
+    assert!(refused.is_some(), "{:?}", results.all());
+    assert_eq!(keyboard(&bus)["visible"], true);
     assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
 }
 

@@ -36,6 +36,7 @@
 //! sensors = true
 //! screenshot = true
 //! zoom = true
+//! keyboard = true                      # only if the kiosk has a [keyboard]
 //!
 //! [screenshot]
 //! interval_secs = 300                   # 0: only on request
@@ -163,11 +164,22 @@ pub struct Entities {
     pub sensors: bool,
     pub screenshot: bool,
     pub zoom: bool,
+    /// The on-screen keyboard's switch, when the kiosk has a keyboard.
+    pub keyboard: bool,
 }
 
 impl Default for Entities {
     fn default() -> Self {
-        Self { url: true, reload: true, home: true, overlays: true, sensors: true, screenshot: true, zoom: true }
+        Self {
+            url: true,
+            reload: true,
+            home: true,
+            overlays: true,
+            sensors: true,
+            screenshot: true,
+            zoom: true,
+            keyboard: true,
+        }
     }
 }
 

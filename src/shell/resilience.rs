@@ -290,6 +290,10 @@ impl Shell {
         if !recovering.is_empty() {
             status.push_str(&format!("; waiting for {}", recovering.join(", ")));
         }
+        // Off on purpose is said, so that nobody reading the status takes it for a fault.
+        if let Some(why) = self.power.try_borrow().ok().filter(|p| !p.is_on()).map(|p| p.off_reason()) {
+            status.push_str(&format!("; screen off on purpose ({why})"));
+        }
         if status != self.timers.status && self.ready {
             notify::status(&status);
             self.timers.status = status;

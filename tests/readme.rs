@@ -19,6 +19,10 @@ use vitrine::ipc::{self, Authority, Broadcast, CallKey, CallResult, ReplySink, R
 
 const HEADER: &str = "| command | permission | arguments | result |";
 
+/// Commands the shell registers with GTK state (the screen's power), which this test
+/// cannot build: their rows are held against the catalog, their arguments are not.
+const SHELL_ONLY: [&str; 5] = ["display.status", "display.on", "display.off", "display.rotate", "display.brightness"];
+
 struct Sink;
 impl ReplySink for Sink {
     fn send(&self, _: CallKey, _: CallResult) {}
@@ -140,13 +144,16 @@ fn the_table_lists_every_command_once_and_nothing_else() {
         let name = code(&row.cells[0]).unwrap_or_else(|| panic!("README:{}: no command in {:?}", row.line, row.cells));
         assert!(seen.insert(name.to_string(), row.line).is_none(), "README:{}: '{name}' listed twice", row.line);
     }
-    let registered: BTreeSet<String> = router().command_names().map(String::from).collect();
+    let registered: BTreeSet<String> = router().command_names().chain(SHELL_ONLY).map(String::from).collect();
     let listed: BTreeSet<String> = seen.keys().cloned().collect();
     assert_eq!(listed, registered, "README command table (left) against the registered commands (right)");
     // A row outside the table (after a blank line, say) does not render as part of it.
     let in_table: BTreeSet<usize> = rows.iter().map(|r| r.line).collect();
     for (i, line) in text.lines().enumerate() {
-        let strays = cells(line).first().and_then(|c| code(c)).is_some_and(|c| listed.contains(c));
+        // A command row: a command, then a permission (config keys share some names).
+        let c = cells(line);
+        let strays = c.first().and_then(|c| code(c)).is_some_and(|c| listed.contains(c))
+            && c.get(1).is_some_and(|p| p.contains(":allow-") || p.starts_with("guarded by"));
         if line.starts_with("| `") && strays {
             assert!(in_table.contains(&(i + 1)), "README:{}: a command row outside the table: {line}", i + 1);
         }
@@ -156,7 +163,7 @@ fn the_table_lists_every_command_once_and_nothing_else() {
 #[test]
 fn every_catalog_command_is_registered_here() {
     let router = router();
-    let registered: BTreeSet<&str> = router.command_names().collect();
+    let registered: BTreeSet<&str> = router.command_names().chain(SHELL_ONLY).collect();
     let catalog: BTreeSet<&str> = COMMANDS.iter().map(|c| c.name).collect();
     assert_eq!(registered, catalog, "registered commands (left) against the catalog (right)");
 }
@@ -184,6 +191,9 @@ fn each_row_gives_the_arguments_the_command_takes() {
     for row in table(&readme()) {
         let name = code(&row.cells[0]).expect("a command");
         let cell = &row.cells[2];
+        if SHELL_ONLY.contains(&name) {
+            continue;
+        }
         let shape = router.arg_shape(name).unwrap_or_else(|| panic!("'{name}' is not registered"));
         match shape {
             ArgShape::Any => assert!(

@@ -31,6 +31,7 @@ mod kiosk;
 #[cfg(feature = "kiosk")]
 pub mod mqtt;
 pub mod os;
+pub mod schedule;
 pub mod service;
 #[cfg(feature = "kiosk")]
 pub mod shell;

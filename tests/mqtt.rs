@@ -128,7 +128,9 @@ impl Broker {
     }
 
     fn up(&mut self) {
-        let child = Command::new("mosquitto")
+        // Debian puts the broker in /usr/sbin, which a normal user's PATH lacks.
+        let broker = if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" };
+        let child = Command::new(broker)
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
             .stdout(Stdio::null())

@@ -419,6 +419,15 @@ pub fn kill(pid: u32, sig: &str) {
 
 // ---- Wayland: headless sway, grim, and a kiosk on it (tests/wayland.rs) --------------
 
+/// Says loudly that `test` does not run here, and why; the caller then returns. With
+/// `VITRINE_REQUIRE_ALL=1` (CI) a skip is a failure: CI must run every test.
+pub fn skip(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+    if std::env::var_os("VITRINE_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{test} was skipped ({why}) and VITRINE_REQUIRE_ALL=1 requires every test to run");
+    }
+}
+
 /// Whether `program` is an executable on `PATH`.
 pub fn installed(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -433,7 +442,7 @@ pub fn installed(program: &str) -> bool {
 /// sway refuses to run as root.
 pub const WAYLAND_USER: u32 = 65534;
 
-fn running_as_root() -> bool {
+pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }

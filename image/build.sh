@@ -82,9 +82,27 @@ for opt in Acquire::Check-Valid-Until Acquire::Check-Date Acquire::http::Proxy A
   [ -n "$value" ] && aptopts+=(--aptopt="$opt \"$value\"")
 done
 
-tree_key="$(printf '%s\n' tree-v1 "$variant" "$debarch" "${packages[@]}" "${mirrors[@]}" "${aptopts[@]}" | sha256sum | cut -c1-16)"
+# The compression of the published image: xz for what is flashed (Raspberry Pi Imager,
+# bmaptool, balenaEtcher all read it); VITRINE_IMAGE_COMPRESS=zst for the boot test,
+# which needs the image but not its smallest file (zstd -T0 takes seconds where xz takes
+# minutes on two cores).
+compress="${VITRINE_IMAGE_COMPRESS:-xz}"
+case "$compress" in
+  xz | zst) ;;
+  *)
+    echo "image: VITRINE_IMAGE_COMPRESS is xz or zst, not '$compress'" >&2
+    exit 2
+    ;;
+esac
+# The Pi's initrd is made once, at the end, from a module list (initramfs/pi-modules):
+# under qemu-user, initramfs-tools' own runs (MODULES=most, once per kernel hook and
+# trigger) spawn a modprobe per module and took most of an hour.
+tree_recipe=()
+[ "$variant" = pi ] && tree_recipe=(initrd-list-v1 "$(cat "$here/initramfs/pi-modules")")
+tree_key="$(printf '%s\n' tree-v1 "$variant" "$debarch" "${packages[@]}" "${mirrors[@]}" "${aptopts[@]}" "${tree_recipe[@]}" | sha256sum | cut -c1-16)"
 image_key="$( (
   echo "$tree_key"
+  echo "$compress"
   sha256sum "$deb" | cut -d' ' -f1
   cd "$here" && find . -type f -print0 | sort -z | xargs -0 sha256sum
 ) | sha256sum | cut -c1-16)"
@@ -96,8 +114,9 @@ exec 8>"$cache/image-$variant.lock"
 flock 8
 
 publish() {
-  cp "$result/$name.img.xz" "$result/$name.img.bmap" "$result/SHA256SUMS" "$result/build.txt" "$outdir/"
-  echo "$outdir/$name.img.xz"
+  rm -f "$outdir/$name.img.xz" "$outdir/$name.img.zst"
+  cp "$result/$name.img.$compress" "$result/$name.img.bmap" "$result/SHA256SUMS" "$result/build.txt" "$outdir/"
+  echo "$outdir/$name.img.$compress"
 }
 if [ -f "$result/SHA256SUMS" ]; then
   log "cached: $result"
@@ -145,7 +164,19 @@ else
   log "mmdebstrap $suite $debarch: ${#packages[@]} packages"
   # force-unsafe-io: no fsync per unpacked file while building (the image is written
   # afterwards); documentation and translations are left out of a kiosk.
-  mmdebstrap --mode=root --variant=minbase --architectures="$debarch" \
+  initrd_hooks=()
+  if [ "$variant" = pi ]; then
+    # update-initramfs is a no-op while the packages go in (diverted; its hook and
+    # trigger run it twice); the customize hook restores it and runs mkinitramfs once,
+    # with a copy of the tree's own configuration set to MODULES=list.
+    initrd_hooks=(
+      --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.vitrine-image --add /usr/sbin/update-initramfs && printf "#!/bin/sh\nexit 0\n" >"$1/usr/sbin/update-initramfs" && chmod 755 "$1/usr/sbin/update-initramfs"'
+      --customize-hook='rm "$1/usr/sbin/update-initramfs" && chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs'
+      --customize-hook="upload $here/initramfs/pi-modules /tmp/vitrine-initrd-modules"
+      --customize-hook='set -e; kver=$(ls "$1/lib/modules" | sort -V | tail -1); conf=/tmp/vitrine-initramfs; chroot "$1" sh -ec "cp -a /etc/initramfs-tools $conf; sed -i s/^MODULES=.*/MODULES=list/ $conf/initramfs.conf; grep -v ^# /tmp/vitrine-initrd-modules >>$conf/modules; mkinitramfs -d $conf -o /boot/initrd.img-$kver $kver; rm -rf $conf /tmp/vitrine-initrd-modules"'
+    )
+  fi
+  mmdebstrap --mode=root --variant=minbase --architectures="$debarch" "${initrd_hooks[@]}" \
     --include="$(
       IFS=,
       echo "${packages[*]}"
@@ -292,7 +323,7 @@ mkfs.vfat -F 32 -n VITRINE -i "${idhex:24:8}" -C "$work/boot.fat" $((boot_size /
 mcopy -s -i "$work/boot.fat" "$bootdir/"* ::/
 # mke2fs -d copies the tree with owners, modes, links and xattrs; sparse output.
 mke2fs -q -t ext4 -L vitrine-root -U "$(uuid "${idhex:20:8}0003")" -E root_owner=0:0 \
-  -d "$root" "$work/root.ext4" "${root_mb}M"
+  -d "$root" "$work/root.ext4" "${root_mb}M" >&2
 dd if="$work/boot.fat" of="$img" bs=1M seek=$((boot_start / MiB)) conv=notrunc,sparse status=none
 dd if="$work/root.ext4" of="$img" bs=1M seek=$((root_start / MiB)) conv=notrunc,sparse status=none
 umount "$root"
@@ -300,25 +331,29 @@ umount "$root"
 bmaptool create -o "$work/$name.img.bmap" "$img" >&2
 # -1: most of the gain of -6 in a fraction of the time (the image is mostly packages,
 # already compressed).
-xz -T0 -1 -k "$img"
+tc=$(now)
+if [ "$compress" = xz ]; then xz -T0 -1 -k "$img"; else zstd -q -T0 -3 "$img" -o "$img.zst"; fi
+compress_secs=$(($(now) - tc))
 raw_bytes=$(stat -c %s "$img")
 rm -f "$img"
-(cd "$work" && sha256sum "$name.img.xz" "$name.img.bmap" >SHA256SUMS)
+(cd "$work" && sha256sum "$name.img.$compress" "$name.img.bmap" >SHA256SUMS)
 {
   echo "variant=$variant"
   echo "arch=$debarch"
   echo "kernel=$kver"
   echo "deb=$(dpkg-deb -f "$deb" Package)_$(dpkg-deb -f "$deb" Version)_$debarch"
   echo "raw_bytes=$raw_bytes"
-  echo "xz_bytes=$(stat -c %s "$work/$name.img.xz")"
+  echo "compression=$compress"
+  echo "compressed_bytes=$(stat -c %s "$work/$name.img.$compress")"
   echo "tree_seconds=$tree_secs"
   echo "image_seconds=$(($(now) - t1))"
+  echo "compress_seconds=$compress_secs"
   echo "root_partuuid=${root_part#PARTUUID=}"
   echo "boot_partuuid=${boot_part#PARTUUID=}"
 } >"$work/build.txt"
 find "$cache" -mindepth 1 -maxdepth 1 -name "image-$variant-*" -exec rm -rf {} +
 mkdir -p "$result.new"
-mv "$work/$name.img.xz" "$work/$name.img.bmap" "$work/SHA256SUMS" "$work/build.txt" "$result.new/"
+mv "$work/$name.img.$compress" "$work/$name.img.bmap" "$work/SHA256SUMS" "$work/build.txt" "$result.new/"
 mv "$result.new" "$result"
 log "made in $(($(now) - t0)) s: $(cat "$result/build.txt" | tr '\n' ' ')"
 publish

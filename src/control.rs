@@ -75,16 +75,28 @@ pub enum Op {
     },
     /// A tray menu entry was clicked.
     Tray(TrayAction),
+    /// Screen power and brightness (`vitrine ctl display …`).
+    Display(DisplayOp),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisplayOp {
+    Status,
+    On,
+    Off,
+    Brightness(u8),
+    Rotate(crate::display::Orientation),
 }
 
 #[derive(Debug)]
 pub enum Reply {
     Pong,
     Done,
-    Status(Status),
+    Status(Box<Status>),
     /// How many surfaces an emitted event reached.
     Emitted(usize),
     Png(Png),
+    Display(crate::display::DisplayStatus),
     Volume(crate::volume::Volume),
 }
 
@@ -112,9 +124,38 @@ pub struct Status {
     /// The media decoders GStreamer offers, probed at start.
     #[serde(default)]
     pub decoders: crate::os::decoders::Decoders,
+    /// The output the kiosk covers: its size now and its rotation.
+    #[serde(default)]
+    pub output: OutputStatus,
+    /// The screen's power, its backend and brightness.
+    #[serde(default)]
+    pub display: crate::display::DisplayStatus,
     /// The on-screen keyboard, when the kiosk has one.
     #[serde(default)]
     pub keyboard: Option<KeyboardStatus>,
+}
+
+/// The output as the kiosk sees it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct OutputStatus {
+    /// The area the surfaces share, in logical pixels.
+    pub width: i32,
+    pub height: i32,
+    /// Degrees clockwise (0, 90, 180, 270), as the compositor or X server reports it;
+    /// `None` where it cannot be known.
+    pub rotation: Option<u16>,
+    /// Mirrored (the `flipped` transforms).
+    #[serde(default)]
+    pub flipped: bool,
+}
+
+/// Where a surface is drawn, in the output's logical pixels.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Geometry {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
 }
 
 /// Whether the on-screen keyboard shows, for which surface, and where its keys are.
@@ -155,6 +196,9 @@ pub struct SurfaceStatus {
     pub hangs: u64,
     pub recoveries: u64,
     pub load_failures: u64,
+    /// Where it is drawn now (`None`: not drawn yet).
+    #[serde(default)]
+    pub geometry: Option<Geometry>,
 }
 
 /// What the control interface publishes as properties; sent by the shell when it
@@ -166,6 +210,10 @@ pub struct Snapshot {
     pub urls: BTreeMap<String, String>,
     pub crashes: u64,
     pub recoveries: u64,
+    /// The screen is on.
+    pub screen_on: bool,
+    /// The backend that powers the screen ("" while probing).
+    pub display_backend: String,
 }
 
 /// A notification shown as the built-in toast.

@@ -21,6 +21,8 @@ pub mod config;
 pub mod control;
 #[cfg(feature = "kiosk")]
 pub mod dbus;
+#[cfg(feature = "kiosk")]
+pub mod display;
 pub mod ipc;
 pub mod json;
 pub mod keyboard;
@@ -29,6 +31,7 @@ mod kiosk;
 #[cfg(feature = "kiosk")]
 pub mod mqtt;
 pub mod os;
+pub mod schedule;
 pub mod service;
 #[cfg(feature = "kiosk")]
 pub mod shell;

@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -676,30 +677,43 @@ fn public_binary() -> (tempfile::TempDir, PathBuf) {
     (dir, bin)
 }
 
-/// The gid of group `vitrine`, created (as a system group) when missing.
-fn vitrine_group() -> u32 {
-    let lookup = || {
-        let out = Command::new("getent").args(["group", "vitrine"]).output().expect("getent");
-        String::from_utf8_lossy(&out.stdout).split(':').nth(2).and_then(|g| g.trim().parse().ok())
-    };
-    if let Some(gid) = lookup() {
-        return gid;
+/// A private system bus with `config` whose daemon knows a group `vitrine` (which the
+/// policy names), and that group's id. The host is left as found: when it has no such
+/// group, the daemon alone sees one, through a copy of `/etc/group` bind-mounted in a
+/// mount namespace of its own (`unshare`, root only, as the test is).
+fn system_bus_with_vitrine_group(config: &Path) -> (PrivateBus, u32) {
+    let group = std::fs::read_to_string("/etc/group").expect("/etc/group");
+    let gids: BTreeSet<u32> = group.lines().filter_map(|l| l.split(':').nth(2)?.parse().ok()).collect();
+    if let Some(gid) = group.lines().find(|l| l.starts_with("vitrine:")).and_then(|l| l.split(':').nth(2)?.parse().ok())
+    {
+        return (PrivateBus::start(config), gid);
     }
-    let status = Command::new("groupadd").args(["--system", "vitrine"]).status().expect("groupadd");
-    assert!(status.success() || lookup().is_some(), "cannot create group vitrine");
-    lookup().expect("group vitrine")
+    let gid = (900..1000).rev().find(|g| !gids.contains(g)).expect("a free system group id");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("group");
+    std::fs::write(&copy, format!("{group}vitrine:x:{gid}:\n")).expect("write group file");
+    let bus = PrivateBus::start_in(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount --bind "$0" /etc/group && exec dbus-daemon "$@""#),
+        &copy,
+        config,
+    );
+    (bus, gid)
 }
 
 #[test]
 fn the_system_bus_policy_lets_group_vitrine_call_and_listen_but_only_root_or_vitrine_own() {
-    // SAFETY: geteuid only reads the process's credentials.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: the system-bus policy test runs clients under other uids, which needs root");
+    if !common::running_as_root() {
+        common::skip(
+            "the_system_bus_policy_lets_group_vitrine_call_and_listen_but_only_root_or_vitrine_own",
+            "it runs clients under other uids, which needs root",
+        );
         return;
     }
-    // Before the bus reads the policy, which names the group.
-    let gid = vitrine_group().to_string();
-    let bus = PrivateBus::start(&fixture("dbus-system/bus.conf"));
+    // The bus reads the policy, which names the group, at start.
+    let (bus, gid) = system_bus_with_vitrine_group(&fixture("dbus-system/bus.conf"));
+    let gid = gid.to_string();
     let kiosk = Kiosk::start_with("dbus-system", &[("DBUS_SYSTEM_BUS_ADDRESS", &bus.address), ("NO_AT_BRIDGE", "1")]);
     kiosk.wait_ready();
     assert!(kiosk.log.contains("on the system bus"), "{}", kiosk.dump());

@@ -92,3 +92,23 @@ fn remote_pages_invoke_only_where_a_capability_lists_them() {
     assert!(kiosk.result("remote-bytes").starts_with("not_allowed"));
     assert!(kiosk.log.wait_for("invoke refused", Duration::from_secs(5)).is_some());
 }
+
+/// The core binds each surface's label to that surface's handlers when it builds the
+/// surface: three surfaces show the same page, which names "granted" in every field of
+/// its calls, and each call is decided as the surface it came from, by both transports.
+#[test]
+fn each_surface_is_decided_by_the_label_bound_to_its_handlers() {
+    let kiosk = Kiosk::start("binding");
+    kiosk.wait_ready();
+    for transport in ["post", "fetch"] {
+        for who in ["main", "plain"] {
+            let r = kiosk.result(&format!("{who}-{transport}"));
+            assert!(r.starts_with("not_allowed ") && r.contains(&format!("surface '{who}'")), "{who} {transport}: {r}");
+        }
+    }
+    // Allowed: app.info takes no arguments, so the forged fields are bad_args, not ignored.
+    let post = kiosk.result("granted-post");
+    assert!(post.starts_with("bad_args "), "{post}");
+    let fetch = kiosk.result("granted-fetch");
+    assert!(fetch.starts_with("bad_args "), "{fetch}");
+}

@@ -272,7 +272,7 @@ fn a_remote_page_gets_the_keyboard_without_any_capability() {
 #[test]
 fn on_sway_the_keyboard_types_into_the_fullscreen_kiosk() {
     if !installed("sway") {
-        eprintln!("SKIPPED on_sway_the_keyboard_types_into_the_fullscreen_kiosk: sway is not installed");
+        skip("on_sway_the_keyboard_types_into_the_fullscreen_kiosk", "sway is not installed");
         return;
     }
     let sway = Sway::start(1920, 1080).expect("sway");

@@ -128,7 +128,9 @@ impl Broker {
     }
 
     fn up(&mut self) {
-        let child = Command::new("mosquitto")
+        // Debian puts the broker in /usr/sbin, which a normal user's PATH lacks.
+        let broker = if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" };
+        let child = Command::new(broker)
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
             .stdout(Stdio::null())
@@ -388,6 +390,7 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert_eq!(platform("screenshot"), "image");
     assert_eq!(platform("crashes"), "sensor");
     assert_eq!(platform("ready"), "binary_sensor");
+    assert!(components.get(&format!("{id}_keyboard")).is_none(), "no [keyboard] in the fixture, no switch");
 
     // Availability online, retained; the state says what the kiosk shows.
     let availability = format!("{base}/availability");
@@ -407,6 +410,7 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
         up()
     );
     assert!(state["visible"].get("vitrine.toast").is_none(), "the built-in toast is no switch: {state}");
+    assert!(state["keyboard"].is_null(), "{state}");
     assert_eq!(state["visible"]["side"], "ON", "{state}");
     // The kiosk's memory: the core and three web processes are well over 100 MiB.
     assert!(state["memory"].as_u64().is_some_and(|m| m > 100), "{state}");
@@ -544,6 +548,176 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert!(wait_until(WITHIN, || broker.retained_text(&availability) == "offline"), "no offline will");
     let (code, pong, _) = bus.ctl(&["ping"]);
     assert_eq!(code, 0, "the kiosk still answers: {pong}");
+    assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
+}
+
+/// `ctl status --json`'s `keyboard` part.
+fn keyboard(bus: &PrivateBus) -> Value {
+    bus.status()["keyboard"].clone()
+}
+
+#[test]
+fn the_keyboard_switch_shows_and_hides_the_on_screen_keyboard() {
+    let bus = PrivateBus::session();
+    let kiosk = Kiosk::start_with("keyboard", &bus.env());
+    kiosk.wait_ready();
+    assert!(wait_until(WITHIN, || keyboard(&bus)["ready"] == true), "keyboard page not ready: {}", keyboard(&bus));
+    let broker = Broker::start();
+    let id = vitrine::mqtt::discovery::device_id(&machine_id(), "keyboard fixture");
+    let base = format!("vitrine/{id}");
+    let results = broker.watch(&format!("{base}/result"));
+    let bridge = Bridge::start(&bus, &broker, "");
+
+    // The kiosk has a [keyboard]: Home Assistant gets a switch reading the state.
+    let config_topic = format!("homeassistant/device/{id}/config");
+    assert!(
+        wait_until(WITHIN, || broker.retained(&config_topic).is_some()),
+        "no discovery; bridge log:\n{}",
+        bridge.log.all().join("\n")
+    );
+    let config = broker.retained_json(&config_topic);
+    let switch = &config["components"][format!("{id}_keyboard")];
+    assert_eq!(switch["platform"], "switch", "{config}");
+    assert_eq!(switch["command_topic"], format!("{base}/keyboard/set"));
+    assert_eq!(switch["state_topic"], format!("{base}/state"));
+    assert_eq!(switch["value_template"], "{{ value_json.keyboard }}");
+    let state_topic = format!("{base}/state");
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["keyboard"] == "OFF"), "hidden at first");
+
+    // ON shows it for kiosk.surface (main), and the state follows.
+    broker.publish(&format!("{base}/keyboard/set"), "ON", false);
+    assert!(
+        wait_until(WITHIN, || keyboard(&bus)["visible"] == true),
+        "not shown: {}\n{}",
+        keyboard(&bus),
+        bridge.log.all().join("\n")
+    );
+    assert_eq!(keyboard(&bus)["surface"], "main");
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["keyboard"] == "ON"), "state not ON");
+    assert!(results.wait(|l| l.contains("keyboard/set") && l.contains("\"ok\":true"), WITHIN).is_some());
+
+    // OFF hides it.
+    broker.publish(&format!("{base}/keyboard/set"), "OFF", false);
+    assert!(wait_until(WITHIN, || keyboard(&bus)["visible"] == false), "not hidden: {}", keyboard(&bus));
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["keyboard"] == "OFF"), "state not OFF");
+
+    // Shown some other way (here ctl; a tapped field alike), the state follows within a poll.
+    assert_eq!(bus.ctl(&["keyboard", "show"]).0, 0);
+    assert!(wait_until(WITHIN, || broker.retained_json(&state_topic)["keyboard"] == "ON"), "poll missed it");
+
+    // Anything but ON or OFF is refused, and the keyboard stays as it is.
+    broker.publish(&format!("{base}/keyboard/set"), "maybe", false);
+    let refused = results.wait(|l| l.contains("keyboard/set") && l.contains("bad_args"), WITHIN);
+    assert!(refused.is_some(), "{:?}", results.all());
+    assert_eq!(keyboard(&bus)["visible"], true);
+    assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
+}
+
+/// The display fixture with a fake `/sys/class/backlight` of one panel (what the kernel
+/// offers is files; what a real panel does with them only a board shows) as its only way
+/// to power the screen besides the black cover.
+fn display_config(dir: &Path) -> (PathBuf, PathBuf) {
+    let panel = dir.join("backlight/10-0045");
+    std::fs::create_dir_all(&panel).expect("mkdir");
+    for (file, value) in [("max_brightness", "255"), ("brightness", "200"), ("bl_power", "0")] {
+        std::fs::write(panel.join(file), format!("{value}\n")).expect("write");
+    }
+    let config = dir.join("config");
+    for sub in ["ui", "capabilities"] {
+        std::fs::create_dir_all(config.join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(common::fixture("display").join(sub)).expect("fixture").flatten() {
+            std::fs::copy(entry.path(), config.join(sub).join(entry.file_name())).expect("copy");
+        }
+    }
+    let toml = std::fs::read_to_string(common::fixture("display/vitrine.toml")).expect("fixture");
+    let display = format!(
+        "[display]\nbacklight_root = \"{}\"\nbackends = [\"backlight\", \"overlay\"]\n",
+        dir.join("backlight").display()
+    );
+    std::fs::write(config.join("vitrine.toml"), format!("{toml}\n{display}")).expect("write");
+    (config, panel)
+}
+
+fn read_trimmed(path: &Path) -> String {
+    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+#[test]
+fn the_display_light_turns_the_screen_off_and_on_and_sets_its_brightness() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (config, panel) = display_config(tmp.path());
+    let bus = PrivateBus::session();
+    let kiosk = Kiosk::start_with(&config.to_string_lossy(), &bus.env());
+    kiosk.wait_ready();
+    let display = || bus.status()["display"].clone();
+    // The bridge announces what the kiosk has when it connects: a backlight, found.
+    assert!(wait_until(WITHIN, || display()["brightness_backend"] == "backlight"), "{}\n{}", display(), kiosk.dump());
+    let broker = Broker::start();
+    let id = vitrine::mqtt::discovery::device_id(&machine_id(), "display fixture");
+    let base = format!("vitrine/{id}");
+    let results = broker.watch(&format!("{base}/result"));
+    let bridge = Bridge::start(&bus, &broker, "");
+
+    // A light with brightness, reading the state.
+    let config_topic = format!("homeassistant/device/{id}/config");
+    assert!(
+        wait_until(WITHIN, || broker.retained(&config_topic).is_some()),
+        "no discovery; bridge log:\n{}",
+        bridge.log.all().join("\n")
+    );
+    let announced = broker.retained_json(&config_topic);
+    let light = &announced["components"][format!("{id}_display")];
+    assert_eq!(light["platform"], "light", "{announced}");
+    assert_eq!(light["command_topic"], format!("{base}/display/set"));
+    assert_eq!(light["state_topic"], format!("{base}/state"));
+    assert_eq!(light["state_value_template"], "{{ value_json.display }}");
+    assert_eq!(light["brightness_command_topic"], format!("{base}/brightness/set"));
+    assert_eq!(light["brightness_value_template"], "{{ value_json.brightness }}");
+    assert_eq!(light["brightness_scale"], 100);
+    let state_topic = format!("{base}/state");
+    let state = || broker.retained_json(&state_topic);
+    // 200 of 255 is 78 %.
+    assert!(wait_until(WITHIN, || state()["display"] == "ON" && state()["brightness"] == 78), "{}", state());
+
+    // OFF: the panel's power goes off, ctl status and the state follow.
+    broker.publish(&format!("{base}/display/set"), "OFF", false);
+    assert!(
+        wait_until(WITHIN, || display()["power"] == "off"),
+        "not off: {}\n{}",
+        display(),
+        bridge.log.all().join("\n")
+    );
+    assert_eq!(read_trimmed(&panel.join("bl_power")), "4", "the backlight is powered down");
+    assert!(wait_until(WITHIN, || state()["display"] == "OFF"), "{}", state());
+    assert!(results.wait(|l| l.contains("display/set") && l.contains("\"ok\":true"), WITHIN).is_some());
+
+    // ON wakes it.
+    broker.publish(&format!("{base}/display/set"), "ON", false);
+    assert!(wait_until(WITHIN, || display()["power"] == "on"), "not on: {}", display());
+    assert_eq!(read_trimmed(&panel.join("bl_power")), "0");
+    assert!(wait_until(WITHIN, || state()["display"] == "ON"), "{}", state());
+
+    // Brightness in percent: 40 % of 255 is 102.
+    broker.publish(&format!("{base}/brightness/set"), "40", false);
+    assert!(wait_until(WITHIN, || read_trimmed(&panel.join("brightness")) == "102"), "{}", display());
+    assert!(wait_until(WITHIN, || state()["brightness"] == 40), "{}", state());
+
+    // Turned off some other way (ctl here; idle or the schedule alike), the state follows.
+    assert_eq!(bus.ctl(&["display", "off"]).0, 0);
+    assert!(wait_until(WITHIN, || state()["display"] == "OFF"), "poll missed it: {}", state());
+
+    // Bad payloads are refused with a reason, and the screen stays as it is.
+    broker.publish(&format!("{base}/display/set"), "dim", false);
+    broker.publish(&format!("{base}/brightness/set"), "140", false);
+    let refused = results.wait(|l| l.contains("brightness/set") && l.contains("bad_args"), WITHIN);
+    assert!(refused.is_some(), "{:?}", results.all());
+    assert!(
+        results.all().iter().any(|l| l.contains("\"display/set\"") && l.contains("bad_args")),
+        "{:?}",
+        results.all()
+    );
+    assert_eq!(display()["power"], "off");
+    assert_eq!(read_trimmed(&panel.join("brightness")), "102", "unchanged");
     assert!(kiosk.log.all().iter().all(|l| !l.contains("panicked")), "{}", kiosk.dump());
 }
 

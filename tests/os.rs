@@ -288,6 +288,10 @@ fn concurrent_writes_of_one_path_all_succeed_and_leave_it_whole() {
 /// address (online), then takes it down (offline). No traffic leaves the namespace.
 #[test]
 fn device_online_events_follow_connectivity() {
+    if !common::running_as_root() {
+        common::skip("device_online_events_follow_connectivity", "making a network namespace needs root");
+        return;
+    }
     let ip = |args: &[&str]| std::process::Command::new("ip").args(args).status().map(|s| s.success()).unwrap_or(false);
     let ns = format!("vitrine-online-{}", std::process::id());
     assert!(ip(&["netns", "add", &ns]), "cannot make a network namespace (needs root and iproute2)");

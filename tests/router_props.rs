@@ -1,6 +1,9 @@
-//! Property: the router's permission decision depends only on what the core binds —
-//! the surface label and the page URL — and the command, never on anything else a page
-//! puts in its message (fields naming another surface, an origin, a window, …).
+//! Property: given the caller the core bound (label and page URL), the router's
+//! permission decision depends only on that caller and the command, never on anything
+//! else a page puts in its message (fields naming another surface, an origin, a window,
+//! …). The router is handed the caller here, so this does not show that the caller is
+//! bound right: `tests/ipc.rs` (`each_surface_is_decided_by_the_label_bound_to_its_handlers`)
+//! shows that with the real binary, one page in three surfaces, by both transports.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -19,9 +19,7 @@ const YELLOW: [u8; 3] = [0xe0, 0xc0, 0x20];
 fn sway_or_skip(test: &str) -> Option<Sway> {
     let sway = Sway::start(1920, 1080);
     if sway.is_none() {
-        eprintln!(
-            "SKIPPED {test}: sway is not installed (apt-get install sway grim, see scripts/packages/wayland.txt)"
-        );
+        common::skip(test, "sway is not installed (apt-get install sway grim, see scripts/packages/wayland.txt)");
     }
     sway
 }

@@ -1,24 +1,8 @@
 //! `capabilities/*.json`: which surface may call which command.
 //!
-//! The shape follows Tauri v2's capability files:
-//!
-//! ```json
-//! {
-//!   "identifier": "board",
-//!   "description": "The information board",
-//!   "windows": ["main", "panel-*"],
-//!   "permissions": [
-//!     "app:allow-info",
-//!     "window:deny-hide",
-//!     { "identifier": "event:allow-emit", "allow": [{ "event": "board-*" }], "deny": [{ "event": "board-admin" }] }
-//!   ],
-//!   "remote": { "urls": ["https://board.example.com/*"] }
-//! }
-//! ```
-//!
-//! A string permission grants or denies a whole command. The object form narrows an
-//! `allow-` permission of a scoped command to the scopes listed (`allow` absent means any
-//! value) minus the `deny` scopes. Resolution happens in `ipc::authority`.
+//! The format (Tauri v2's shape), its validation and its resolution are specified in
+//! `docs/capabilities.md`. This file parses one file and validates all of them against
+//! each other and the surfaces; resolution happens in `ipc::authority`.
 
 use std::collections::BTreeMap;
 use std::path::Path;

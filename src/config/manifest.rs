@@ -76,6 +76,9 @@ pub struct Manifest {
     pub network: Network,
     /// `[web]`: the web data the surfaces keep.
     pub web: Web,
+    /// `[display]`: screen power, brightness, rotation (see `config::display`).
+    #[serde(default)]
+    pub display: super::display::Display,
     /// `[keyboard]`: the built-in on-screen keyboard, if any.
     pub keyboard: Option<Keyboard>,
 }
@@ -223,6 +226,7 @@ impl Manifest {
             err("limits.max_in_flight".into(), "must be between 1 and 100000".into());
         }
         let checks = raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check());
+        let checks = checks.chain(raw.display.check());
         for (key, reason) in checks.chain(raw.kiosk.check()).chain(raw.network.check()) {
             err(key, reason);
         }
@@ -304,6 +308,7 @@ impl Manifest {
                     lockdown,
                     network: raw.network,
                     web: raw.web,
+                    display: raw.display,
                     keyboard,
                 })
             }
@@ -340,6 +345,8 @@ struct RawManifest {
     network: Network,
     #[serde(default)]
     web: Web,
+    #[serde(default)]
+    display: super::display::Display,
     #[serde(default)]
     dbus: Dbus,
     tray: Option<RawTray>,

@@ -11,6 +11,7 @@
 
 pub mod bus;
 pub mod capability;
+pub mod display;
 pub mod error;
 pub mod keyboard;
 pub mod lockdown;

@@ -58,6 +58,21 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "window.hide", scope: None, guard: None, summary: "hide an overlay" },
     CommandSpec { name: "window.zoom", scope: None, guard: None, summary: "set a surface's page zoom" },
     CommandSpec {
+        name: "display.status",
+        scope: None,
+        guard: None,
+        summary: "the screen's power, backend and brightness",
+    },
+    CommandSpec { name: "display.on", scope: None, guard: None, summary: "turn the screen on" },
+    CommandSpec { name: "display.off", scope: None, guard: None, summary: "turn the screen off (a touch wakes it)" },
+    CommandSpec { name: "display.rotate", scope: None, guard: None, summary: "rotate (and mirror) the screen" },
+    CommandSpec {
+        name: "display.brightness",
+        scope: None,
+        guard: None,
+        summary: "set the screen's brightness, in percent",
+    },
+    CommandSpec {
         name: "media.volume",
         scope: None,
         guard: None,

@@ -10,6 +10,7 @@
 //! vitrine ctl zoom main 1.25
 //! vitrine ctl volume 40         # or mute, unmute; no argument: show it
 //! vitrine ctl web clear cookies|cache|all
+//! vitrine ctl display on|off|status|brightness 80|rotate 90 [--flipped]
 //! ```
 //!
 //! The bus and name default to the embedded configuration's `[dbus]` (or that of
@@ -86,9 +87,35 @@ pub enum CtlCommand {
     /// The surfaces' web data.
     #[command(subcommand)]
     Web(WebCommand),
+    /// The screen: power and brightness.
+    #[command(subcommand)]
+    Display(DisplayCommand),
     /// The on-screen keyboard.
     #[command(subcommand)]
     Keyboard(KeyboardCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DisplayCommand {
+    /// Turn the screen on.
+    On,
+    /// Turn the screen off (a touch, click or key wakes it and reaches no page).
+    Off,
+    /// Show the screen's power, backend and brightness.
+    Status,
+    /// Rotate the screen: degrees clockwise (0, 90, 180, 270), through the compositor.
+    Rotate {
+        #[arg(value_parser = ["0", "90", "180", "270"])]
+        degrees: String,
+        /// Mirrored as well.
+        #[arg(long)]
+        flipped: bool,
+    },
+    /// Set the brightness, in percent (needs a backlight).
+    Brightness {
+        #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
+        percent: u32,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -327,6 +354,25 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
                 serde_json::json!({ "file": file, "width": w, "height": h, "bytes": png.len() }),
             );
         }
+        CtlCommand::Display(command) => {
+            let text: String = match command {
+                DisplayCommand::On => client.call("DisplayOn", &()).await?,
+                DisplayCommand::Off => client.call("DisplayOff", &()).await?,
+                DisplayCommand::Status => client.call("DisplayStatus", &()).await?,
+                DisplayCommand::Rotate { degrees, flipped } => {
+                    let degrees: u32 = degrees.parse().unwrap_or(0);
+                    client.call("SetRotation", &(degrees, *flipped)).await?
+                }
+                DisplayCommand::Brightness { percent } => client.call("SetBrightness", &(percent,)).await?,
+            };
+            let status: crate::display::DisplayStatus = serde_json::from_str(&text)
+                .map_err(|e| ClientError::Bus(format!("the kiosk sent a display status this ctl cannot read: {e}")))?;
+            if json {
+                println!("{text}");
+            } else {
+                println!("{}", display_text(&status));
+            }
+        }
         CtlCommand::Keyboard(KeyboardCommand::Show { label }) => {
             let label = label.clone().unwrap_or_default();
             client.call::<_, ()>("KeyboardShow", &(&label,)).await?;
@@ -367,6 +413,21 @@ pub fn png_size(png: &[u8]) -> Option<(u32, u32)> {
     }
     let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     Some((be(&png[16..20]), be(&png[20..24])))
+}
+
+fn display_text(d: &crate::display::DisplayStatus) -> String {
+    let why = match (&d.reason, d.intentional) {
+        (Some(r), _) => format!(" ({r:?}, on purpose)").to_lowercase(),
+        (None, true) => " (on purpose)".into(),
+        _ => String::new(),
+    };
+    let backend = d.backend.as_deref().unwrap_or("probing");
+    let brightness = d.brightness.map_or("unknown".to_string(), |b| format!("{b} %"));
+    let mut out = format!("screen {}{why}, by {backend}, brightness {brightness}", d.power);
+    if let Some(e) = &d.error {
+        out.push_str(&format!("; last error: {e}"));
+    }
+    out
 }
 
 fn status_text(s: &Status) -> String {
@@ -422,6 +483,11 @@ fn status_text(s: &Status) -> String {
         (false, false) => format!("{} (no GStreamer V4L2 plugin: not used)", d.hardware_devices.join(", ")),
     };
     out.push_str(&format!("hardware decoders: {hardware}\n"));
+    let o = &s.output;
+    let rotation =
+        o.rotation.map_or("unknown".to_string(), |r| format!("{r}°{}", if o.flipped { " flipped" } else { "" }));
+    out.push_str(&format!("output: {}x{}, rotation {rotation}\n", o.width, o.height));
+    out.push_str(&format!("{}\n", display_text(&s.display)));
     out
 }
 

@@ -13,6 +13,10 @@
 //! | `Zoom` | `s` label, `d` factor (0.25–5) | — (the surface's page zoom) |
 //! | `ScreenshotToFile` | `s` label, `s` absolute path of a file that does not exist yet | `u` width, `u` height |
 //! | `ClearWebData` | `s` what: `cookies`, `cache` or `all` | — (answered once the data is gone) |
+//! | `DisplayOn`, `DisplayOff` | — | `s` JSON: the screen's status (power, intentional, reason, backend, brightness) |
+//! | `DisplayStatus` | — | `s` JSON, as above |
+//! | `SetRotation` | `u` degrees clockwise (0, 90, 180, 270), `b` flipped | `s` JSON, as above (applied by the display thread; the output's new rotation shows in `Status`) |
+//! | `SetBrightness` | `u` percent (0–100) | `s` JSON, as above (`NotFound` without a backlight) |
 //! | `KeyboardShow` | `s` label ("" = the main surface) | — (the on-screen keyboard types into that surface) |
 //! | `KeyboardHide` | — | — |
 //! | `Volume` | `s` change: `""` (read), `0`–`100`, `mute`, `unmute` | `i` level (-1: each page's own), `b` muted |
@@ -25,7 +29,7 @@
 //!
 //! Properties (cached here from what the shell publishes, with `PropertiesChanged`):
 //! `Name`, `Version`, `Surfaces` (constant), `Ready`, `Visible`, `Urls`, `Crashes`,
-//! `Recoveries`. Signals: `SurfaceCrashed(label, reason)`, `SurfaceRecovered(label)`.
+//! `Recoveries`, `ScreenOn`, `DisplayBackend`. Signals: `SurfaceCrashed(label, reason)`, `SurfaceRecovered(label)`.
 //!
 //! Errors are `org.vitrine.Vitrine1.Error.{NotFound, NotAllowed, BadArgs, Failed,
 //! Unavailable}` with a message saying why.
@@ -39,7 +43,7 @@ use zbus::message::Header;
 use zbus::object_server::{InterfaceRef, SignalEmitter};
 
 use crate::config::{Dbus, Manifest, DBUS_PRINCIPAL};
-use crate::control::{ControlError, Op, Relay, Reply, Snapshot};
+use crate::control::{ControlError, DisplayOp, Op, Relay, Reply, Snapshot};
 use crate::dbus::mqtt::MqttObject;
 use crate::dbus::{Notice, PATH};
 
@@ -88,6 +92,14 @@ impl ControlObject {
 
     async fn call(&self, op: Op) -> Result<Reply, Fault> {
         Ok(self.relay.call(op).await?)
+    }
+
+    async fn display(&self, op: DisplayOp) -> Result<String, Fault> {
+        match self.call(Op::Display(op)).await? {
+            Reply::Display(status) => serde_json::to_string(&status)
+                .map_err(|e| Fault::Failed(format!("cannot encode the display status: {e}"))),
+            other => Err(unexpected(other)),
+        }
     }
 }
 
@@ -238,6 +250,57 @@ impl ControlObject {
     async fn clear_web_data(&self, what: String, #[zbus(header)] header: Header<'_>) -> Result<(), Fault> {
         log::info!("D-Bus {}: ClearWebData {what}", caller(&header));
         self.call(Op::ClearWebData { what }).await.map(drop)
+    }
+
+    /// Turns the screen on (wakes it).
+    #[zbus(out_args("status_json"))]
+    async fn display_on(&self, #[zbus(header)] header: Header<'_>) -> Result<String, Fault> {
+        log::info!("D-Bus {}: DisplayOn", caller(&header));
+        self.display(DisplayOp::On).await
+    }
+
+    /// Turns the screen off; a touch, click or key wakes it.
+    #[zbus(out_args("status_json"))]
+    async fn display_off(&self, #[zbus(header)] header: Header<'_>) -> Result<String, Fault> {
+        log::info!("D-Bus {}: DisplayOff", caller(&header));
+        self.display(DisplayOp::Off).await
+    }
+
+    #[zbus(out_args("status_json"))]
+    async fn display_status(&self) -> Result<String, Fault> {
+        self.display(DisplayOp::Status).await
+    }
+
+    #[zbus(out_args("status_json"))]
+    async fn set_brightness(&self, percent: u32, #[zbus(header)] header: Header<'_>) -> Result<String, Fault> {
+        log::info!("D-Bus {}: SetBrightness {percent}", caller(&header));
+        let percent = u8::try_from(percent).ok().filter(|p| *p <= 100);
+        let percent = percent.ok_or_else(|| Fault::BadArgs("brightness is a percentage, 0 to 100".into()))?;
+        self.display(DisplayOp::Brightness(percent)).await
+    }
+
+    #[zbus(out_args("status_json"))]
+    async fn set_rotation(
+        &self,
+        rotation: u32,
+        flipped: bool,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<String, Fault> {
+        log::info!("D-Bus {}: SetRotation {rotation} flipped={flipped}", caller(&header));
+        let rotation = u16::try_from(rotation).map_err(|_| Fault::BadArgs("rotation: 0, 90, 180 or 270".into()))?;
+        self.display(DisplayOp::Rotate(crate::display::Orientation { rotation, flipped })).await
+    }
+
+    /// The screen is on.
+    #[zbus(property)]
+    fn screen_on(&self) -> bool {
+        self.state.screen_on
+    }
+
+    /// The backend that powers the screen: wlr, x11, backlight, ddc, cec or overlay.
+    #[zbus(property)]
+    fn display_backend(&self) -> String {
+        self.state.display_backend.clone()
     }
 
     #[zbus(property(emits_changed_signal = "const"))]
@@ -398,6 +461,12 @@ impl Publisher {
         }
         if old.recoveries != now.recoveries {
             objects.recoveries_changed(emitter).await?;
+        }
+        if old.screen_on != now.screen_on {
+            objects.screen_on_changed(emitter).await?;
+        }
+        if old.display_backend != now.display_backend {
+            objects.display_backend_changed(emitter).await?;
         }
         Ok(())
     }

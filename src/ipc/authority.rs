@@ -2,17 +2,9 @@
 //!
 //! Pure and deterministic: built from the surfaces' labels and the capability files, it
 //! answers from the caller's label (bound by the core, never read from a message), the
-//! URL of the page the call came from, the command, and for scoped commands one value
-//! (an event name). The rules:
-//!
-//! * Deny by default: a command is allowed only if an applicable capability allows it.
-//! * Deny wins: an applicable `…:deny-…` permission, or a matching deny scope, refuses
-//!   the call whatever else allows it.
-//! * A capability applies to a surface when one of its `windows` globs matches the
-//!   label, and to a page when the page is local (`app://localhost/…`) or matches one of
-//!   its `remote.urls`. A capability with `remote.urls` still applies to local pages.
-//! * A scoped allow without an `allow` list allows any value; otherwise the value must
-//!   match one of the allow scopes of some applicable entry.
+//! URL of the page the call came from, the command, and for scoped commands one value.
+//! The rules it implements (deny by default, deny wins, which capabilities apply to
+//! which page, scopes) are specified in `docs/capabilities.md`.
 
 use std::collections::BTreeMap;
 

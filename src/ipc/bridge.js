@@ -1,7 +1,7 @@
 // Vitrine's page bridge: defines window.vitrine and forwards the console to the core.
 // Injected by the core into each document of a surface's top frame before any page
 // script runs; the core fills in the document's token, which every call carries, and
-// its number, which every script from the core names (see ipc/mod.rs).
+// its number, which every script from the core names (see docs/ipc.md).
 (function () {
   "use strict";
   if (window.__vitrine_bridge) return;

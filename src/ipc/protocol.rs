@@ -1,6 +1,6 @@
 //! Frames between a page's bridge script and the core, and their decoding.
 //!
-//! See the module doc of [`crate::ipc`] for the wire format. Decoding never panics: the
+//! The wire format is specified in `docs/ipc.md`. Decoding never panics: the
 //! size limit is checked on the raw text before parsing; serde_json stops at 128 levels
 //! of nesting on its own, and the configured depth is checked on the parsed value
 //! (cheaper than scanning the text first, measured by the ipc benchmark).

@@ -31,6 +31,7 @@ use crate::ipc::pool::{OwnedPool, Pool};
 use crate::ipc::protocol::{decode, decode_args, ConsoleLevel, ErrorCode, Inbound, IpcError, Rejection};
 use crate::ipc::refusals::{RefusalLog, Verdict};
 use crate::ipc::script;
+use crate::ipc::shape::{self, ArgShape};
 
 /// Why a surface without an accepted token refuses everything.
 const REPLACED: &str = "the surface's page is being replaced";
@@ -151,6 +152,8 @@ pub struct Router {
     authority: Authority,
     events: EventBus,
     commands: BTreeMap<&'static str, Handler>,
+    /// What each command's arguments look like, for holding the docs against the code.
+    shapes: BTreeMap<&'static str, ArgShape>,
     tokens: BTreeMap<String, String>,
     pending: BTreeMap<CallKey, Pending>,
     next_key: CallKey,
@@ -174,6 +177,7 @@ impl Router {
             authority,
             events: EventBus::default(),
             commands: BTreeMap::new(),
+            shapes: BTreeMap::new(),
             tokens: BTreeMap::new(),
             pending: BTreeMap::new(),
             next_key: 1,
@@ -208,6 +212,16 @@ impl Router {
         self.commands.keys().copied()
     }
 
+    /// The argument fields `name` takes, as its registration declared them.
+    pub fn arg_shape(&self, name: &str) -> Option<&ArgShape> {
+        self.shapes.get(name)
+    }
+
+    /// Declares the arguments of a command registered raw that reads them as `A`.
+    pub fn declare_args<A: DeserializeOwned>(&mut self, name: &'static str) {
+        self.shapes.insert(name, shape::of::<A>());
+    }
+
     /// The secret a surface's bridge puts on every call; frames without it (from an
     /// iframe, from a script bypassing the bridge, from a page being replaced) are
     /// refused.
@@ -237,6 +251,7 @@ impl Router {
         F: Fn(&mut Ctx<'_>, Args) -> Result<Option<Payload>, IpcError> + 'static,
     {
         self.commands.insert(name, Box::new(f));
+        self.shapes.entry(name).or_insert(ArgShape::Any);
     }
 
     /// A command answering on the main thread. Arguments deserialize into `A` (absent
@@ -247,6 +262,7 @@ impl Router {
         R: Serialize,
         F: Fn(&mut Ctx<'_>, A) -> Result<R, IpcError> + 'static,
     {
+        self.declare_args::<A>(name);
         self.register_raw(name, move |ctx, args| {
             let args = json_args(name, ctx.caller.label, args)?;
             to_json(f(ctx, args)?).map(Some)
@@ -259,6 +275,7 @@ impl Router {
         A: DeserializeOwned,
         F: Fn(&mut Ctx<'_>, A, Responder) -> Result<(), IpcError> + 'static,
     {
+        self.declare_args::<A>(name);
         self.register_raw(name, move |ctx, args| {
             let args = json_args(name, ctx.caller.label, args)?;
             let responder = ctx.defer();

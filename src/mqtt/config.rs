@@ -36,6 +36,8 @@
 //! sensors = true
 //! screenshot = true
 //! zoom = true
+//! keyboard = true                      # only if the kiosk has a [keyboard]
+//! display = true                       # a light: power, and brightness with a backlight
 //!
 //! [screenshot]
 //! interval_secs = 300                   # 0: only on request
@@ -163,11 +165,25 @@ pub struct Entities {
     pub sensors: bool,
     pub screenshot: bool,
     pub zoom: bool,
+    /// The on-screen keyboard's switch, when the kiosk has a keyboard.
+    pub keyboard: bool,
+    /// The screen as a light: power, and brightness where the kiosk can set it.
+    pub display: bool,
 }
 
 impl Default for Entities {
     fn default() -> Self {
-        Self { url: true, reload: true, home: true, overlays: true, sensors: true, screenshot: true, zoom: true }
+        Self {
+            url: true,
+            reload: true,
+            home: true,
+            overlays: true,
+            sensors: true,
+            screenshot: true,
+            zoom: true,
+            keyboard: true,
+            display: true,
+        }
     }
 }
 

@@ -82,6 +82,10 @@ pub struct Device<'a> {
     pub entities: Entities,
     /// The device has a thermal zone to report.
     pub temperature: bool,
+    /// The kiosk has an on-screen keyboard (`[keyboard]`, mode not `off`).
+    pub keyboard: bool,
+    /// The kiosk's screen has a brightness it can set (a backlight).
+    pub brightness: bool,
 }
 
 /// One entity: its component (platform), object id and config (without device keys).
@@ -133,6 +137,27 @@ pub fn entities(d: &Device<'_>, t: &Topics) -> Vec<Entity> {
                        "value_template": format!("{{{{ value_json.visible['{label}'] }}}}")}),
             );
         }
+    }
+    if e.keyboard && d.keyboard {
+        add(
+            "switch",
+            "keyboard",
+            json!({"name": "On-screen keyboard", "icon": "mdi:keyboard", "command_topic": t.command("keyboard"),
+                   "state_topic": state, "value_template": "{{ value_json.keyboard }}"}),
+        );
+    }
+    if e.display {
+        // Home Assistant's default light schema infers the colour mode from the topics:
+        // `brightness` with a brightness topic, else `onoff`.
+        let mut light = obj(json!({"name": "Display", "icon": "mdi:monitor", "command_topic": t.command("display"),
+                   "state_topic": state, "state_value_template": "{{ value_json.display }}",
+                   "payload_on": "ON", "payload_off": "OFF"}));
+        if d.brightness {
+            light.extend(obj(json!({"brightness_command_topic": t.command("brightness"),
+                   "brightness_state_topic": state, "brightness_value_template": "{{ value_json.brightness }}",
+                   "brightness_scale": 100})));
+        }
+        add("light", "display", Value::Object(light));
     }
     if e.zoom {
         add(
@@ -239,6 +264,8 @@ mod tests {
             overlays,
             entities: Entities::default(),
             temperature: true,
+            keyboard: true,
+            brightness: true,
         }
     }
 
@@ -248,7 +275,10 @@ mod tests {
         let t = Topics { base: "<base>".into(), discovery_prefix: "<discovery_prefix>".into() };
         let mut topics = vec![t.availability(), t.state(), t.screenshot(), t.result(), t.ha_status()];
         topics.extend([t.event_in("<event>"), t.event_out("<event>")]);
-        topics.extend(["url", "home", "reload", "screenshot", "zoom", "overlay/<label>"].map(|c| t.command(c)));
+        topics.extend(
+            ["url", "home", "reload", "screenshot", "zoom", "overlay/<label>", "keyboard", "display", "brightness"]
+                .map(|c| t.command(c)),
+        );
         topics.extend([t.device_config("<id>"), t.entity_config("<component>", "<id>", "<object>")]);
         for topic in topics {
             assert!(doc.contains(&format!("`{topic}`")), "docs/mqtt.md does not list {topic}");
@@ -286,6 +316,12 @@ mod tests {
             }
         }
         assert_eq!(components["vitrine_0123_overlay_toast"]["command_topic"], "vitrine/vitrine_0123/overlay/toast/set");
+        assert_eq!(components["vitrine_0123_keyboard"]["command_topic"], "vitrine/vitrine_0123/keyboard/set");
+        assert_eq!(components["vitrine_0123_display"]["platform"], "light");
+        assert_eq!(
+            components["vitrine_0123_display"]["brightness_command_topic"],
+            "vitrine/vitrine_0123/brightness/set"
+        );
         assert_eq!(components["vitrine_0123_screenshot"]["image_topic"], "vitrine/vitrine_0123/screenshot");
         assert_eq!(components["vitrine_0123_cpu_temperature"]["device_class"], "temperature");
     }
@@ -301,5 +337,15 @@ mod tests {
         let configs = entity_configs(&none, &t);
         assert!(!configs.iter().any(|(topic, _)| topic.contains("/text/")));
         assert!(!configs.iter().any(|(topic, _)| topic.contains("cpu_temperature")), "no zone, no sensor");
+        let no_keyboard = Device { keyboard: false, ..device(&[]) };
+        assert!(!entity_configs(&no_keyboard, &t).iter().any(|(topic, _)| topic.contains("keyboard")));
+        let off = Device { entities: Entities { keyboard: false, ..Entities::default() }, ..device(&[]) };
+        assert!(!entity_configs(&off, &t).iter().any(|(topic, _)| topic.contains("keyboard")));
+        // Without a backlight the light is on/off only.
+        let dim = Device { brightness: false, ..device(&[]) };
+        let light = entity_configs(&dim, &t).into_iter().find(|(topic, _)| topic.contains("/light/")).expect("light");
+        assert!(light.1.get("brightness_command_topic").is_none(), "{}", light.1);
+        let off = Device { entities: Entities { display: false, ..Entities::default() }, ..device(&[]) };
+        assert!(!entity_configs(&off, &t).iter().any(|(topic, _)| topic.contains("/light/")));
     }
 }

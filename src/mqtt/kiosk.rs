@@ -107,6 +107,10 @@ impl Worker {
             .map(|s| (s.name.clone(), s.version.clone()))
             .unwrap_or_else(|| (self.id.clone(), "".into()));
         let temperature = crate::os::thermal::cpu_celsius(Path::new(crate::os::thermal::SYSFS)).is_some();
+        // The kiosk reports a keyboard only when it built one (`[keyboard]`, mode not off).
+        let keyboard = self.status.as_ref().is_some_and(|s| s.keyboard.is_some());
+        // Brightness only where the kiosk has something to set it with.
+        let brightness = self.status.as_ref().is_some_and(|s| s.display.brightness_backend.is_some());
         let device = Device {
             id: &self.id,
             name: &name,
@@ -114,6 +118,8 @@ impl Worker {
             overlays: &overlays,
             entities: self.cfg.entities,
             temperature,
+            keyboard,
+            brightness,
         };
         let configs = if self.cfg.homeassistant.device_discovery {
             vec![discovery::device_config(&device, &self.topics)]
@@ -192,6 +198,22 @@ impl Worker {
             },
             // To the pages as the principal `mqtt`: its capabilities decide which event may
             // go, the pages' who hears it.
+            "keyboard/set" => match text.as_str() {
+                "ON" => self.call("KeyboardShow", &(surface.as_str(),)),
+                "OFF" => self.call("KeyboardHide", &()),
+                _ => Err(ClientError::Refused { code: "bad_args".into(), message: "send ON or OFF".into() }),
+            },
+            "display/set" => match text.as_str() {
+                "ON" => self.call::<_, String>("DisplayOn", &()).map(drop),
+                "OFF" => self.call::<_, String>("DisplayOff", &()).map(drop),
+                _ => Err(ClientError::Refused { code: "bad_args".into(), message: "send ON or OFF".into() }),
+            },
+            "brightness/set" => match text.parse::<u32>() {
+                Ok(p) if p <= 100 => self.call::<_, String>("SetBrightness", &(p,)).map(drop),
+                _ => {
+                    Err(ClientError::Refused { code: "bad_args".into(), message: format!("'{text}' is not 0 to 100") })
+                }
+            },
             other if other.starts_with("event/") => {
                 let event = &other["event/".len()..];
                 let body = (event, text.as_str(), Vec::<String>::new());
@@ -308,6 +330,11 @@ pub fn state_json(s: &KioskStatus, surface: &str) -> Value {
         "uptime": (s.uptime_secs as u64) / 60 * 60,
         "version": s.version,
         "visible": visible,
+        // Shown, for any surface; null when the kiosk has no keyboard.
+        "keyboard": s.keyboard.as_ref().map(|k| on(k.visible)),
+        // The screen's power, and its brightness in percent (null without a backlight).
+        "display": on(s.display.power == "on"),
+        "brightness": s.display.brightness,
         // MiB, whole.
         "memory": s.rss_kib.map(|k| k / 1024),
         // Whole degrees, for the same reason.

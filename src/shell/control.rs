@@ -189,7 +189,7 @@ impl Shell {
         let Request { op, reply } = request;
         match op {
             Op::Ping => reply.send(Ok(Reply::Pong)),
-            Op::Status => reply.send(Ok(Reply::Status(self.status()))),
+            Op::Status => reply.send(Ok(Reply::Status(Box::new(self.status())))),
             Op::Navigate { label, url } => reply.send(self.navigate(&label, &url).map(|()| Reply::Done)),
             Op::Reload { label } => reply.send(self.reload(&label).map(|()| Reply::Done)),
             Op::SetVisible { label, visible } => reply.send(self.set_shown(&label, visible).map(|()| Reply::Done)),
@@ -213,6 +213,7 @@ impl Shell {
                 log::info!(surface = label.as_str(); "'{event}' delivered: {}", n > 0);
                 reply.send(Ok(Reply::Done));
             }
+            Op::Display(op) => reply.send(self.display_op(op)),
             Op::Tray(action) => {
                 let done = self.tray_action(action);
                 if let Err(e) = &done {
@@ -254,9 +255,12 @@ impl Shell {
                     hangs: s.health.hangs,
                     recoveries: s.health.recoveries,
                     load_failures: s.health.load_failures,
+                    geometry: crate::shell::output::geometry(s),
                 })
                 .collect(),
             decoders: self.control.decoders.clone(),
+            output: self.output_status(),
+            display: self.power.try_borrow().map(|p| p.status()).unwrap_or_default(),
             keyboard: self.keyboard_status(),
         }
     }
@@ -397,6 +401,8 @@ impl Shell {
             urls: self.surfaces.iter().map(|s| (s.config.label.clone(), s.url.clone())).collect(),
             crashes: self.surfaces.iter().map(|s| s.health.crashes).sum(),
             recoveries: self.surfaces.iter().map(|s| s.health.recoveries).sum(),
+            screen_on: self.power.try_borrow().map_or(true, |p| p.is_on()),
+            display_backend: self.power.try_borrow().ok().and_then(|p| p.status().backend).unwrap_or_default(),
         };
         if self.control.published.as_ref() != Some(&snapshot) {
             self.control.published = Some(snapshot.clone());

@@ -1,13 +1,6 @@
-//! The `fetch` transport: `POST app://localhost/__vitrine/ipc` with the command and the
-//! surface token in headers and the arguments as the body (JSON text or raw bytes).
-//!
-//! It is same-origin for local pages (no CORS preflight, allowed by `connect-src
-//! 'self'`), and carries large and binary payloads without the string copies and
-//! base64 of the script-message path. With the bridge's call id in `X-Vitrine-Id`, a
-//! JSON answer or error settles the call by script and the response is an empty 204;
-//! bytes are the response body (`application/octet-stream`). Refusals before the call
-//! is identified, and every answer to a request without an id, are the body: JSON on
-//! success, `{code, message}` with a 4xx/5xx status on failure.
+//! The HTTP side of the `fetch` transport (`POST app://localhost/__vitrine/ipc`),
+//! specified in `docs/ipc.md`: requests become router calls, answers become responses.
+//! It is the faster path for large and binary payloads (no string copies, no base64).
 
 use std::borrow::Cow;
 

@@ -18,11 +18,13 @@ mod lockdown;
 mod loopback;
 mod media;
 mod navigation;
+mod output;
 mod permissions;
 mod picker;
 mod range;
 mod resilience;
 mod sandbox;
+mod screen;
 mod screenshot;
 mod surface;
 mod volume;
@@ -90,6 +92,8 @@ pub enum CoreEvent {
     },
     /// A request from the D-Bus control interface, the tray or notifications.
     Control(crate::control::Request),
+    /// News from the display thread (`crate::display`).
+    Display(crate::display::Report),
     Quit {
         signal: &'static str,
     },
@@ -215,6 +219,10 @@ pub struct Shell {
     picker: Option<picker::Picker>,
     /// The shared context's web data, for `vitrine ctl web clear`.
     web_data: webdata::Manager,
+    /// The area the surfaces share now (the output, in logical pixels).
+    output_area: (i32, i32),
+    /// Screen power: idle, schedule, wake cover (see `screen.rs`).
+    power: screen::SharedPower,
     /// The on-screen keyboard, when `[keyboard]` asks for one (see `keyboard.rs`).
     keyboard: Option<keyboard::Keyboard>,
 }
@@ -269,6 +277,7 @@ impl Shell {
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
             CoreEvent::Control(request) => self.on_control(request),
+            CoreEvent::Display(report) => self.power.borrow_mut().on_report(report),
             CoreEvent::Quit { signal } => return Some(signal),
         }
         // Calls answered later (`keyboard.show` by fetch, say) leave requests too.
@@ -408,6 +417,20 @@ pub fn run(
         router.set_observer(observer);
     }
     let toplevel = window::create(&event_loop, &manifest.name)?;
+    let power = {
+        use tao::platform::unix::WindowExtUnix as _;
+        let proxy = std::sync::Mutex::new(proxy.clone());
+        screen::start(&manifest.display, &toplevel.overlay, toplevel.window.gtk_window().upcast_ref(), move |report| {
+            let proxy = match proxy.lock() {
+                Ok(p) => p.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            };
+            if proxy.send_event(CoreEvent::Display(report)).is_err() {
+                log::debug!("event loop gone; display report dropped");
+            }
+        })
+    };
+    screen::register(&mut router, &power);
     notify::status("starting surfaces");
     let http = &manifest.http;
     let media = roots.root_dir("MEDIA").map(std::path::Path::to_path_buf);
@@ -436,6 +459,11 @@ pub fn run(
         control: control::ControlState::new(&manifest, link, principal_tokens, automation),
         picker: None,
         web_data,
+        output_area: (
+            i32::try_from(toplevel.screen.width).unwrap_or(0),
+            i32::try_from(toplevel.screen.height).unwrap_or(0),
+        ),
+        power,
         keyboard: None,
     }));
     let grants = permissions::Grants::new(manifest.lockdown.clone(), notifier);
@@ -501,12 +529,14 @@ pub fn run(
         automation::name_sessions(&main.webview);
     }
     control::attach(&relay, proxy.clone());
+    output::follow(&toplevel.overlay, toplevel.screen);
     if !manifest.overlays.is_empty() || toast || picker || keyboard.is_some() {
         window::repair_partial_redraws(&toplevel.window);
     }
     notify::status("loading pages");
 
     every(resilience::TICK, Shell::tick);
+    every(screen::CHECK_EVERY, Shell::screen_tick);
     if let Some(interval) = notify::watchdog_interval() {
         log::info!("watchdog: pinging every {} ms while the surfaces are well", interval.as_millis());
         every(interval, Shell::watchdog_tick);

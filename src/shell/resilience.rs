@@ -40,7 +40,7 @@ pub fn showing_of(url: &str) -> Showing {
 /// State of the timers that are not per surface.
 pub struct Timers {
     last_memory_check: Instant,
-    next_daily_reload: Option<Instant>,
+    daily_reload: Option<crate::schedule::Daily>,
     status: String,
     starving: bool,
     lag: LoopLag,
@@ -51,7 +51,7 @@ impl Timers {
     pub fn new(daily_reload: Option<&str>, now: Instant) -> Self {
         Self {
             last_memory_check: now,
-            next_daily_reload: daily_reload.and_then(parse_hh_mm).map(|m| now + until_local_minute(m)),
+            daily_reload: daily_reload.and_then(parse_hh_mm).map(crate::schedule::Daily::new),
             status: String::new(),
             starving: false,
             lag: LoopLag::new(TICK),
@@ -152,7 +152,7 @@ impl Shell {
             self.check_memory();
         }
         self.check_idle(now);
-        self.check_daily_reload(now);
+        self.check_daily_reload();
         self.router.tick(now);
         self.update_status();
         // Properties, crash and recovery signals for the D-Bus control interface.
@@ -246,19 +246,24 @@ impl Shell {
         }
     }
 
-    fn check_daily_reload(&mut self, now: Instant) {
-        let Some(at) = self.timers.next_daily_reload else { return };
-        if now < at {
-            return;
+    /// Asked every tick, with the clocks as they are now: see [`crate::schedule`] for
+    /// why a deadline computed once goes wrong.
+    fn check_daily_reload(&mut self) {
+        let Some(daily) = self.timers.daily_reload.as_mut() else { return };
+        let Some(reading) = crate::schedule::system_reading() else { return };
+        match daily.observe(reading) {
+            crate::schedule::Verdict::Wait => {}
+            crate::schedule::Verdict::ClockSet(by) => {
+                log::info!("the wall clock was set ({by:+} s); the daily reload follows the new time");
+            }
+            crate::schedule::Verdict::Reload => {
+                log::info!("daily reload of every surface");
+                let labels: Vec<String> = self.surfaces.iter().map(|s| s.config.label.clone()).collect();
+                for label in labels {
+                    self.perform(&label, Action::LoadPage);
+                }
+            }
         }
-        log::info!("daily reload of every surface");
-        let labels: Vec<String> = self.surfaces.iter().map(|s| s.config.label.clone()).collect();
-        for label in labels {
-            self.perform(&label, Action::LoadPage);
-        }
-        let minute = self.recovery.daily_reload.as_deref().and_then(parse_hh_mm).unwrap_or(0);
-        // At least a minute on, so the same minute cannot fire twice.
-        self.timers.next_daily_reload = Some(now + until_local_minute(minute).max(Duration::from_secs(60)));
     }
 
     /// Whether systemd should hear that all is well.
@@ -285,28 +290,13 @@ impl Shell {
         if !recovering.is_empty() {
             status.push_str(&format!("; waiting for {}", recovering.join(", ")));
         }
+        // Off on purpose is said, so that nobody reading the status takes it for a fault.
+        if let Some(why) = self.power.try_borrow().ok().filter(|p| !p.is_on()).map(|p| p.off_reason()) {
+            status.push_str(&format!("; screen off on purpose ({why})"));
+        }
         if status != self.timers.status && self.ready {
             notify::status(&status);
             self.timers.status = status;
         }
     }
-}
-
-/// Time from now until the next `minute` after local midnight.
-fn until_local_minute(minute: u32) -> Duration {
-    let now = local_seconds_of_day();
-    let target = u64::from(minute) * 60;
-    let secs = if target > now { target - now } else { 86_400 - now + target };
-    Duration::from_secs(secs)
-}
-
-fn local_seconds_of_day() -> u64 {
-    // SAFETY: time() with a null pointer only returns the time; localtime_r writes only
-    // into `tm`, which lives across the call; an all-zero `tm` is a valid value.
-    let (t, mut tm): (libc::time_t, libc::tm) = unsafe { (libc::time(std::ptr::null_mut()), std::mem::zeroed()) };
-    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
-    if !ok {
-        return 0;
-    }
-    (tm.tm_hour as u64) * 3600 + (tm.tm_min as u64) * 60 + tm.tm_sec as u64
 }

@@ -69,7 +69,15 @@ pub fn apply(enabled: bool) -> Result<(), SandboxError> {
 /// xdg-dbus-proxy, and when the bus's socket does not exist the proxy fails and WebKit
 /// aborts the whole kiosk. Such an address reaches nobody anyway, so it is dropped (the
 /// core then looks for the bus where D-Bus would by default, and runs on without one).
+///
+/// WebKit also mounts every `LD_LIBRARY_PATH` entry into the sandbox at the same path,
+/// and bubblewrap cannot make a mount point below a symbolic link: an entry through one
+/// (a toolchain folder linked under another name, a vendor's library folder) stops
+/// every web process. Entries are replaced by their real paths.
 pub(crate) fn prepare_environment(enabled: bool) {
+    if enabled {
+        resolve_library_path();
+    }
     const ADDRESS: &str = "DBUS_SESSION_BUS_ADDRESS";
     let Ok(address) = std::env::var(ADDRESS) else { return };
     let socket = |a: &str| a.strip_prefix("unix:path=").map(|rest| rest.split(',').next().unwrap_or(rest).to_string());
@@ -78,6 +86,20 @@ pub(crate) fn prepare_environment(enabled: bool) {
     if enabled && nowhere {
         log::warn!("{ADDRESS}={address} names no socket: dropped, so that WebKit's sandbox does not try to proxy it");
         std::env::remove_var(ADDRESS);
+    }
+}
+
+fn resolve_library_path() {
+    const LIBRARIES: &str = "LD_LIBRARY_PATH";
+    let Ok(paths) = std::env::var(LIBRARIES) else { return };
+    let real = |d: &str| match std::fs::canonicalize(d) {
+        Ok(p) if d.starts_with('/') => p.to_string_lossy().into_owned(),
+        _ => d.to_string(),
+    };
+    let resolved = paths.split(':').map(real).collect::<Vec<_>>().join(":");
+    if resolved != paths {
+        log::info!("{LIBRARIES} resolved to real paths for WebKit's sandbox: {resolved}");
+        std::env::set_var(LIBRARIES, resolved);
     }
 }
 

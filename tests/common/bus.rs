@@ -17,7 +17,16 @@ pub struct PrivateBus {
 impl PrivateBus {
     /// A bus with the configuration file `config`.
     pub fn start(config: &Path) -> PrivateBus {
-        let out = Command::new("dbus-daemon")
+        Self::start_in(&mut Command::new("dbus-daemon"), Path::new(""), config)
+    }
+
+    /// Starts the daemon through `launcher`, whose first argument is `first` (ignored
+    /// when empty) and whose other arguments are the daemon's.
+    pub fn start_in(launcher: &mut Command, first: &Path, config: &Path) -> PrivateBus {
+        if !first.as_os_str().is_empty() {
+            launcher.arg(first);
+        }
+        let out = launcher
             .arg(format!("--config-file={}", config.display()))
             .args(["--print-address=1", "--print-pid=1", "--fork"])
             .stderr(Stdio::null())

@@ -419,6 +419,15 @@ pub fn kill(pid: u32, sig: &str) {
 
 // ---- Wayland: headless sway, grim, and a kiosk on it (tests/wayland.rs) --------------
 
+/// Says loudly that `test` does not run here, and why; the caller then returns. With
+/// `VITRINE_REQUIRE_ALL=1` (CI) a skip is a failure: CI must run every test.
+pub fn skip(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+    if std::env::var_os("VITRINE_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{test} was skipped ({why}) and VITRINE_REQUIRE_ALL=1 requires every test to run");
+    }
+}
+
 /// Whether `program` is an executable on `PATH`.
 pub fn installed(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -433,7 +442,7 @@ pub fn installed(program: &str) -> bool {
 /// sway refuses to run as root.
 pub const WAYLAND_USER: u32 = 65534;
 
-fn running_as_root() -> bool {
+pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
@@ -595,6 +604,8 @@ impl Drop for Sway {
 /// root), with a real `NOTIFY_SOCKET` and its log read line by line.
 pub struct WaylandKiosk {
     child: Child,
+    /// The binary it runs (a copy the Wayland user can read, when running as root).
+    pub bin: PathBuf,
     pub log: LineLog,
     pub notify: LineLog,
     _home: tempfile::TempDir,
@@ -636,6 +647,7 @@ impl WaylandKiosk {
         };
         let started = Instant::now();
         let mut cmd = as_wayland_user(&bin.to_string_lossy());
+        let bin_path = bin.clone();
         cmd.args(["run", "--config"])
             .arg(&config)
             .arg("--state-dir")
@@ -658,7 +670,7 @@ impl WaylandKiosk {
         let mut child = cmd.spawn().expect("start vitrine");
         let log = LineLog::default();
         log.feed(child.stderr.take().expect("piped stderr"), "  | ");
-        WaylandKiosk { child, log, notify, _home: home, started }
+        WaylandKiosk { child, bin: bin_path, log, notify, _home: home, started }
     }
 
     /// The kiosk's process (`setpriv` execs it, so the pid is the same).
@@ -727,4 +739,70 @@ fn page_result(log: &LineLog, name: &str, timeout: Duration) -> Option<String> {
     let marker = format!("RESULT {name} ");
     let line = log.wait_for(&marker, timeout)?;
     Some(line.split_once(&marker).map(|(_, v)| v.to_string()).unwrap_or_default())
+}
+
+impl Sway {
+    /// `program` as a client of this compositor: its user and environment.
+    pub fn client_command(&self, program: &str) -> Command {
+        let mut cmd = as_wayland_user(program);
+        self.client_env(&mut cmd);
+        cmd
+    }
+}
+
+/// A private session `dbus-daemon` run as the Wayland user (a session bus admits only
+/// its own user), listening in `dir`.
+pub struct WaylandBus {
+    pub address: String,
+    pid: u32,
+}
+
+impl WaylandBus {
+    pub fn start(dir: &Path) -> WaylandBus {
+        let config = dir.join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n \
+                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+                 <busconfig><type>session</type><listen>unix:dir={}</listen><auth>EXTERNAL</auth>\
+                 <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
+                dir.display()
+            ),
+        )
+        .expect("write bus.conf");
+        let out = as_wayland_user("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--print-address=1", "--print-pid=1", "--fork"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("dbus-daemon is installed (package dbus-daemon)");
+        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let address = lines.next().expect("address").trim().to_string();
+        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
+        WaylandBus { address, pid }
+    }
+
+    /// `vitrine ctl ARGS` on this bus, as the Wayland user: (exit code, stdout, stderr).
+    pub fn ctl(&self, kiosk: &WaylandKiosk, args: &[&str]) -> (i32, String, String) {
+        let out = as_wayland_user(&kiosk.bin.to_string_lossy())
+            .arg("ctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .expect("run vitrine ctl");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+}
+
+impl Drop for WaylandBus {
+    fn drop(&mut self) {
+        kill(self.pid, "TERM");
+    }
 }

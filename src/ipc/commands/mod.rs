@@ -183,6 +183,7 @@ pub fn register_builtins(router: &mut Router) {
         };
         Ok(Some(Payload::Json(received)))
     });
+    router.declare_args::<BlobArgs>("ipc.blob");
     router.register_raw("ipc.blob", |ctx, args| {
         let BlobArgs { length, kind } = json_args("ipc.blob", ctx.caller.label, args)?;
         let max = ctx.manifest.limits.max_message_bytes;

@@ -121,9 +121,12 @@ pub fn system_reading() -> Option<Reading> {
         if libc::localtime_r(&t, &mut tm).is_null() {
             return None;
         }
+        // time_t is 32 bits on armv7's glibc: widened, not the same type everywhere.
+        #[allow(clippy::useless_conversion)]
+        let utc = i64::from(t);
         Some(Reading {
             elapsed: Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32),
-            utc: t,
+            utc,
             local_day: days_from_civil(i64::from(tm.tm_year) + 1900, (tm.tm_mon + 1) as u32, tm.tm_mday as u32),
             local_second: (tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec) as u32,
         })

@@ -10,9 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use common::{fixture, kill, near, vitrine_bin, Image, Kiosk, Sway, WaylandBus, WaylandKiosk};
+use common::{fixture, near, Image, Kiosk, PrivateBus, Sway, WaylandBus, WaylandKiosk};
 use serde_json::Value;
 
 const BLUE: [u8; 3] = [0x20, 0x50, 0xa0];
@@ -239,49 +238,24 @@ fn on_sway_the_screen_turns_off_and_on_through_the_wlr_protocol() {
 }
 
 /// A private session bus for a kiosk on Xvfb (run as this user).
-struct Bus {
-    address: String,
-    pid: u32,
+struct Bus(PrivateBus);
+
+impl std::ops::Deref for Bus {
+    type Target = PrivateBus;
+    fn deref(&self) -> &PrivateBus {
+        &self.0
+    }
 }
 
 impl Bus {
     fn start() -> Bus {
-        let out = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", fixture("dbus-bus/session.conf").display()))
-            .args(["--print-address=1", "--print-pid=1", "--fork"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon is installed (package dbus-daemon)");
-        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let address = lines.next().expect("address").trim().to_string();
-        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
-        Bus { address, pid }
-    }
-
-    fn ctl(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(vitrine_bin())
-            .arg("ctl")
-            .args(args)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
-            .output()
-            .expect("run vitrine ctl");
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+        Bus(PrivateBus::session())
     }
 
     fn display(&self) -> Value {
         let (code, out, err) = self.ctl(&["display", "status", "--json"]);
         assert_eq!(code, 0, "{out}{err}");
         serde_json::from_str(&out).expect("JSON")
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
     }
 }
 

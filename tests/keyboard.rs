@@ -9,32 +9,25 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
 
 /// A private `dbus-daemon` any user may join (the sway run's kiosk is another user).
-struct Bus {
-    address: String,
-    pid: u32,
+struct Bus(PrivateBus);
+
+impl std::ops::Deref for Bus {
+    type Target = PrivateBus;
+    fn deref(&self) -> &PrivateBus {
+        &self.0
+    }
 }
 
 impl Bus {
     fn start() -> Bus {
-        let out = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", fixture("keyboard/session.conf").display()))
-            .args(["--print-address=1", "--print-pid=1", "--fork"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon is installed (package dbus-daemon)");
-        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let address = lines.next().expect("address").trim().to_string();
-        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
-        Bus { address, pid }
+        Bus(PrivateBus::start(&fixture("keyboard/session.conf")))
     }
 
     fn ctl(&self, args: &[&str]) -> (i32, String) {
@@ -93,12 +86,6 @@ impl Bus {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
     }
 }
 

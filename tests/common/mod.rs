@@ -752,9 +752,13 @@ impl Sway {
 
 /// A private session `dbus-daemon` run as the Wayland user (a session bus admits only
 /// its own user), listening in `dir`.
-pub struct WaylandBus {
-    pub address: String,
-    pid: u32,
+pub struct WaylandBus(PrivateBus);
+
+impl std::ops::Deref for WaylandBus {
+    type Target = PrivateBus;
+    fn deref(&self) -> &PrivateBus {
+        &self.0
+    }
 }
 
 impl WaylandBus {
@@ -772,18 +776,7 @@ impl WaylandBus {
             ),
         )
         .expect("write bus.conf");
-        let out = as_wayland_user("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--print-address=1", "--print-pid=1", "--fork"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon is installed (package dbus-daemon)");
-        assert!(out.status.success(), "dbus-daemon failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let address = lines.next().expect("address").trim().to_string();
-        let pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("pid");
-        WaylandBus { address, pid }
+        WaylandBus(PrivateBus::start_in(&mut as_wayland_user("dbus-daemon"), Path::new(""), &config))
     }
 
     /// `vitrine ctl ARGS` on this bus, as the Wayland user: (exit code, stdout, stderr).
@@ -798,11 +791,5 @@ impl WaylandBus {
             .expect("run vitrine ctl");
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-    }
-}
-
-impl Drop for WaylandBus {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
     }
 }

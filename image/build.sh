@@ -250,10 +250,11 @@ version="$(dpkg-deb -f "$deb" Version)+$image_key"
 # below repairs that after a power cut).
 cat >"$root/etc/fstab" <<EOF
 # Written by image/build.sh. / is root slot A or B (the boot loader's choice); /data is
-# shared by both slots and grows to the card at first boot (vitrine-growdata.service).
+# shared by both slots and grows to the card at first boot (vitrine-growdata.service,
+# then x-systemd.growfs).
 /dev/root / ext4 defaults,noatime,errors=remount-ro 0 1
 PARTUUID=$boot_partuuid /boot/firmware vfat rw,noatime,umask=0077,flush,nofail 0 2
-PARTUUID=$data_partuuid /data ext4 defaults,noatime,errors=remount-ro 0 2
+PARTUUID=$data_partuuid /data ext4 defaults,noatime,errors=remount-ro,x-systemd.growfs 0 2
 /data/vitrine /var/lib/vitrine none bind,x-systemd.requires-mounts-for=/data 0 0
 EOF
 mkdir -p "$root/boot/firmware" "$root/data" "$root/var/lib/vitrine"

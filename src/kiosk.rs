@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Bundle, ConfigErrors, Page};
-use crate::{check, control, dbus, embedded_bundle, ipc, os, shell, store};
+use crate::{check, dbus, embedded_bundle, ipc, os, request, shell, store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -63,7 +63,7 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     shell::prepare_sandbox(bundle.manifest.kiosk.sandbox);
     shell::inspector::prepare(options.inspect, options.automation);
     // Before the store and the window: a second kiosk must touch neither.
-    let relay = control::Relay::default();
+    let relay = request::Relay::default();
     let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {
         Err(dbus::StartError::AlreadyRunning { pid, .. }) if options.url.is_some() => {
             let url = bundle.manifest.main.page.url();

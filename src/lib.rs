@@ -9,7 +9,7 @@
 //! * [`shell`] — the toplevel, the surfaces and the main loop (GTK lives only here).
 //! * [`service`] — systemd notifications and logging.
 //! * [`dbus`] — the control interface (`vitrine ctl`), the tray and notifications;
-//!   [`control`] — the requests they send the shell.
+//!   [`request`] — the requests they send the shell.
 //! * [`mqtt`] — `vitrine mqtt`, the bridge to an MQTT broker and Home Assistant.
 //! * [`store`] — the SQLite store; [`os`] — files, HTTP and device facts for pages.
 //!
@@ -17,8 +17,6 @@
 //! D-Bus (configuration, IPC, store, OS access): what the fuzz targets build on.
 
 pub mod config;
-#[cfg(feature = "kiosk")]
-pub mod control;
 #[cfg(feature = "kiosk")]
 pub mod dbus;
 #[cfg(feature = "kiosk")]
@@ -31,6 +29,8 @@ mod kiosk;
 #[cfg(feature = "kiosk")]
 pub mod mqtt;
 pub mod os;
+#[cfg(feature = "kiosk")]
+pub mod request;
 pub mod schedule;
 pub mod service;
 #[cfg(feature = "kiosk")]

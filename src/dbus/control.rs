@@ -43,9 +43,9 @@ use zbus::message::Header;
 use zbus::object_server::{InterfaceRef, SignalEmitter};
 
 use crate::config::{Dbus, Manifest, DBUS_PRINCIPAL};
-use crate::control::{ControlError, DisplayOp, Op, Relay, Reply, Snapshot};
 use crate::dbus::mqtt::MqttObject;
 use crate::dbus::{Notice, PATH};
+use crate::request::{ControlError, DisplayOp, Op, Relay, Reply, Snapshot};
 
 /// The errors callers see.
 #[derive(Debug, zbus::DBusError)]
@@ -356,7 +356,7 @@ impl ControlObject {
 }
 
 /// The kiosk's memory: the core's resident set and its surfaces' web processes'.
-fn kiosk_rss_kib(status: &crate::control::Status) -> Option<u64> {
+fn kiosk_rss_kib(status: &crate::request::Status) -> Option<u64> {
     let pids: std::collections::BTreeSet<u32> =
         std::iter::once(status.pid).chain(status.surfaces.iter().filter_map(|s| s.pid)).collect();
     let sizes: Vec<u64> = pids.into_iter().filter_map(crate::service::procs::rss_kib).collect();

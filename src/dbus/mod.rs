@@ -32,7 +32,7 @@ use futures_channel::mpsc;
 use futures_lite::StreamExt;
 
 use crate::config::{BusKind, Manifest, UiFile};
-use crate::control::{Relay, Snapshot};
+use crate::request::{Relay, Snapshot};
 
 /// The control interface's object path and interface name (fixed; `[dbus] name` only
 /// changes the bus name).

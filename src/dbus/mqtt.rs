@@ -16,8 +16,8 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
 use crate::config::MQTT_PRINCIPAL;
-use crate::control::Relay;
 use crate::dbus::control::{caller, emit_as, Fault};
+use crate::request::Relay;
 
 /// The interface name (the object path is the control interface's).
 pub const INTERFACE: &str = "org.vitrine.Vitrine1.Mqtt";

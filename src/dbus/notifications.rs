@@ -27,9 +27,9 @@ use std::sync::Arc;
 use futures_lite::FutureExt as _;
 use serde::{Deserialize, Serialize};
 
-use crate::control::{NoteAction, Op, Relay, Toast, Urgency};
 use crate::dbus::{Link, Notice};
 use crate::ipc::{ErrorCode, IpcError, Responder, Router};
+use crate::request::{NoteAction, Op, Relay, Toast, Urgency};
 
 /// The core event an action click becomes.
 pub const ACTION_EVENT: &str = "notification-action";

@@ -17,7 +17,7 @@ use futures_lite::StreamExt as _;
 use ksni::TrayMethods as _;
 
 use crate::config::{Tray, TrayIcon, TrayItem, UiFile};
-use crate::control::{Op, Relay};
+use crate::request::{Op, Relay};
 
 /// What the item shows, resolved at start-up (the icon decoded to pixels).
 pub struct Spec {

@@ -24,11 +24,11 @@ use serde_json::Value;
 use wry::WebViewExtUnix as _;
 
 use crate::config::{Anchor, InputMode, Length, Page, SurfaceConfig, SurfaceLockdown};
-use crate::control::{ControlError, KeyboardStatus};
 use crate::ipc::protocol::{decode, Inbound};
 use crate::ipc::{script, Host as _, Payload};
 use crate::keyboard::keys::{keysyms, Press};
 use crate::keyboard::{Field, Pad, Request};
+use crate::request::{ControlError, KeyboardStatus};
 use crate::shell::surface::{self, BuildCtx};
 use crate::shell::{SharedShell, Shell, ShellError};
 
@@ -93,7 +93,7 @@ pub(super) fn build(
         watch_presses(&surface.config.label, &surface.webview.webview(), &touched);
     }
     let mut excluded: BTreeSet<String> = config.exclude.iter().cloned().collect();
-    excluded.extend([KEYBOARD_LABEL, super::control::TOAST_LABEL, super::picker::PICKER_LABEL].map(String::from));
+    excluded.extend([KEYBOARD_LABEL, super::requests::TOAST_LABEL, super::picker::PICKER_LABEL].map(String::from));
     log::info!(
         surface = KEYBOARD_LABEL;
         "on-screen keyboard created ({}, {height} px high)",
@@ -345,7 +345,7 @@ impl Shell {
                     let n = |name: &str| k[name].as_f64();
                     let (x, y, w, h) = (n("x")?, n("y")?, n("w")?, n("h")?);
                     let id = k["id"].as_str()?.to_string();
-                    Some(crate::control::KeyRect {
+                    Some(crate::request::KeyRect {
                         id,
                         x: x0 + x.round() as i32,
                         y: y0 + y.round() as i32,

@@ -8,7 +8,6 @@
 
 mod assets;
 mod automation;
-mod control;
 mod fetch;
 mod health;
 mod host;
@@ -22,6 +21,7 @@ mod output;
 mod permissions;
 mod picker;
 mod range;
+mod requests;
 mod resilience;
 mod sandbox;
 mod screen;
@@ -91,7 +91,7 @@ pub enum CoreEvent {
         reason: String,
     },
     /// A request from the D-Bus control interface, the tray or notifications.
-    Control(crate::control::Request),
+    Control(crate::request::Request),
     /// News from the display thread (`crate::display`).
     Display(crate::display::Report),
     Quit {
@@ -214,7 +214,7 @@ pub struct Shell {
     store: Option<crate::store::Store>,
     ready: bool,
     /// Control requests, the bus link and the toast overlay (see `control.rs`).
-    control: control::ControlState,
+    control: requests::ControlState,
     /// The file picker for `file_chooser = "media"` (see `picker.rs`).
     picker: Option<picker::Picker>,
     /// The shared context's web data, for `vitrine ctl web clear`.
@@ -368,7 +368,7 @@ const MEDIA_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1
 pub fn run(
     bundle: Bundle,
     store: Result<crate::store::Store, String>,
-    relay: crate::control::Relay,
+    relay: crate::request::Relay,
     bus: Option<crate::dbus::Bus>,
     start: Start,
 ) -> Result<(), ShellError> {
@@ -378,7 +378,7 @@ pub fn run(
     let labels = manifest.surfaces().map(|s| s.label.as_str()).chain(crate::config::PRINCIPALS);
     let authority = Authority::new(labels, &bundle.capabilities);
     let media_urls = media::Media::new(roots.clone(), authority.clone());
-    let toast = control::wants_toast(&authority, &manifest);
+    let toast = requests::wants_toast(&authority, &manifest);
     let event_loop = EventLoopBuilder::<CoreEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));
@@ -456,7 +456,7 @@ pub fn run(
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         store: store.ok(),
         ready: false,
-        control: control::ControlState::new(&manifest, link, principal_tokens, automation),
+        control: requests::ControlState::new(&manifest, link, principal_tokens, automation),
         picker: None,
         web_data,
         output_area: (
@@ -514,7 +514,7 @@ pub fn run(
         shell.borrow_mut().surfaces.push(s);
     }
     if toast {
-        control::build_toast(&shell, &mut ctx)?;
+        requests::build_toast(&shell, &mut ctx)?;
     }
     let picker = picker::wanted(&manifest);
     if picker {
@@ -528,7 +528,7 @@ pub fn run(
     if let (true, Some(main)) = (automation, shell.borrow().surfaces.iter().next()) {
         automation::name_sessions(&main.webview);
     }
-    control::attach(&relay, proxy.clone());
+    requests::attach(&relay, proxy.clone());
     output::follow(&toplevel.overlay, toplevel.screen);
     if !manifest.overlays.is_empty() || toast || picker || keyboard.is_some() {
         window::repair_partial_redraws(&toplevel.window);

@@ -366,8 +366,8 @@ fn borrow(p: &SharedPower) -> Result<std::cell::RefMut<'_, Power>, IpcError> {
 
 impl super::Shell {
     /// `vitrine ctl display …` and the D-Bus display methods.
-    pub(super) fn display_op(&mut self, op: crate::control::DisplayOp) -> crate::control::Answer {
-        use crate::control::{ControlError, DisplayOp, Reply};
+    pub(super) fn display_op(&mut self, op: crate::request::DisplayOp) -> crate::request::Answer {
+        use crate::request::{ControlError, DisplayOp, Reply};
         let mut p = self.power.try_borrow_mut().map_err(|_| ControlError::Failed("the screen state is busy".into()))?;
         match op {
             DisplayOp::Status => {}

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gtk::gdk_pixbuf::{Colorspace, Pixbuf};
 use gtk::glib;
 
-use crate::control::{ControlError, Png, Reply, Responder};
+use crate::request::{ControlError, Png, Reply, Responder};
 
 /// Screenshots being encoded at once; more are refused rather than queued, since each
 /// holds a copy of the screen.

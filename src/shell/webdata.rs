@@ -354,8 +354,8 @@ pub fn register(router: &mut crate::ipc::Router, manager: Manager) {
 
 impl crate::shell::Shell {
     /// `vitrine ctl web clear WHAT` (D-Bus `ClearWebData`).
-    pub(crate) fn clear_web_data(&mut self, what: &str, reply: crate::control::Responder) {
-        use crate::control::{ControlError, Reply};
+    pub(crate) fn clear_web_data(&mut self, what: &str, reply: crate::request::Responder) {
+        use crate::request::{ControlError, Reply};
         let Some(what) = Clear::parse(what) else {
             return reply.send(Err(ControlError::BadArgs(format!("'{what}': clear cookies, cache or all"))));
         };

@@ -1,4 +1,4 @@
-//! The shell's side of control requests (`crate::control`), on the main thread: the
+//! The shell's side of control requests (`crate::request`), on the main thread: the
 //! D-Bus control interface, the tray and notifications act on surfaces only here.
 //!
 //! Also here: what the shell publishes to the bus (properties, crash and recovery
@@ -20,13 +20,13 @@ use webkit2gtk::{SnapshotOptions, SnapshotRegion, WebViewExt as _};
 use wry::WebViewExtUnix as _;
 
 use crate::config::{principal_url, Anchor, InputMode, Length, Manifest, Page, SurfaceConfig, TrayAction};
-use crate::control::{
-    Answer, ControlError, ControlSink, Op, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus, Toast,
-};
 use crate::dbus::notifications::ACTION_EVENT;
 use crate::dbus::{Link, Notice};
 use crate::ipc::protocol::{decode, Inbound};
 use crate::ipc::{script, Authority, CallResult, Caller, ErrorCode, Host, HttpCall, HttpReply, IpcError, Payload};
+use crate::request::{
+    Answer, ControlError, ControlSink, Op, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus, Toast,
+};
 use crate::shell::health::Showing;
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::screenshot;

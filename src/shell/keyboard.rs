@@ -93,7 +93,7 @@ pub(super) fn build(
         watch_presses(&surface.config.label, &surface.webview.webview(), &touched);
     }
     let mut excluded: BTreeSet<String> = config.exclude.iter().cloned().collect();
-    excluded.extend([KEYBOARD_LABEL, super::requests::TOAST_LABEL, super::picker::PICKER_LABEL].map(String::from));
+    excluded.extend([KEYBOARD_LABEL, super::toast::TOAST_LABEL, super::picker::PICKER_LABEL].map(String::from));
     log::info!(
         surface = KEYBOARD_LABEL;
         "on-screen keyboard created ({}, {height} px high)",

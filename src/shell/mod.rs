@@ -27,6 +27,7 @@ mod sandbox;
 mod screen;
 mod screenshot;
 mod surface;
+mod toast;
 mod volume;
 pub mod webdata;
 mod window;
@@ -213,8 +214,10 @@ pub struct Shell {
     /// Flushed and closed last when the kiosk stops.
     store: Option<crate::store::Store>,
     ready: bool,
-    /// Control requests, the bus link and the toast overlay (see `control.rs`).
+    /// Control requests and the bus link (see `requests.rs`).
     control: requests::ControlState,
+    /// The toast overlay, when some surface may send notifications (see `toast/`).
+    toast: Option<toast::ToastBox>,
     /// The file picker for `file_chooser = "media"` (see `picker.rs`).
     picker: Option<picker::Picker>,
     /// The shared context's web data, for `vitrine ctl web clear`.
@@ -378,7 +381,7 @@ pub fn run(
     let labels = manifest.surfaces().map(|s| s.label.as_str()).chain(crate::config::PRINCIPALS);
     let authority = Authority::new(labels, &bundle.capabilities);
     let media_urls = media::Media::new(roots.clone(), authority.clone());
-    let toast = requests::wants_toast(&authority, &manifest);
+    let toast = toast::wants_toast(&authority, &manifest);
     let event_loop = EventLoopBuilder::<CoreEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));
@@ -457,6 +460,7 @@ pub fn run(
         store: store.ok(),
         ready: false,
         control: requests::ControlState::new(&manifest, link, principal_tokens, automation),
+        toast: None,
         picker: None,
         web_data,
         output_area: (
@@ -514,7 +518,7 @@ pub fn run(
         shell.borrow_mut().surfaces.push(s);
     }
     if toast {
-        requests::build_toast(&shell, &mut ctx)?;
+        toast::build_toast(&shell, &mut ctx)?;
     }
     let picker = picker::wanted(&manifest);
     if picker {

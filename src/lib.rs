@@ -15,6 +15,31 @@
 //!
 //! Without the default `kiosk` feature the crate is only the parts that need no GTK or
 //! D-Bus (configuration, IPC, store, OS access): what the fuzz targets build on.
+//!
+//! # Asking and answering: the words
+//!
+//! Threads and pages ask things of each other everywhere in the core; these words mean
+//! the same thing in every module.
+//!
+//! * **Request** — a message that gets exactly one reply: a control request to the
+//!   shell ([`request::Request`], its action an [`request::Op`]), a page's *call* (the
+//!   word `invoke` uses; `ipc::call`), a store job.
+//! * **Reply** — what answers it: [`request::Reply`] inside a [`request::RequestResult`],
+//!   [`ipc::CallResult`], [`ipc::HttpReply`] for a `fetch` call's HTTP request, the
+//!   store's `Result<Output, StoreError>`.
+//! * **ReplyTo** — the one-shot handle a reply is sent through, from any thread:
+//!   [`request::ReplyTo`], [`ipc::ReplyTo`], the store's `ReplyTo`, and
+//!   [`ipc::HttpReplyTo`]. It is used once; dropped unused, it sends an error reply, so
+//!   nobody waits forever. [`ipc::call::ReplyRoute`] says which way a call's reply goes back
+//!   to its page (a script, or the `fetch` response).
+//! * **Sink** — the trait through which other threads hand work to the main loop:
+//!   [`ipc::ReplySink`] (deferred replies, core events) and [`request::RequestSink`]
+//!   (control requests). The shell implements both once, on its event loop's proxy.
+//! * **Link** — the clonable handle another thread holds to reach the thread that owns
+//!   something: [`request::ShellLink`] (to the shell; `call` waits for the reply,
+//!   `post` does not) and [`dbus::BusLink`] (to the bus thread).
+//! * **Notice** — a one-way message, with no reply: [`dbus::Notice`], what the shell
+//!   tells the bus thread.
 
 pub mod config;
 #[cfg(feature = "kiosk")]

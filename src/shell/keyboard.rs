@@ -28,7 +28,7 @@ use crate::ipc::protocol::{decode, Inbound};
 use crate::ipc::{script, Host as _, Payload};
 use crate::keyboard::keys::{keysyms, Press};
 use crate::keyboard::{Field, Pad, Request};
-use crate::request::{ControlError, KeyboardStatus};
+use crate::request::{KeyboardStatus, RequestError};
 use crate::shell::surface::{self, BuildCtx};
 use crate::shell::{SharedShell, Shell, ShellError};
 
@@ -312,9 +312,9 @@ impl Shell {
     }
 
     /// `vitrine ctl keyboard show|hide`, D-Bus `KeyboardShow`/`KeyboardHide`.
-    pub(super) fn keyboard_control(&mut self, show: Option<String>) -> Result<(), ControlError> {
+    pub(super) fn keyboard_control(&mut self, show: Option<String>) -> Result<(), RequestError> {
         let Some(kb) = &self.keyboard else {
-            return Err(ControlError::NotFound(
+            return Err(RequestError::NotFound(
                 "this kiosk has no on-screen keyboard ([keyboard] in vitrine.toml)".into(),
             ));
         };
@@ -322,7 +322,7 @@ impl Shell {
             Some(label) => {
                 let label = if label.is_empty() { kb.main.clone() } else { label };
                 if kb.excluded.contains(&label) || self.surfaces.get(&label).is_none() {
-                    return Err(ControlError::NotFound(format!("no surface '{label}' the keyboard may show for")));
+                    return Err(RequestError::NotFound(format!("no surface '{label}' the keyboard may show for")));
                 }
                 let field = Field { pad: Pad::Text, secret: false, multiline: false };
                 self.keyboard_show(&label, field);

@@ -6,43 +6,21 @@
 //! toast overlay ([`super::toast`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::Value;
-use tao::event_loop::EventLoopProxy;
 use webkit2gtk::{SnapshotOptions, SnapshotRegion, WebViewExt as _};
 use wry::WebViewExtUnix as _;
 
 use crate::config::{principal_url, Manifest, TrayAction};
-use crate::dbus::{Link, Notice};
+use crate::dbus::{BusLink, Notice};
 use crate::ipc::{CallResult, Caller, ErrorCode, Host, HttpCall, HttpReply, IpcError, Payload};
-use crate::request::{
-    Answer, ControlError, ControlSink, Op, Relay, Reply, Request, Responder, Snapshot, Status, SurfaceStatus,
-};
+use crate::request::{Op, Reply, ReplyTo, Request, RequestError, RequestResult, Snapshot, Status, SurfaceStatus};
 use crate::shell::health::Showing;
 use crate::shell::navigation::NavigationPolicy;
 use crate::shell::screenshot;
 use crate::shell::surface::Surface;
-use crate::shell::{CoreEvent, Shell};
-
-/// Control requests reach the main loop as core events.
-struct ProxySink(Mutex<EventLoopProxy<CoreEvent>>);
-
-impl ControlSink for ProxySink {
-    fn submit(&self, request: Request) -> bool {
-        let proxy = match self.0.lock() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        proxy.send_event(CoreEvent::Control(request)).is_ok()
-    }
-}
-
-/// Points `relay` at this event loop.
-pub(super) fn attach(relay: &Relay, proxy: EventLoopProxy<CoreEvent>) {
-    relay.attach(Arc::new(ProxySink(Mutex::new(proxy))));
-}
+use crate::shell::Shell;
 
 pub struct ControlState {
     started: Instant,
@@ -50,7 +28,7 @@ pub struct ControlState {
     navigation: Vec<String>,
     /// The surfaces control may act on: the configured ones.
     configured: BTreeSet<String>,
-    link: Option<Link>,
+    link: Option<BusLink>,
     /// The router's token for each principal's calls (`dbus`, `mqtt`).
     tokens: BTreeMap<&'static str, String>,
     published: Option<Snapshot>,
@@ -62,7 +40,7 @@ pub struct ControlState {
 impl ControlState {
     pub(super) fn new(
         manifest: &Manifest,
-        link: Option<Link>,
+        link: Option<BusLink>,
         tokens: BTreeMap<&'static str, String>,
         automation: bool,
     ) -> Self {
@@ -82,32 +60,32 @@ impl ControlState {
     }
 }
 
-fn not_found(label: &str, known: &BTreeSet<String>) -> ControlError {
+fn not_found(label: &str, known: &BTreeSet<String>) -> RequestError {
     let known: Vec<&str> = known.iter().map(String::as_str).collect();
-    ControlError::NotFound(format!("no surface labelled '{label}' (surfaces: {})", known.join(", ")))
+    RequestError::NotFound(format!("no surface labelled '{label}' (surfaces: {})", known.join(", ")))
 }
 
-fn from_ipc(e: IpcError) -> ControlError {
+fn from_ipc(e: IpcError) -> RequestError {
     match e.code {
-        ErrorCode::NotAllowed => ControlError::NotAllowed(e.message),
-        ErrorCode::NotFound => ControlError::NotFound(e.message),
+        ErrorCode::NotAllowed => RequestError::NotAllowed(e.message),
+        ErrorCode::NotFound => RequestError::NotFound(e.message),
         ErrorCode::BadArgs | ErrorCode::TooLarge | ErrorCode::BadMessage | ErrorCode::UnknownCommand => {
-            ControlError::BadArgs(e.message)
+            RequestError::BadArgs(e.message)
         }
-        _ => ControlError::Failed(e.message),
+        _ => RequestError::Failed(e.message),
     }
 }
 
-fn emitted(result: CallResult) -> Answer {
+fn emitted(result: CallResult) -> RequestResult {
     match result {
         Ok(Payload::Json(v)) => Ok(Reply::Emitted(v["delivered"].as_u64().unwrap_or(0) as usize)),
-        Ok(Payload::Bytes(_)) => Err(ControlError::Failed("event.emit answered bytes".into())),
+        Ok(Payload::Bytes(_)) => Err(RequestError::Failed("event.emit answered bytes".into())),
         Err(e) => Err(from_ipc(e)),
     }
 }
 
 impl Shell {
-    pub(crate) fn on_control(&mut self, request: Request) {
+    pub(crate) fn on_request(&mut self, request: Request) {
         let Request { op, reply } = request;
         match op {
             Op::Ping => reply.send(Ok(Reply::Pong)),
@@ -148,7 +126,7 @@ impl Shell {
         self.publish();
     }
 
-    fn configured(&mut self, label: &str) -> Result<&mut Surface, ControlError> {
+    fn configured(&mut self, label: &str) -> Result<&mut Surface, RequestError> {
         if !self.control.configured.contains(label) {
             return Err(not_found(label, &self.control.configured));
         }
@@ -187,12 +165,12 @@ impl Shell {
         }
     }
 
-    fn navigate(&mut self, label: &str, url: &str) -> Result<(), ControlError> {
-        let parsed = url::Url::parse(url).map_err(|e| ControlError::BadArgs(format!("'{url}' is not a URL: {e}")))?;
+    fn navigate(&mut self, label: &str, url: &str) -> Result<(), RequestError> {
+        let parsed = url::Url::parse(url).map_err(|e| RequestError::BadArgs(format!("'{url}' is not a URL: {e}")))?;
         let patterns = self.control.navigation.clone();
         let s = self.configured(label)?;
         if !NavigationPolicy::new(&s.config.page, &patterns).allows(parsed.as_str()) {
-            return Err(ControlError::NotAllowed(format!(
+            return Err(RequestError::NotAllowed(format!(
                 "surface '{label}' may not navigate to {url}: not its own origin, a core page, or in app.navigation"
             )));
         }
@@ -201,27 +179,27 @@ impl Shell {
         load(s, parsed.as_str())
     }
 
-    fn reload(&mut self, label: &str) -> Result<(), ControlError> {
+    fn reload(&mut self, label: &str) -> Result<(), RequestError> {
         let s = self.configured(label)?;
         let url = s.page_url.clone();
         load(s, &url)
     }
 
-    fn zoom(&mut self, label: &str, factor: f64) -> Result<(), ControlError> {
-        let zoom = crate::config::lockdown::Zoom::new(factor).map_err(ControlError::BadArgs)?;
+    fn zoom(&mut self, label: &str, factor: f64) -> Result<(), RequestError> {
+        let zoom = crate::config::lockdown::Zoom::new(factor).map_err(RequestError::BadArgs)?;
         self.configured(label)?;
         self.surfaces.set_zoom(label, zoom.factor()).map_err(from_ipc)
     }
 
-    fn volume(&mut self, change: &str) -> Answer {
-        let change = crate::volume::Change::parse(change).map_err(ControlError::BadArgs)?;
+    fn volume(&mut self, change: &str) -> RequestResult {
+        let change = crate::volume::Change::parse(change).map_err(RequestError::BadArgs)?;
         self.surfaces.volume(change).map(Reply::Volume).map_err(from_ipc)
     }
 
-    fn set_shown(&mut self, label: &str, visible: bool) -> Result<(), ControlError> {
+    fn set_shown(&mut self, label: &str, visible: bool) -> Result<(), RequestError> {
         let s = self.configured(label)?;
         if s.container.is_none() {
-            return Err(ControlError::BadArgs(format!(
+            return Err(RequestError::BadArgs(format!(
                 "'{label}' is the main surface; only overlays can be shown and hidden"
             )));
         }
@@ -229,15 +207,15 @@ impl Shell {
     }
 
     /// `event.emit` through the router, as `principal` (`dbus`, `mqtt`): the capabilities decide.
-    fn emit_as(&mut self, principal: &'static str, event: &str, payload: &str, to: Vec<String>, reply: Responder) {
+    fn emit_as(&mut self, principal: &'static str, event: &str, payload: &str, to: Vec<String>, reply: ReplyTo) {
         let Some(token) = self.control.tokens.get(principal) else {
-            return reply.send(Err(ControlError::NotAllowed(format!("'{principal}' is no principal"))));
+            return reply.send(Err(RequestError::NotAllowed(format!("'{principal}' is no principal"))));
         };
         let payload: Value = match payload.trim() {
             "" => Value::Null,
             text => match serde_json::from_str(text) {
                 Ok(v) => v,
-                Err(e) => return reply.send(Err(ControlError::BadArgs(format!("the payload is not JSON: {e}")))),
+                Err(e) => return reply.send(Err(RequestError::BadArgs(format!("the payload is not JSON: {e}")))),
             },
         };
         let mut args = serde_json::json!({ "event": event, "payload": payload });
@@ -246,23 +224,23 @@ impl Shell {
         }
         let body = args.to_string().into_bytes();
         // Without a call id every answer comes back here, never as a script.
-        let respond = Box::new(move |answer| match answer {
-            HttpReply::Answer(result) => reply.send(emitted(result)),
-            HttpReply::Settled => reply.send(Err(ControlError::Failed("the answer went elsewhere".into()))),
+        let reply_to = Box::new(move |http| match http {
+            HttpReply::Body(result) => reply.send(emitted(result)),
+            HttpReply::Settled => reply.send(Err(RequestError::Failed("the answer went elsewhere".into()))),
         });
         let url = principal_url(principal);
         let caller = Caller { label: principal, url: &url };
         let call = HttpCall { token, cmd: "event.emit", binary: false, id: None, body };
-        self.router.handle_http(&mut self.surfaces, caller, call, respond);
+        self.router.handle_http(&mut self.surfaces, caller, call, reply_to);
     }
 
-    fn screenshot(&mut self, label: &str, reply: Responder) {
+    fn screenshot(&mut self, label: &str, reply: ReplyTo) {
         let s = match self.configured(label) {
             Ok(s) => s,
             Err(e) => return reply.send(Err(e)),
         };
         if !s.visible {
-            return reply.send(Err(ControlError::Failed(format!("'{label}' is hidden; show it first"))));
+            return reply.send(Err(RequestError::Failed(format!("'{label}' is hidden; show it first"))));
         }
         if let Err(e) = screenshot::begin() {
             return reply.send(Err(e));
@@ -278,14 +256,14 @@ impl Shell {
                     Ok(pixels) => screenshot::encode_and_answer(pixels, label, reply),
                     Err(e) => {
                         screenshot::abandon();
-                        reply.send(Err(ControlError::Failed(e)));
+                        reply.send(Err(RequestError::Failed(e)));
                     }
                 }
             },
         );
     }
 
-    fn tray_action(&mut self, action: TrayAction) -> Result<(), ControlError> {
+    fn tray_action(&mut self, action: TrayAction) -> Result<(), RequestError> {
         match action {
             TrayAction::Reload { surface } => self.reload(&surface),
             TrayAction::Show { surface } => self.set_shown(&surface, true),
@@ -334,7 +312,7 @@ impl Shell {
 }
 
 /// Starts loading `url` in `s`, as recovery does.
-fn load(s: &mut Surface, url: &str) -> Result<(), ControlError> {
+fn load(s: &mut Surface, url: &str) -> Result<(), RequestError> {
     s.health.loading(Showing::Page, Instant::now());
-    s.webview.load_url(url).map_err(|e| ControlError::Failed(format!("cannot load {url}: {e}")))
+    s.webview.load_url(url).map_err(|e| RequestError::Failed(format!("cannot load {url}: {e}")))
 }

@@ -12,9 +12,11 @@
 //! * [`x11`] — DPMS on the X server;
 //! * [`backlight`] — `/sys/class/backlight/*` (`bl_power`, `brightness`) for DSI panels;
 //!   also used for brightness, and turned off with whichever backend powers the screen;
+//! * [`cec`] — HDMI-CEC `<Standby>` and `<Image View On>` to the TV through `/dev/cecN`;
 //! * [`schedule`] — the weekly schedule (pure logic).
 
 pub mod backlight;
+pub mod cec;
 pub mod schedule;
 pub mod wlr;
 pub mod wlr_output;
@@ -171,7 +173,11 @@ fn probe(cfg: &DisplayConfig) -> (Option<Box<dyn Backend>>, Option<backlight::Ba
                 Err(e) => Err(e),
             },
             BackendKind::X11 => x11::X11::connect().map(|b| Some(Box::new(b) as Box<dyn Backend>)),
-            BackendKind::Ddc | BackendKind::Cec => Err(DisplayError::Unavailable("not built into this version".into())),
+            BackendKind::Cec => cec::Cec::open(cfg.cec_device.as_deref()).map(|b| {
+                log::info!("display: CEC adapter {}", b.describe());
+                Some(Box::new(b) as Box<dyn Backend>)
+            }),
+            BackendKind::Ddc => Err(DisplayError::Unavailable("not built into this version".into())),
             BackendKind::Overlay => Ok(None),
         };
         match found {

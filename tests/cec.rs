@@ -35,7 +35,7 @@ fn cec_puts_an_emulated_tv_in_standby_and_wakes_it_through_the_kernel() {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nexec '{}' --exact guest_cec_backend_against_a_vivid_tv --ignored --nocapture --test-threads=1 \
+            "#!/bin/sh\nexec '{}' guest_ --ignored --nocapture --test-threads=1 \
              >\"$KERNEL_VM_OUT/log\" 2>&1\n",
             exe.display()
         ),
@@ -45,13 +45,13 @@ fn cec_puts_an_emulated_tv_in_standby_and_wakes_it_through_the_kernel() {
     let vm = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kernel-vm"))
         .arg(out.path())
         .arg(&script)
-        .arg("vivid")
+        .args(["vivid", "i2c-dev", "i2c-stub:chip_addr=0x37"])
         .output()
         .expect("scripts/kernel-vm runs");
     let log = std::fs::read_to_string(out.path().join("log")).unwrap_or_default();
     eprintln!("kernel-vm took {:.1} s", started.elapsed().as_secs_f64());
     assert!(
-        vm.status.success() && log.contains("test result: ok. 1 passed"),
+        vm.status.success() && log.contains("test result: ok. 2 passed"),
         "the guest's test failed ({:?}):\n{log}\n--- kernel-vm:\n{}{}",
         vm.status,
         String::from_utf8_lossy(&vm.stdout),
@@ -169,4 +169,32 @@ fn guest_cec_backend_against_a_vivid_tv() {
     }
     // Standby went to the TV alone, not to everyone.
     assert!(!heard.contains("to all (4 to 15): STANDBY"), "{heard}");
+}
+
+#[test]
+#[ignore = "runs inside the qemu guest of scripts/kernel-vm, started by the test above"]
+fn guest_ddc_on_a_real_i2c_dev_bus_without_a_monitor() {
+    // i2c-stub: a real i2c-dev node (/dev/i2c-0) with a chip at 0x37 that speaks SMBus
+    // only, not DDC/CI's plain I2C transfers. The I2C_SLAVE ioctl is the kernel's; the
+    // probe must end in "unavailable" with the kernel's reason, not a panic or a hang.
+    let bus = std::fs::read_dir("/dev")
+        .expect("/dev")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("i2c-")))
+        .expect("i2c-stub and i2c-dev make /dev/i2c-N");
+    let bus = bus.display().to_string();
+    let ddc = vitrine::display::ddc::I2cDev::open(std::path::Path::new(&bus));
+    assert!(ddc.is_ok(), "I2C_SLAVE 0x37 on {bus}: {:?}", ddc.err());
+    match vitrine::display::ddc::Ddc::probe(std::slice::from_ref(&bus), std::path::Path::new("/sys")) {
+        Err(vitrine::display::DisplayError::Unavailable(why)) => {
+            eprintln!("probe on {bus}: {why}");
+            assert!(why.contains(&bus) && why.contains("no plain I2C"), "{why}");
+        }
+        Err(e) => panic!("not unavailable: {e}"),
+        Ok(_) => panic!("i2c-stub answered DDC/CI"),
+    }
+    // A character device that is no I2C bus: the ioctl says so.
+    let e = vitrine::display::ddc::I2cDev::open(std::path::Path::new("/dev/null")).err().expect("not i2c");
+    assert!(e.to_string().contains("not an I2C bus"), "{e}");
 }

@@ -111,7 +111,7 @@ pub enum DisplayCommand {
         #[arg(long)]
         flipped: bool,
     },
-    /// Set the brightness, in percent (needs a backlight).
+    /// Set the brightness, in percent (needs a backlight or a DDC/CI monitor).
     Brightness {
         #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
         percent: u32,

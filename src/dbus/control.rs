@@ -16,7 +16,7 @@
 //! | `DisplayOn`, `DisplayOff` | — | `s` JSON: the screen's status (power, intentional, reason, backend, brightness) |
 //! | `DisplayStatus` | — | `s` JSON, as above |
 //! | `SetRotation` | `u` degrees clockwise (0, 90, 180, 270), `b` flipped | `s` JSON, as above (applied by the display thread; the output's new rotation shows in `Status`) |
-//! | `SetBrightness` | `u` percent (0–100) | `s` JSON, as above (`NotFound` without a backlight) |
+//! | `SetBrightness` | `u` percent (0–100) | `s` JSON, as above (`NotFound` without a backlight or DDC/CI monitor) |
 //! | `KeyboardShow` | `s` label ("" = the main surface) | — (the on-screen keyboard types into that surface) |
 //! | `KeyboardHide` | — | — |
 //! | `Volume` | `s` change: `""` (read), `0`–`100`, `mute`, `unmute` | `i` level (-1: each page's own), `b` muted |

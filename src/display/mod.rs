@@ -12,11 +12,13 @@
 //! * [`x11`] — DPMS on the X server;
 //! * [`backlight`] — `/sys/class/backlight/*` (`bl_power`, `brightness`) for DSI panels;
 //!   also used for brightness, and turned off with whichever backend powers the screen;
+//! * [`ddc`] — DDC/CI to monitors over their I2C bus: power mode and brightness;
 //! * [`cec`] — HDMI-CEC `<Standby>` and `<Image View On>` to the TV through `/dev/cecN`;
 //! * [`schedule`] — the weekly schedule (pure logic).
 
 pub mod backlight;
 pub mod cec;
+pub mod ddc;
 pub mod schedule;
 pub mod wlr;
 pub mod wlr_output;
@@ -82,6 +84,10 @@ pub struct Orientation {
 pub trait Backend: Send {
     fn kind(&self) -> BackendKind;
     fn set_power(&mut self, on: bool) -> Result<(), DisplayError>;
+    /// Whether it sets brightness (a backlight, a monitor over DDC/CI).
+    fn has_brightness(&self) -> bool {
+        false
+    }
     /// Brightness in percent, where the backend can tell.
     fn brightness(&self) -> Option<u8> {
         None
@@ -177,7 +183,10 @@ fn probe(cfg: &DisplayConfig) -> (Option<Box<dyn Backend>>, Option<backlight::Ba
                 log::info!("display: CEC adapter {}", b.describe());
                 Some(Box::new(b) as Box<dyn Backend>)
             }),
-            BackendKind::Ddc => Err(DisplayError::Unavailable("not built into this version".into())),
+            BackendKind::Ddc => ddc::Ddc::probe(&cfg.ddc_devices, std::path::Path::new("/sys")).map(|b| {
+                log::info!("display: DDC/CI monitor on {}", b.describe());
+                Some(Box::new(b) as Box<dyn Backend>)
+            }),
             BackendKind::Overlay => Ok(None),
         };
         match found {
@@ -200,14 +209,15 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
         (None, Some(_)) => BackendKind::Backlight,
         (None, None) => BackendKind::Overlay,
     };
+    let brightness_kind = dimmer(&mut power, &mut light).map(|b| b.kind());
     log::info!(
         "display: power by {}{}, brightness by {}",
         power_kind.as_str(),
         if power_kind == BackendKind::Overlay { "" } else { " (and the black overlay)" },
-        light.as_ref().map_or("nothing", |_| "the backlight")
+        brightness_kind.map_or("nothing", BackendKind::as_str)
     );
-    report(Report::Ready { power: power_kind, brightness: light.as_ref().map(|_| BackendKind::Backlight) });
-    if let (Some(percent), Some(l)) = (cfg.brightness, light.as_mut()) {
+    report(Report::Ready { power: power_kind, brightness: brightness_kind });
+    if let (Some(percent), Some(l)) = (cfg.brightness, dimmer(&mut power, &mut light)) {
         if let Err(e) = l.set_brightness(percent) {
             log::warn!("display: brightness {percent} % at start: {e}");
         }
@@ -216,7 +226,7 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
         let o = Orientation { rotation: cfg.rotation, flipped: cfg.flipped };
         rotate(&mut power, o, report);
     }
-    refresh(&mut power, &light, report);
+    refresh(&mut power, &mut light, report);
     while let Ok(command) = rx.recv() {
         match command {
             Command::Power(on) => {
@@ -239,20 +249,22 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
                 report(Report::Power { on, error });
             }
             Command::Brightness(percent) => {
-                let (percent, error) = match light.as_mut() {
+                let (percent, error) = match dimmer(&mut power, &mut light) {
                     Some(l) => match l.set_brightness(percent) {
                         Ok(()) => (l.brightness(), None),
                         Err(e) => (l.brightness(), Some(e.to_string())),
                     },
-                    None => (None, Some("no backend here sets brightness (no backlight found)".to_string())),
+                    None => {
+                        (None, Some("no backend here sets brightness (no backlight, no DDC/CI monitor)".to_string()))
+                    }
                 };
                 report(Report::Brightness { percent, error });
             }
             Command::Rotate(o) => {
                 rotate(&mut power, o, report);
-                refresh(&mut power, &light, report);
+                refresh(&mut power, &mut light, report);
             }
-            Command::Refresh => refresh(&mut power, &light, report),
+            Command::Refresh => refresh(&mut power, &mut light, report),
         }
     }
 }
@@ -276,11 +288,23 @@ fn rotate(power: &mut Option<Box<dyn Backend>>, o: Orientation, report: &dyn Fn(
     report(Report::Rotated { error });
 }
 
-fn refresh(power: &mut Option<Box<dyn Backend>>, light: &Option<backlight::Backlight>, report: &dyn Fn(Report)) {
+/// What sets brightness: the backlight where there is one, else the power backend if
+/// it can (a DDC/CI monitor).
+fn dimmer<'a>(
+    power: &'a mut Option<Box<dyn Backend>>,
+    light: &'a mut Option<backlight::Backlight>,
+) -> Option<&'a mut (dyn Backend + 'static)> {
+    match light {
+        Some(l) => Some(l as &mut dyn Backend),
+        None => power.as_deref_mut().filter(|p| p.has_brightness()),
+    }
+}
+
+fn refresh(power: &mut Option<Box<dyn Backend>>, light: &mut Option<backlight::Backlight>, report: &dyn Fn(Report)) {
     if let Some(o) = power.as_mut().and_then(|p| p.orientation()) {
         report(Report::Orientation(o));
     }
-    if let Some(l) = light {
-        report(Report::Brightness { percent: l.brightness(), error: None });
+    if let Some(b) = dimmer(power, light) {
+        report(Report::Brightness { percent: b.brightness(), error: None });
     }
 }

@@ -37,7 +37,7 @@
 //! screenshot = true
 //! zoom = true
 //! keyboard = true                      # only if the kiosk has a [keyboard]
-//! display = true                       # a light: power, and brightness with a backlight
+//! display = true                       # a light: power, and brightness with a backlight or DDC/CI monitor
 //!
 //! [screenshot]
 //! interval_secs = 300                   # 0: only on request

@@ -332,7 +332,7 @@ pub fn state_json(s: &KioskStatus, surface: &str) -> Value {
         "visible": visible,
         // Shown, for any surface; null when the kiosk has no keyboard.
         "keyboard": s.keyboard.as_ref().map(|k| on(k.visible)),
-        // The screen's power, and its brightness in percent (null without a backlight).
+        // The screen's power, and its brightness in percent (null without a backlight or DDC/CI monitor).
         "display": on(s.display.power == "on"),
         "brightness": s.display.brightness,
         // MiB, whole.

@@ -108,7 +108,10 @@ impl Power {
                 self.brightness = Some(percent);
                 Ok(())
             }
-            _ => Err(IpcError::new(ErrorCode::NotFound, "no backend here sets brightness (no backlight found)")),
+            _ => Err(IpcError::new(
+                ErrorCode::NotFound,
+                "no backend here sets brightness (no backlight, no DDC/CI monitor)",
+            )),
         }
     }
 

@@ -9,7 +9,9 @@
 //!
 //! * [`wlr`] — wlroots' output power management (and output management, for the
 //!   output's transform), on a Wayland connection of its own;
-//! * [`x11`] — DPMS on the X server;
+//! * [`x11`] — DPMS on the X server, and ([`x11_output`]) RandR rotation with the touch
+//!   screens' transformation matrix following it;
+//! * [`touch`] — the matrices that make touch follow a rotation (pure math);
 //! * [`backlight`] — `/sys/class/backlight/*` (`bl_power`, `brightness`) for DSI panels;
 //!   also used for brightness, and turned off with whichever backend powers the screen;
 //! * [`ddc`] — DDC/CI to monitors over their I2C bus: power mode and brightness;
@@ -20,9 +22,11 @@ pub mod backlight;
 pub mod cec;
 pub mod ddc;
 pub mod schedule;
+pub mod touch;
 pub mod wlr;
 pub mod wlr_output;
 pub mod x11;
+pub mod x11_output;
 
 use std::sync::mpsc;
 
@@ -178,7 +182,7 @@ fn probe(cfg: &DisplayConfig) -> (Option<Box<dyn Backend>>, Option<backlight::Ba
                 }
                 Err(e) => Err(e),
             },
-            BackendKind::X11 => x11::X11::connect().map(|b| Some(Box::new(b) as Box<dyn Backend>)),
+            BackendKind::X11 => x11::X11::connect(cfg.output.clone()).map(|b| Some(Box::new(b) as Box<dyn Backend>)),
             BackendKind::Cec => cec::Cec::open(cfg.cec_device.as_deref()).map(|b| {
                 log::info!("display: CEC adapter {}", b.describe());
                 Some(Box::new(b) as Box<dyn Backend>)

@@ -103,6 +103,11 @@ pub trait Backend: Send {
     fn orientation(&mut self) -> Option<Orientation> {
         None
     }
+    /// The kiosk's output's name and position (in the compositor's or X screen's
+    /// layout), where the backend knows its outputs.
+    fn output(&mut self) -> Option<(String, i32, i32)> {
+        None
+    }
     /// Rotates (and mirrors) the kiosk's output; answers the output's name.
     fn set_orientation(&mut self, _o: Orientation) -> Result<String, DisplayError> {
         Err(DisplayError::Unsupported(self.kind().as_str()))
@@ -138,6 +143,13 @@ pub enum Report {
         error: Option<String>,
     },
     Orientation(Orientation),
+    /// Where the kiosk's output (`display.output`) is: the shell puts the window there.
+    /// Sent only when an output is named, at start and on every refresh.
+    Output {
+        name: String,
+        x: i32,
+        y: i32,
+    },
     /// A rotation was applied (the orientation follows), or failed.
     Rotated {
         error: Option<String>,
@@ -172,7 +184,7 @@ fn probe(cfg: &DisplayConfig) -> (Option<Box<dyn Backend>>, Option<backlight::Ba
     let mut light = None;
     for kind in &cfg.backends {
         let found: Result<Option<Box<dyn Backend>>, DisplayError> = match kind {
-            BackendKind::Wlr => wlr::Wlr::connect().map(|b| Some(Box::new(b) as Box<dyn Backend>)),
+            BackendKind::Wlr => wlr::Wlr::connect(cfg.output.clone()).map(|b| Some(Box::new(b) as Box<dyn Backend>)),
             BackendKind::Backlight => match backlight::Backlight::find(std::path::Path::new(&cfg.backlight_root)) {
                 Ok(b) => {
                     log::info!("display: backlight {} found", b.describe());
@@ -230,7 +242,8 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
         let o = Orientation { rotation: cfg.rotation, flipped: cfg.flipped };
         rotate(&mut power, o, report);
     }
-    refresh(&mut power, &mut light, report);
+    let named = cfg.output.is_some();
+    refresh(&mut power, &mut light, named, report);
     while let Ok(command) = rx.recv() {
         match command {
             Command::Power(on) => {
@@ -266,9 +279,9 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
             }
             Command::Rotate(o) => {
                 rotate(&mut power, o, report);
-                refresh(&mut power, &mut light, report);
+                refresh(&mut power, &mut light, named, report);
             }
-            Command::Refresh => refresh(&mut power, &mut light, report),
+            Command::Refresh => refresh(&mut power, &mut light, named, report),
         }
     }
 }
@@ -304,9 +317,19 @@ fn dimmer<'a>(
     }
 }
 
-fn refresh(power: &mut Option<Box<dyn Backend>>, light: &mut Option<backlight::Backlight>, report: &dyn Fn(Report)) {
+fn refresh(
+    power: &mut Option<Box<dyn Backend>>,
+    light: &mut Option<backlight::Backlight>,
+    named: bool,
+    report: &dyn Fn(Report),
+) {
     if let Some(o) = power.as_mut().and_then(|p| p.orientation()) {
         report(Report::Orientation(o));
+    }
+    if named {
+        if let Some((name, x, y)) = power.as_mut().and_then(|p| p.output()) {
+            report(Report::Output { name, x, y });
+        }
     }
     if let Some(b) = dimmer(power, light) {
         report(Report::Brightness { percent: b.brightness(), error: None });

@@ -69,6 +69,10 @@ impl Backend for X11 {
         X11Output::new(&self.conn, self.screen, self.output.as_deref()).and_then(|x| x.orientation()).ok()
     }
 
+    fn output(&mut self) -> Option<(String, i32, i32)> {
+        X11Output::new(&self.conn, self.screen, self.output.as_deref()).and_then(|x| x.place()).ok()
+    }
+
     fn set_orientation(&mut self, o: Orientation) -> Result<String, DisplayError> {
         X11Output::new(&self.conn, self.screen, self.output.as_deref())?.set(o)
     }

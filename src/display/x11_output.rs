@@ -109,6 +109,14 @@ impl<'c> X11Output<'c> {
         }
     }
 
+    /// The kiosk's output's name and position on the screen.
+    pub fn place(&self) -> Result<(String, i32, i32), DisplayError> {
+        let res = self.conn.randr_get_screen_resources_current(self.root).map_err(io)?.reply().map_err(io)?;
+        let t = self.target(&res)?;
+        let crtc = self.conn.randr_get_crtc_info(t.crtc, res.config_timestamp).map_err(io)?.reply().map_err(io)?;
+        Ok((t.name, i32::from(crtc.x), i32::from(crtc.y)))
+    }
+
     /// The kiosk's output's orientation now.
     pub fn orientation(&self) -> Result<Orientation, DisplayError> {
         let res = self.conn.randr_get_screen_resources_current(self.root).map_err(io)?.reply().map_err(io)?;

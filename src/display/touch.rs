@@ -56,17 +56,6 @@ pub fn apply(m: &Matrix, u: f64, v: f64) -> (f64, f64) {
     (m[0] * u + m[1] * v + m[2], m[3] * u + m[4] * v + m[5])
 }
 
-/// libinput's `LIBINPUT_CALIBRATION_MATRIX` (a udev property): the first two rows.
-pub fn libinput_calibration(m: &Matrix) -> String {
-    m[..6].iter().map(|v| format_number(*v)).collect::<Vec<_>>().join(" ")
-}
-
-fn format_number(v: f64) -> String {
-    let v = if v == 0.0 { 0.0 } else { v };
-    let s = format!("{v:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,13 +82,6 @@ mod tests {
         let m = rotation(o(0, true)).expect("mirror");
         assert!(close(apply(&m, 0.2, 0.3), (0.8, 0.3)));
         assert_eq!(rotation(o(45, false)), None);
-    }
-
-    #[test]
-    fn libinput_gets_the_first_two_rows() {
-        assert_eq!(libinput_calibration(&rotation(o(90, false)).expect("m")), "0 1 0 -1 0 1");
-        assert_eq!(libinput_calibration(&rotation(o(270, false)).expect("m")), "0 -1 1 1 0 0");
-        assert_eq!(libinput_calibration(&IDENTITY), "1 0 0 0 1 0");
     }
 
     #[test]

@@ -133,6 +133,9 @@ pub struct Status {
     /// The on-screen keyboard, when the kiosk has one.
     #[serde(default)]
     pub keyboard: Option<KeyboardStatus>,
+    /// Updates through RAUC, as last seen (added by the bus side, not the shell).
+    #[serde(default)]
+    pub update: Option<crate::update::UpdateStatus>,
 }
 
 /// The output as the kiosk sees it.

@@ -64,7 +64,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     shell::inspector::prepare(options.inspect, options.automation);
     // Before the store and the window: a second kiosk must touch neither.
     let relay = control::Relay::default();
-    let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {
+    let update_dir = store::state_dir(options.state_dir.as_deref()).map(|d| d.join("update"));
+    let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone(), update_dir) {
         Err(dbus::StartError::AlreadyRunning { pid, .. }) if options.url.is_some() => {
             let url = bundle.manifest.main.page.url();
             dbus::client::forward_navigate(&bundle.manifest.dbus, &bundle.manifest.main.label, &url)?;

@@ -15,6 +15,7 @@
 //!
 //! What changes reaches the bus side through the callback given to [`Updater::start`].
 
+pub mod ctl;
 pub mod download;
 pub mod rauc;
 

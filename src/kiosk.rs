@@ -100,8 +100,16 @@ fn open_store(explicit: Option<&Path>) -> Result<store::Store, String> {
     let shown = dir.display().to_string();
     let opened = move |outcome: Result<&store::OpenReport, &store::StoreError>| match outcome {
         Ok(report) => {
-            if let Some(aside) = &report.recovered_from {
-                log::error!("the store was unreadable and was moved aside to {}; starting empty", aside.display());
+            match (&report.recovered_from, &report.restored_from) {
+                (Some(aside), Some(copy)) => log::error!(
+                    "the store, from a newer Vitrine, was set aside to {}; using its copy from before that upgrade ({})",
+                    aside.display(),
+                    copy.display()
+                ),
+                (Some(aside), None) => {
+                    log::error!("the store could not be used and was moved aside to {}; starting empty", aside.display())
+                }
+                _ => {}
             }
             log::info!("store at {shown}/{}", store::FILE_NAME);
         }

@@ -123,6 +123,7 @@ fn run(cfg: BridgeConfig) -> ExitCode {
         status: Some(status),
         published: (None, None),
         next_screenshot: None,
+        update: Default::default(),
     };
     log::info!("vitrine mqtt: device {id}, broker {}:{}, topics under {}", cfg.broker.host, cfg.port(), topics.base);
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::rauc::{Rauc, COMPATIBLE};
+use common::rauc::{BundleServer, Rauc, COMPATIBLE};
 use common::{installed, skip, wait_until, Kiosk, PrivateBus};
 use serde_json::Value;
 
@@ -170,7 +170,7 @@ fn status_shows_the_slots_and_a_signed_bundle_installs_through_ctl_and_dbus() {
     assert_eq!(status["booted"], "rootfs.0", "still running A until a reboot");
 
     // The same through the D-Bus method, from a URL: the kiosk downloads it first.
-    let server = PyHttp::serve(dir);
+    let server = BundleServer::serve(dir);
     rauc.bundle("next", "2.1.0", COMPATIBLE, "ca");
     let url = format!("http://127.0.0.1:{}/next.raucb", server.port);
     let (ok, text) = busctl(
@@ -211,35 +211,6 @@ fn kiosk_state(kiosk: &Kiosk) -> std::path::PathBuf {
         .map(|h| std::path::PathBuf::from(String::from_utf8_lossy(h).into_owned()))
         .expect("HOME");
     home.join(".local/state/vitrine")
-}
-
-/// `python3 -m http.server` on a directory: bundles are bytes, served as they are.
-struct PyHttp {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl PyHttp {
-    fn serve(dir: &Path) -> PyHttp {
-        let port = common::closed_port();
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1"])
-            .arg(port.to_string())
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3");
-        assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()));
-        PyHttp { child, port }
-    }
-}
-
-impl Drop for PyHttp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

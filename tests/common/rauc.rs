@@ -131,3 +131,33 @@ impl Drop for Rauc {
         let _ = self.child.wait();
     }
 }
+
+/// `python3 -m http.server` on a directory: bundles are bytes, served as they are.
+pub struct BundleServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl BundleServer {
+    pub fn serve(dir: &Path) -> BundleServer {
+        let port = super::closed_port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(port.to_string())
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let up = wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(up, "python3 -m http.server did not listen");
+        BundleServer { child, port }
+    }
+}
+
+impl Drop for BundleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

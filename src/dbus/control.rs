@@ -32,7 +32,7 @@
 //! `Recoveries`, `ScreenOn`, `DisplayBackend`. Signals: `SurfaceCrashed(label, reason)`, `SurfaceRecovered(label)`.
 //!
 //! Errors are `org.vitrine.Vitrine1.Error.{NotFound, NotAllowed, BadArgs, Failed,
-//! Unavailable}` with a message saying why.
+//! Unavailable, Busy}` with a message saying why (`Busy`: an update is already running).
 
 use std::collections::HashMap;
 use std::io::Write as _;

@@ -163,7 +163,7 @@ impl UpdateError {
 #[derive(Debug, Clone)]
 pub enum Change {
     Status(Box<UpdateStatus>),
-    Completed(Outcome),
+    Completed(Box<Outcome>),
 }
 
 enum Source {
@@ -393,7 +393,7 @@ impl Worker {
             s.source = None;
             s.last = Some(last);
         });
-        (self.notify)(Change::Completed(outcome));
+        (self.notify)(Change::Completed(Box::new(outcome)));
     }
 
     fn download(&self, url: &str) -> Result<PathBuf, UpdateError> {

@@ -119,7 +119,7 @@ pub fn start(
     }
     let (tx, rx) = mpsc::unbounded();
     let changes = tx.clone();
-    let updater = crate::update::Updater::start(update_dir, move |change| {
+    let updater = crate::update::Updater::start(update_dir, &manifest.network, move |change| {
         let _ = changes.unbounded_send(Notice::Update(change));
     });
     let updater = updater.map_err(|e| log::warn!("cannot start the update thread: {e}; updates are off")).ok();

@@ -186,10 +186,22 @@ pub struct Updater {
 impl Updater {
     /// Starts the update thread, which asks RAUC for the slots at once. `dir` is where
     /// downloads go (the state directory's `update/`); `notify` hears every change.
-    pub fn start(dir: Option<PathBuf>, notify: impl Fn(Change) + Send + 'static) -> std::io::Result<Updater> {
+    pub fn start(
+        dir: Option<PathBuf>,
+        network: &crate::config::network::Network,
+        notify: impl Fn(Change) + Send + 'static,
+    ) -> std::io::Result<Updater> {
         let shared = Arc::new(Mutex::new(UpdateStatus::default()));
         let (requests, rx) = mpsc::channel();
-        let worker = Worker { shared: Arc::clone(&shared), notify: Box::new(notify), dir, connection: None };
+        if let Some(stale) = dir.as_ref().map(|d| d.join(download::FILE_NAME)).filter(|f| f.exists()) {
+            // Left by a download that a crash or power cut interrupted.
+            match std::fs::remove_file(&stale) {
+                Ok(()) => log::info!("update: removed the unfinished download {}", stale.display()),
+                Err(e) => log::warn!("update: cannot remove {}: {e}", stale.display()),
+            }
+        }
+        let agent = crate::os::http::download_agent(network);
+        let worker = Worker { shared: Arc::clone(&shared), notify: Box::new(notify), dir, connection: None, agent };
         std::thread::Builder::new().name("vitrine-update".into()).spawn(move || worker.run(rx))?;
         let _ = requests.send(Request::Refresh(None));
         Ok(Updater { shared, requests })
@@ -258,6 +270,7 @@ struct Worker {
     notify: Box<dyn Fn(Change) + Send>,
     dir: Option<PathBuf>,
     connection: Option<zbus::Connection>,
+    agent: ureq::Agent,
 }
 
 impl Worker {
@@ -401,7 +414,7 @@ impl Worker {
             UpdateError::Download("no state directory to download into; install from a file instead".into())
         })?;
         log::info!("update: downloading {url} into {}", dir.display());
-        let file = download::fetch(url, &dir, |pct| {
+        let file = download::fetch(&self.agent, url, &dir, |pct| {
             self.set(|s| {
                 s.progress = Some(pct);
                 s.progress_message = "downloading".into();

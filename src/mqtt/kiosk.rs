@@ -51,7 +51,7 @@ pub struct UpdateSide {
     latest: Option<Latest>,
     /// The update state last published.
     published: Option<Value>,
-    /// The kiosk's last installation outcome already reported (its `finished_at`);
+    /// The kiosk's last installation outcome already reported (its `id`);
     /// `None` until the first status is seen, so that an old one is not reported again.
     seen: Option<Option<u64>>,
 }
@@ -212,7 +212,7 @@ impl Worker {
             self.publish(self.topics.update_state(), true, state.to_string().into_bytes());
             self.update.published = Some(state);
         }
-        let finished = update.last.as_ref().map(|o| o.finished_at);
+        let finished = update.last.as_ref().map(|o| o.id);
         match self.update.seen {
             Some(seen) if seen != finished => {
                 if let Some(o) = &update.last {

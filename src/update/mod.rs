@@ -96,6 +96,9 @@ pub struct UpdateStatus {
 /// The end of one installation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Outcome {
+    /// 1 for the first installation since the kiosk started, then 2, …: tells two ends
+    /// apart that look the same.
+    pub id: u64,
     pub ok: bool,
     /// `installed`, or the error's code ([`UpdateError::code`]).
     pub code: String,
@@ -201,7 +204,8 @@ impl Updater {
             }
         }
         let agent = crate::os::http::download_agent(network);
-        let worker = Worker { shared: Arc::clone(&shared), notify: Box::new(notify), dir, connection: None, agent };
+        let worker =
+            Worker { shared: Arc::clone(&shared), notify: Box::new(notify), dir, connection: None, agent, installs: 0 };
         std::thread::Builder::new().name("vitrine-update".into()).spawn(move || worker.run(rx))?;
         let _ = requests.send(Request::Refresh(None));
         Ok(Updater { shared, requests })
@@ -271,6 +275,8 @@ struct Worker {
     dir: Option<PathBuf>,
     connection: Option<zbus::Connection>,
     agent: ureq::Agent,
+    /// Installations so far.
+    installs: u64,
 }
 
 impl Worker {
@@ -375,6 +381,8 @@ impl Worker {
         if outcome.is_err() {
             self.connection = None;
         }
+        self.installs += 1;
+        let id = self.installs;
         self.refresh();
         let newest = {
             let status = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
@@ -390,12 +398,21 @@ impl Worker {
                 );
                 let message =
                     format!("installed into {}; it runs after a reboot", slot.as_deref().unwrap_or("the other slot"));
-                Outcome { ok: true, code: "installed".into(), message, source: text, version, slot, finished_at: now() }
+                Outcome {
+                    id,
+                    ok: true,
+                    code: "installed".into(),
+                    message,
+                    source: text,
+                    version,
+                    slot,
+                    finished_at: now(),
+                }
             }
             Err(e) => {
                 log::error!("update: {text}: {e}");
                 let (code, message) = (e.code().to_string(), e.to_string());
-                Outcome { ok: false, code, message, source: text, version: None, slot: None, finished_at: now() }
+                Outcome { id, ok: false, code, message, source: text, version: None, slot: None, finished_at: now() }
             }
         };
         let last = outcome.clone();

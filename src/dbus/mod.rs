@@ -18,9 +18,9 @@
 //! (notifications then show as toasts).
 //!
 //! Threads: zbus drives its connections on its own executor threads; the "vitrine-bus"
-//! thread runs what the shell sends through a [`Link`] (property changes, signals,
+//! thread runs what the shell sends through a [`BusLink`] (property changes, signals,
 //! notifications to show). Everything here holds channels to the shell (a
-//! [`Relay`]), never its state.
+//! [`ShellLink`]), never its state.
 
 pub mod client;
 pub mod control;
@@ -35,7 +35,7 @@ use futures_channel::mpsc;
 use futures_lite::StreamExt;
 
 use crate::config::{BusKind, Manifest, UiFile};
-use crate::control::{Relay, Snapshot};
+use crate::request::{ShellLink, Snapshot};
 
 /// The control interface's object path and interface name (fixed; `[dbus] name` only
 /// changes the bus name).
@@ -71,9 +71,9 @@ pub enum Notice {
 
 /// The shell's channel to the bus thread.
 #[derive(Clone)]
-pub struct Link(mpsc::UnboundedSender<Notice>);
+pub struct BusLink(mpsc::UnboundedSender<Notice>);
 
-impl Link {
+impl BusLink {
     /// Sends `notice`; gives it back when the bus thread is gone.
     pub fn send(&self, notice: Notice) -> Result<(), Notice> {
         self.0.unbounded_send(notice).map_err(|e| e.into_inner())
@@ -82,7 +82,7 @@ impl Link {
 
 /// The running D-Bus side: the shell's link to the bus thread.
 pub struct Bus {
-    pub link: Link,
+    pub link: BusLink,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +109,7 @@ fn already_running(name: &str, bus: BusKind, pid: Option<u32>) -> String {
 pub fn start(
     manifest: &Manifest,
     ui: &[UiFile],
-    relay: Relay,
+    shell_link: ShellLink,
     update_dir: Option<std::path::PathBuf>,
 ) -> Result<Option<Bus>, StartError> {
     let cfg = &manifest.dbus;
@@ -123,8 +123,8 @@ pub fn start(
         let _ = changes.unbounded_send(Notice::Update(change));
     });
     let updater = updater.map_err(|e| log::warn!("cannot start the update thread: {e}; updates are off")).ok();
-    let objects = control::ControlObject::new(manifest, relay.clone(), updater.clone());
-    let mqtt = mqtt::MqttObject::new(relay.clone());
+    let objects = control::ControlObject::new(manifest, shell_link.clone(), updater.clone());
+    let mqtt = mqtt::MqttObject::new(shell_link.clone());
     let update = updater.map(update::UpdateObject::new);
     let connection = match async_io::block_on(control::serve(cfg, objects, mqtt, update)) {
         Ok(connection) => Some(connection),
@@ -151,8 +151,8 @@ pub fn start(
     let app_name = manifest.name.clone();
     std::thread::Builder::new()
         .name("vitrine-bus".into())
-        .spawn(move || run_thread(rx, connection, tray, app_name, relay))?;
-    Ok(Some(Bus { link: Link(tx) }))
+        .spawn(move || run_thread(rx, connection, tray, app_name, shell_link))?;
+    Ok(Some(Bus { link: BusLink(tx) }))
 }
 
 /// The bus thread: publishes what the shell sends, shows notifications, runs the tray.
@@ -161,13 +161,13 @@ fn run_thread(
     connection: Option<zbus::Connection>,
     tray: Option<tray::Spec>,
     app_name: String,
-    relay: Relay,
+    shell_link: ShellLink,
 ) {
-    let notes = notifications::Sender::new(&app_name, relay.clone());
+    let notes = notifications::Sender::new(&app_name, shell_link.clone());
     let executor = async_executor::LocalExecutor::new();
     let main = async {
         if let Some(spec) = tray {
-            executor.spawn(tray::run(spec, relay)).detach();
+            executor.spawn(tray::run(spec, shell_link)).detach();
         }
         let publisher = match &connection {
             Some(c) => control::Publisher::new(c).await,

@@ -162,7 +162,7 @@ impl UpdateError {
     }
 }
 
-/// What the update thread reports.
+/// What the update thread reports: one-way notices (no reply).
 #[derive(Debug, Clone)]
 pub enum Change {
     Status(Box<UpdateStatus>),
@@ -174,7 +174,7 @@ enum Source {
     Url(String),
 }
 
-enum Request {
+enum Job {
     Refresh(Option<futures_channel::oneshot::Sender<()>>),
     Install(Source),
 }
@@ -183,7 +183,7 @@ enum Request {
 #[derive(Clone)]
 pub struct Updater {
     shared: Arc<Mutex<UpdateStatus>>,
-    requests: mpsc::Sender<Request>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Updater {
@@ -195,7 +195,7 @@ impl Updater {
         notify: impl Fn(Change) + Send + 'static,
     ) -> std::io::Result<Updater> {
         let shared = Arc::new(Mutex::new(UpdateStatus::default()));
-        let (requests, rx) = mpsc::channel();
+        let (jobs, rx) = mpsc::channel();
         if let Some(stale) = dir.as_ref().map(|d| d.join(download::FILE_NAME)).filter(|f| f.exists()) {
             // Left by a download that a crash or power cut interrupted.
             match std::fs::remove_file(&stale) {
@@ -207,8 +207,8 @@ impl Updater {
         let worker =
             Worker { shared: Arc::clone(&shared), notify: Box::new(notify), dir, connection: None, agent, installs: 0 };
         std::thread::Builder::new().name("vitrine-update".into()).spawn(move || worker.run(rx))?;
-        let _ = requests.send(Request::Refresh(None));
-        Ok(Updater { shared, requests })
+        let _ = jobs.send(Job::Refresh(None));
+        Ok(Updater { shared, jobs })
     }
 
     /// The status as last seen.
@@ -221,7 +221,7 @@ impl Updater {
     pub async fn refreshed(&self) -> UpdateStatus {
         if self.status().operation == Operation::Idle {
             let (tx, rx) = futures_channel::oneshot::channel();
-            if self.requests.send(Request::Refresh(Some(tx))).is_ok() {
+            if self.jobs.send(Job::Refresh(Some(tx))).is_ok() {
                 let timeout = async {
                     async_io::Timer::after(REFRESH_WITHIN).await;
                     Err(futures_channel::oneshot::Canceled)
@@ -250,7 +250,7 @@ impl Updater {
         status.progress_message = String::new();
         status.source = Some(text);
         drop(status);
-        self.requests.send(Request::Install(source)).map_err(|_| {
+        self.jobs.send(Job::Install(source)).map_err(|_| {
             self.shared.lock().unwrap_or_else(PoisonError::into_inner).operation = Operation::Idle;
             UpdateError::Unavailable("the update thread has ended".into())
         })
@@ -280,16 +280,16 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, rx: mpsc::Receiver<Request>) {
-        while let Ok(request) = rx.recv() {
-            match request {
-                Request::Refresh(done) => {
+    fn run(mut self, rx: mpsc::Receiver<Job>) {
+        while let Ok(job) = rx.recv() {
+            match job {
+                Job::Refresh(done) => {
                     self.refresh();
                     if let Some(done) = done {
                         let _ = done.send(());
                     }
                 }
-                Request::Install(source) => self.install(source),
+                Job::Install(source) => self.install(source),
             }
         }
     }
@@ -574,8 +574,8 @@ mod tests {
     #[test]
     fn a_second_install_is_busy_while_the_first_runs() {
         // No worker: the first job stays taken.
-        let (requests, _rx) = mpsc::channel();
-        let updater = Updater { shared: Arc::default(), requests };
+        let (jobs, _rx) = mpsc::channel();
+        let updater = Updater { shared: Arc::default(), jobs };
         updater.install("http://127.0.0.1:9/none.raucb").expect("first is taken");
         assert_eq!(updater.status().operation, Operation::Downloading);
         let again = updater.install("/data/b.raucb");

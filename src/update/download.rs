@@ -97,7 +97,8 @@ fn free_bytes(dir: &Path) -> u64 {
     }
     // Both are 32 bits on armv7.
     #[allow(clippy::unnecessary_cast)]
-    (stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64)
+    let (blocks, size) = (stat.f_bavail as u64, stat.f_frsize as u64);
+    blocks.saturating_mul(size)
 }
 
 #[cfg(test)]

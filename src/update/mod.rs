@@ -340,9 +340,14 @@ impl Worker {
                 s.slots = slots;
             }
             Err(e) => {
+                // Nothing RAUC said before holds now.
                 s.available = false;
                 s.error = Some(e.to_string());
                 s.installed_version = image_version;
+                s.compatible = None;
+                s.booted = None;
+                s.bootname = None;
+                s.slots.clear();
             }
         });
     }

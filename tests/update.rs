@@ -279,6 +279,25 @@ fn tampered_unsigned_and_foreign_bundles_are_refused_and_the_kiosk_runs_on() {
     let (code, out, err) = ctl_in(&bus, dir, &["update", "install", "good.raucb"]);
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(rauc.slot_b(), Rauc::image("2.0.0"));
+
+    // RAUC goes away: its slots are no longer shown, an install is `unavailable`, and
+    // the kiosk still answers.
+    let keep = tempfile::tempdir().unwrap();
+    let good = keep.path().join("good.raucb");
+    std::fs::copy(dir.join("good.raucb"), &good).unwrap();
+    drop(rauc);
+    let (code, status, _) = ctl_in(&bus, keep.path(), &["update", "status"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (status["available"].as_bool(), status["slots"].as_array().map(Vec::len)),
+        (Some(false), Some(0)),
+        "{status}"
+    );
+    assert!(status["installed_version"].is_null() || status["installed_version"].is_string());
+    let (code, out, _) = ctl_in(&bus, keep.path(), &["update", "install", "good.raucb"]);
+    assert_eq!((code, out["error"]["code"].as_str()), (1, Some("unavailable")), "{out}");
+    let (code, _, err) = ctl_in(&bus, keep.path(), &["health"]);
+    assert_eq!(code, 0, "{err}");
     drop(kiosk);
 }
 

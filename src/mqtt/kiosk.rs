@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::config::BridgeConfig;
 use super::discovery::{self, Device, Topics};
 use super::session::Publisher;
+use super::update::UpdateSide;
 use crate::config::BusKind;
 use crate::dbus::client::{Client, ClientError};
 use crate::request::Status;
@@ -44,42 +45,6 @@ pub struct Worker {
     pub update: UpdateSide,
 }
 
-/// The `update` entity's side of the bridge.
-#[derive(Default)]
-pub struct UpdateSide {
-    /// What the fleet announced on `<base>/update/latest`.
-    latest: Option<Latest>,
-    /// The update state last published.
-    published: Option<Value>,
-    /// The kiosk's last installation outcome already reported (its `id`);
-    /// `None` until the first status is seen, so that an old one is not reported again.
-    seen: Option<Option<u64>>,
-}
-
-/// A bundle announced for installation.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Latest {
-    pub version: String,
-    /// Where the kiosk downloads it: http(s).
-    pub url: String,
-    #[serde(default)]
-    pub summary: Option<String>,
-    #[serde(default)]
-    pub release_url: Option<String>,
-}
-
-impl Latest {
-    fn parse(payload: &[u8]) -> Result<Latest, String> {
-        let latest: Latest = serde_json::from_slice(payload)
-            .map_err(|e| format!("update/latest: JSON with version and url (summary, release_url optional): {e}"))?;
-        if !(latest.url.starts_with("http://") || latest.url.starts_with("https://")) {
-            return Err(format!("update/latest: url '{}' is not http(s)", latest.url));
-        }
-        Ok(latest)
-    }
-}
-
 impl Worker {
     pub fn run(mut self, jobs: Receiver<Job>) {
         let poll = Duration::from_secs(self.cfg.kiosk.poll_secs.unwrap_or(5));
@@ -100,7 +65,7 @@ impl Worker {
         }
     }
 
-    fn publish(&self, topic: String, retain: bool, payload: Vec<u8>) {
+    pub(super) fn publish(&self, topic: String, retain: bool, payload: Vec<u8>) {
         if let Err(e) = self.mqtt.publish(&topic, retain, payload) {
             log::warn!("not sent to {topic} now (the broker is away?): {e}");
         }
@@ -178,7 +143,7 @@ impl Worker {
     }
 
     /// Polls the kiosk; publishes availability and state when they changed (or always).
-    fn refresh(&mut self, force: bool) {
+    pub(super) fn refresh(&mut self, force: bool) {
         let status = match self.fetch_status() {
             Ok(s) => Some(s),
             Err(e) => {
@@ -202,50 +167,6 @@ impl Worker {
         }
         self.refresh_update(&status, force);
         self.status = Some(status);
-    }
-
-    /// Publishes the update state when it changed, and how an installation ended.
-    fn refresh_update(&mut self, status: &KioskStatus, force: bool) {
-        let Some(update) = status.update.as_ref().filter(|u| u.available && self.cfg.entities.update) else { return };
-        let state = update_state_json(status, update, self.update.latest.as_ref());
-        if force || self.update.published.as_ref() != Some(&state) {
-            self.publish(self.topics.update_state(), true, state.to_string().into_bytes());
-            self.update.published = Some(state);
-        }
-        let finished = update.last.as_ref().map(|o| o.id);
-        match self.update.seen {
-            Some(seen) if seen != finished => {
-                if let Some(o) = &update.last {
-                    let mut result = json!({"command": "update/install", "ok": o.ok, "done": true,
-                                            "version": o.version, "slot": o.slot});
-                    if !o.ok {
-                        result["error"] = json!({"code": o.code, "message": o.message});
-                    }
-                    log::info!("update from {}: {} ({})", o.source, o.code, o.message);
-                    self.publish(self.topics.result(), false, result.to_string().into_bytes());
-                }
-            }
-            _ => {}
-        }
-        self.update.seen = Some(finished);
-    }
-
-    /// `<base>/update/latest`: remembered, and shown as the entity's latest version.
-    fn announce_latest(&mut self, payload: &[u8]) {
-        let parsed = if payload.is_empty() { Ok(None) } else { Latest::parse(payload).map(Some) };
-        match parsed {
-            Ok(latest) => {
-                log::info!("update/latest: {}", latest.as_ref().map_or("none", |l| l.version.as_str()));
-                self.update.latest = latest;
-            }
-            Err(message) => {
-                log::warn!("{message}");
-                let result = json!({"command": "update/latest", "ok": false,
-                                    "error": {"code": "bad_args", "message": message}});
-                self.publish(self.topics.result(), false, result.to_string().into_bytes());
-            }
-        }
-        self.refresh(false);
     }
 
     fn screenshot(&mut self) {
@@ -305,22 +226,7 @@ impl Worker {
             },
             // Home Assistant's Install sends INSTALL: the announced bundle. Plain clients may
             // name a bundle's http(s) URL instead.
-            "update/install" => {
-                let source = match text.as_str() {
-                    "INSTALL" => self
-                        .update
-                        .latest
-                        .as_ref()
-                        .map(|l| l.url.clone())
-                        .ok_or_else(|| format!("no bundle announced on {}", self.topics.update_latest())),
-                    url if url.starts_with("http://") || url.starts_with("https://") => Ok(url.to_string()),
-                    _ => Err("send INSTALL or a bundle's http(s) URL".to_string()),
-                };
-                match source {
-                    Ok(url) => self.kiosk.call_on(crate::dbus::update::INTERFACE, "Install", &(url.as_str(),)),
-                    Err(message) => Err(ClientError::Refused { code: "bad_args".into(), message }),
-                }
-            }
+            "update/install" => self.install_update(&text),
             other if other.starts_with("event/") => {
                 let event = &other["event/".len()..];
                 let body = (event, text.as_str(), Vec::<String>::new());
@@ -415,23 +321,6 @@ impl KioskLink {
     }
 }
 
-/// The `update` entity's state, as Home Assistant reads it.
-pub fn update_state_json(s: &KioskStatus, u: &crate::update::UpdateStatus, latest: Option<&Latest>) -> Value {
-    // A slot that was flashed rather than installed, on an image without IMAGE_VERSION,
-    // has no version of its own: the kiosk's stands in.
-    let installed = u.installed_version.clone().unwrap_or_else(|| s.version.clone());
-    let busy = u.operation != crate::update::Operation::Idle;
-    json!({
-        "installed_version": installed,
-        "latest_version": latest.map_or(installed.clone(), |l| l.version.clone()),
-        "title": "Vitrine image",
-        "release_summary": latest.and_then(|l| l.summary.clone()),
-        "release_url": latest.and_then(|l| l.release_url.clone()),
-        "in_progress": busy,
-        "update_percentage": if busy { u.progress.map(Value::from) } else { None },
-    })
-}
-
 /// The configured overlays; the kiosk's own (`vitrine.toast`) come and go by themselves.
 fn switchable(s: &crate::request::SurfaceStatus) -> bool {
     s.overlay && !s.label.starts_with("vitrine.")
@@ -464,45 +353,4 @@ pub fn state_json(s: &KioskStatus, surface: &str) -> Value {
         // Whole degrees, for the same reason.
         "cpu_temperature": crate::os::thermal::cpu_celsius(Path::new(crate::os::thermal::SYSFS)).map(f64::round),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::update::{Operation, UpdateStatus};
-
-    fn kiosk(version: &str) -> KioskStatus {
-        let text =
-            format!(r#"{{"name":"k","version":"{version}","pid":1,"uptime_secs":1.0,"ready":true,"surfaces":[]}}"#);
-        serde_json::from_str(&text).unwrap()
-    }
-
-    #[test]
-    fn the_update_state_has_home_assistants_keys() {
-        let mut u = UpdateStatus { available: true, installed_version: Some("1.0.0".into()), ..Default::default() };
-        let state = update_state_json(&kiosk("0.1.0"), &u, None);
-        assert_eq!(state["installed_version"], "1.0.0");
-        assert_eq!(state["latest_version"], "1.0.0", "nothing announced: up to date");
-        assert_eq!(state["in_progress"], false);
-        assert_eq!(state["update_percentage"], Value::Null);
-        let latest = Latest::parse(br#"{"version":"2.0.0","url":"https://fleet/b.raucb","summary":"fixes"}"#).unwrap();
-        u.operation = Operation::Installing;
-        u.progress = Some(40);
-        let state = update_state_json(&kiosk("0.1.0"), &u, Some(&latest));
-        assert_eq!(state["latest_version"], "2.0.0");
-        assert_eq!(state["release_summary"], "fixes");
-        assert_eq!((state["in_progress"].as_bool(), state["update_percentage"].as_u64()), (Some(true), Some(40)));
-        // A flashed slot without IMAGE_VERSION: the kiosk's version stands in.
-        u.installed_version = None;
-        assert_eq!(update_state_json(&kiosk("0.1.0"), &u, None)["installed_version"], "0.1.0");
-    }
-
-    #[test]
-    fn an_announcement_needs_a_version_and_an_http_url() {
-        assert!(Latest::parse(br#"{"version":"2","url":"http://h/b.raucb"}"#).is_ok());
-        assert!(Latest::parse(br#"{"version":"2","url":"/data/b.raucb"}"#).unwrap_err().contains("not http"));
-        assert!(Latest::parse(br#"{"url":"http://h/b.raucb"}"#).is_err());
-        assert!(Latest::parse(b"2.0.0").is_err());
-        assert!(Latest::parse(br#"{"version":"2","url":"http://h/b","extra":1}"#).is_err());
-    }
 }

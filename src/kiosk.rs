@@ -107,7 +107,7 @@ fn open_store(explicit: Option<&Path>) -> Result<store::Store, String> {
                     copy.display()
                 ),
                 (Some(aside), None) => {
-                    log::error!("the store could not be used and was moved aside to {}; starting empty", aside.display())
+                    log::error!("the store was unreadable and was moved aside to {}; starting empty", aside.display())
                 }
                 _ => {}
             }

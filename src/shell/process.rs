@@ -51,7 +51,7 @@ impl Surfaces {
         }
         self.iter()
             .filter(|s| s.config.label != label && s.config.process == Process::Shared)
-            .filter(|s| pid.is_none() || s.pid.is_none() || s.pid == pid)
+            .filter(|s| pid.is_none() || s.pid.is_none() || s.pid == pid || s.ended_pid == pid)
             .map(|s| s.config.label.clone())
             .collect()
     }

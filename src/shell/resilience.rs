@@ -73,6 +73,7 @@ impl Shell {
         // A first crash reloads at once, not at the next tick.
         let action = s.health.crashed(reason, now).or_else(|| s.health.tick(now));
         let pid = s.pid.take();
+        s.ended_pid = pid;
         let crashes = s.health.crashes;
         // Every surface of a shared process hears of its end and reloads on its own;
         // each says which others went with it.

@@ -41,6 +41,8 @@ pub struct Surface {
     pub health: Health,
     /// Its web process, when known.
     pub pid: Option<u32>,
+    /// The web process that served it last before a crash (to tell who shared it).
+    pub ended_pid: Option<u32>,
     /// Why the core ended the web process itself (hang, memory), for the crash report.
     pub exit_reason: Option<&'static str>,
     pub last_ping: Instant,
@@ -63,6 +65,7 @@ impl Surface {
             url,
             health: Health::new(recovery.clone(), now),
             pid: None,
+            ended_pid: None,
             exit_reason: None,
             last_ping: now,
             documents: Documents::default(),

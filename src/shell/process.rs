@@ -10,10 +10,11 @@ use crate::service::procs;
 use crate::shell::host::Surfaces;
 
 impl Surfaces {
-    /// Finds and records the web process of `label`: the one that appeared since
-    /// `before` (a load that had to start one), else the live process of another
-    /// `shared` surface when it is one, else the only web process no other surface
-    /// has. Logs what it found; `None` while it cannot tell.
+    /// Finds and records the web process of `label`. After a load that had to start
+    /// one (`before`: the processes before it): the one that appeared, else, for a
+    /// `shared` surface, the live process of another. Otherwise: that shared process,
+    /// else the only web process no other surface has. Logs what it found; `None`
+    /// while it cannot tell.
     pub fn find_pid(&mut self, label: &str, before: Option<&BTreeSet<u32>>) -> Option<u32> {
         let pid = self.which_pid(label, before)?;
         let s = self.get_mut(label)?;
@@ -27,14 +28,16 @@ impl Surfaces {
     fn which_pid(&self, label: &str, before: Option<&BTreeSet<u32>>) -> Option<u32> {
         let shared = self.get(label)?.config.process == Process::Shared;
         let now = procs::web_processes();
-        if let Some(before) = before {
-            if let [pid] = now.difference(before).copied().collect::<Vec<_>>()[..] {
-                return Some(pid);
-            }
-        }
         let others = || self.iter().filter(|s| s.config.label != label);
-        let sibling = others().filter(|s| shared && s.config.process == Process::Shared).filter_map(|s| s.pid);
-        if let Some(pid) = sibling.into_iter().find(|p| procs::alive(*p)) {
+        let sibling = || others().filter(|s| shared && s.config.process == Process::Shared).filter_map(|s| s.pid);
+        if let Some(before) = before {
+            // A load that had to start a process: the new one, or the shared one it joined.
+            return match now.difference(before).copied().collect::<Vec<_>>()[..] {
+                [pid] => Some(pid),
+                _ => sibling().find(|p| procs::alive(*p)),
+            };
+        }
+        if let Some(pid) = sibling().find(|p| procs::alive(*p)) {
             return Some(pid);
         }
         let taken: Vec<u32> = others().filter_map(|s| s.pid).collect();

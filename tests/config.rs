@@ -235,6 +235,7 @@ fn config_folders(dir: &Path, out: &mut Vec<PathBuf>) {
 fn the_repository_folder_and_the_fixtures_validate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     config::load_dir(root).unwrap_or_else(|e| panic!("the repository's own folder is invalid:\n{e}"));
+    config::load_dir(&root.join("examples/small")).unwrap_or_else(|e| panic!("examples/small is invalid:\n{e}"));
 
     let fixtures = root.join("tests/fixtures");
     let mut folders = Vec::new();
@@ -894,10 +895,12 @@ fn a_process_that_is_neither_own_nor_shared_is_refused() {
 }
 
 #[test]
-fn the_main_surface_has_no_process_setting() {
-    let folder =
-        Folder::with_manifest(&manifest_with("page = \"index.html\"", "page = \"index.html\"\nprocess = \"shared\""));
-    folder.only_error(MANIFEST, "line 6, column 1", "unknown field `process`");
+fn the_main_surface_may_join_the_shared_process() {
+    let text = manifest_with("page = \"index.html\"", "page = \"index.html\"\nprocess = \"shared\"");
+    let m = Folder::with_manifest(&text).load().expect("valid").manifest;
+    assert_eq!(m.main.process, config::Process::Shared);
+    let text = manifest_with("page = \"index.html\"", "page = \"https://board.example.com/\"\nprocess = \"shared\"");
+    Folder::with_manifest(&text).only_error(MANIFEST, "main.process", "'shared' is for pages of ui/ only");
 }
 
 #[test]
@@ -955,4 +958,23 @@ fn memory_settings_parse_and_are_checked() {
     folder.only_error(MANIFEST, "line 14, column 9", "unknown variant `none`");
     let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\nswap = true\n"));
     folder.only_error(MANIFEST, "line 14, column 1", "unknown field `swap`");
+}
+
+#[test]
+fn a_shared_process_needs_one_accelerated_surface() {
+    let shared = two_overlays("process = \"shared\"", "process = \"shared\"");
+    let folder = Folder::with_manifest(&format!("{shared}\n[kiosk]\nacceleration = \"never\"\n"));
+    folder.only_error(
+        MANIFEST,
+        "process",
+        "the shared web process of status, toast has no surface with hardware acceleration",
+    );
+    // One accelerated surface in it is enough; an unshared one does not count.
+    let one = two_overlays("process = \"shared\"\nacceleration = \"default\"", "process = \"shared\"");
+    let folder = Folder::with_manifest(&format!("{one}\n[kiosk]\nacceleration = \"never\"\n"));
+    folder.load().expect("valid");
+    let main_never = manifest_with("page = \"index.html\"", "page = \"index.html\"\nacceleration = \"never\"");
+    let folder = Folder::with_manifest(&format!("{main_never}process = \"shared\"\n"));
+    let m = folder.load().expect("one shared surface is no shared process").manifest;
+    assert_eq!(m.overlays[0].process, config::Process::Shared);
 }

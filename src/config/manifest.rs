@@ -44,7 +44,7 @@ use super::keyboard::{Keyboard, RawKeyboard};
 use super::lockdown::{Auth, FileChooser, Grant, Lockdown, Position, Print, Printer, SurfaceLockdown, Zoom};
 use super::network::{Network, Web};
 use super::os::Http;
-use super::policy::{Kiosk, Recovery};
+use super::policy::{Acceleration, Kiosk, Recovery};
 
 /// The label of the main surface unless `[main] label` says otherwise.
 pub const DEFAULT_MAIN_LABEL: &str = "main";
@@ -145,15 +145,15 @@ pub enum InputMode {
     PassThrough,
 }
 
-/// Which web process an overlay's page runs in.
+/// Which web process a surface's page runs in.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Process {
     /// A web process of its own: a crash or a hostile page stays in this surface.
     #[default]
     Own,
-    /// One web process for every `shared` overlay (WebKit's related views): about
-    /// 60-100 MB less per overlay, but a crash reloads all of them, and a page that
+    /// One web process for every `shared` surface (WebKit's related views): about
+    /// 50-100 MB less per surface, but a crash reloads all of them, and a page that
     /// takes over the process can speak for each of them.
     Shared,
 }
@@ -264,6 +264,7 @@ impl Manifest {
             label: Some(m.label.unwrap_or_else(|| DEFAULT_MAIN_LABEL.to_string())),
             page: m.page,
             transparent: Some(false),
+            process: m.process,
             acceleration: m.acceleration,
             file_chooser: m.file_chooser,
             print: m.print,
@@ -293,6 +294,23 @@ impl Manifest {
                     err(place, format!("duplicate surface label '{label}'"));
                 }
             }
+        }
+
+        // Measured with WebKitGTK 2.50: a shared web process none of whose pages is
+        // composited on the GPU crashes as its pages first load (then runs, reloaded).
+        let shared: Vec<&SurfaceConfig> =
+            main.iter().chain(overlays.iter()).filter(|s| s.process == Process::Shared).collect();
+        let never = |s: &&SurfaceConfig| s.acceleration.unwrap_or(raw.kiosk.acceleration) == Acceleration::Never;
+        if shared.len() > 1 && shared.iter().all(never) {
+            let labels: Vec<&str> = shared.iter().map(|s| s.label.as_str()).collect();
+            err(
+                "process".into(),
+                format!(
+                    "the shared web process of {} has no surface with hardware acceleration, which WebKitGTK \
+                     crashes on; give one of them acceleration = \"default\"",
+                    labels.join(", ")
+                ),
+            );
         }
 
         let silent = main.iter().chain(overlays.iter()).find(|s| s.lockdown.print == Print::Silent);
@@ -397,6 +415,7 @@ struct RawApp {
 struct RawMain {
     label: Option<String>,
     page: String,
+    process: Option<Process>,
     acceleration: Option<super::policy::Acceleration>,
     file_chooser: Option<FileChooser>,
     print: Option<Print>,

@@ -251,6 +251,13 @@ fn memory_of(kind: &Kind, name: &str, display: &str, work: &Path, idle: Duration
         Kind::Kiosk(_) => surfaces_by_pid(&running.log),
         Kind::Bare(_) => Default::default(),
     };
+    // A web process ended and replaced while idling (a loaded machine can make the hang
+    // detector fire) leaves the numbers between two processes: said in the report.
+    let restarts = std::fs::read_to_string(&running.log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("web process") && l.contains(" ended ("))
+        .count();
     let core = running.child.id();
     running.stop();
     let mut rows = Vec::new();
@@ -280,6 +287,7 @@ fn memory_of(kind: &Kind, name: &str, display: &str, work: &Path, idle: Duration
         "rss_mb": rss as f64 / MB,
         "alone_mb": alone.map(|k| k as f64 / MB),
         "other_webkit_processes": others,
+        "web_process_restarts": restarts,
     }))
 }
 
@@ -409,16 +417,18 @@ fn table(mem: &serde_json::Map<String, Value>, startup: &Value, binary: &Value, 
     let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.1}"));
     for (name, m) in mem {
         out += &format!(
-            "{name}: PSS {} MB, RSS {} MB, alone {} MB ({} other WebKit processes on the machine)\n",
+            "{name}: PSS {} MB, RSS {} MB, alone {} MB ({} other WebKit processes on the machine, {} web process restarts)\n",
             f(&m["pss_mb"]),
             f(&m["rss_mb"]),
             f(&m["alone_mb"]),
-            m["other_webkit_processes"]
+            m["other_webkit_processes"],
+            m["web_process_restarts"]
         );
         for p in m["processes"].as_array().into_iter().flatten() {
             out += &format!(
-                "    {:<40} PSS {:>7} MB  RSS {:>7} MB\n",
+                "    {:<40} {:>7}  PSS {:>7} MB  RSS {:>7} MB\n",
                 p["role"].as_str().unwrap_or("?"),
+                p["pid"],
                 f(&p["pss_mb"]),
                 f(&p["rss_mb"])
             );

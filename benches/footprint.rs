@@ -8,7 +8,8 @@
 //!   build time: main plus two overlays sharing one web process) and `examples/small`;
 //!   the baseline is three bare wry webviews of the same pages and sizes, each with its
 //!   own web context ([`bare`]). Each is measured alone, one after the other, after
-//!   `FOOTPRINT_IDLE_SECS` (default 60) of idling past start-up: PSS and RSS of every
+//!   `FOOTPRINT_IDLE_SECS` (default 60) of idling past start-up, and 10 s after any
+//!   web process the kiosk replaced (the count is reported): PSS and RSS of every
 //!   process of its tree, and the memory the tree would take alone on a device
 //!   ([`memory::alone_kib`]): PSS here is shared with whatever other WebKit processes
 //!   the machine runs, which the report counts.
@@ -238,11 +239,27 @@ fn surfaces_by_pid(log: &Path) -> std::collections::BTreeMap<u32, Vec<String>> {
     by_pid
 }
 
+/// Web processes the kiosk saw end, from its log.
+fn restarts(log: &Path) -> usize {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().filter(|l| l.contains("web process") && l.contains(" ended (")).count()
+}
+
 /// One kiosk or baseline, measured after idling.
 fn memory_of(kind: &Kind, name: &str, display: &str, work: &Path, idle: Duration) -> Result<Value, String> {
     let running = spawn(kind, display, work, name)?;
     running.wait_for(&ready_events(kind))?;
     std::thread::sleep(idle);
+    // Not while a web process is being replaced (on a loaded machine the hang detector
+    // can end a healthy page): wait, up to a minute, for 10 s without a restart.
+    let ended = || restarts(&running.log);
+    for _ in 0..6 {
+        let before = ended();
+        std::thread::sleep(Duration::from_secs(10));
+        if ended() == before {
+            break;
+        }
+    }
     let procs = memory::measure(running.child.id());
     let pids: Vec<u32> = procs.iter().map(|p| p.pid).collect();
     let alone = memory::alone_kib(&pids);
@@ -253,11 +270,7 @@ fn memory_of(kind: &Kind, name: &str, display: &str, work: &Path, idle: Duration
     };
     // A web process ended and replaced while idling (a loaded machine can make the hang
     // detector fire) leaves the numbers between two processes: said in the report.
-    let restarts = std::fs::read_to_string(&running.log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("web process") && l.contains(" ended ("))
-        .count();
+    let restarts = restarts(&running.log);
     let core = running.child.id();
     running.stop();
     let mut rows = Vec::new();

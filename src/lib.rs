@@ -41,7 +41,7 @@
 //! * **Notice** — a one-way message, with no reply: [`dbus::Notice`], what the shell
 //!   tells the bus thread.
 
-pub mod config;
+pub use vitrine_config as config;
 #[cfg(feature = "kiosk")]
 pub mod dbus;
 #[cfg(feature = "kiosk")]

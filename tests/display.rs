@@ -208,7 +208,7 @@ fn on_sway_the_screen_turns_off_and_on_through_the_wlr_protocol() {
         assert!(said, "the status names the failure: {:#}", status(&bus, &kiosk));
     }
     // Either way the cover blanks the screen.
-    let shot = sway.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(5));
+    let shot = sway.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(20));
     assert_eq!(shot.pixel(960, 540), [0, 0, 0], "the cover blanks the screen");
     let s = status(&bus, &kiosk);
     assert_eq!(s["display"]["power"], "off", "{s:#}");
@@ -227,7 +227,7 @@ fn on_sway_the_screen_turns_off_and_on_through_the_wlr_protocol() {
         let confirmed = wait_until(Duration::from_secs(3), || status(&bus, &kiosk)["display"]["error"].is_null());
         assert!(confirmed, "turning on is confirmed: {:#}", status(&bus, &kiosk));
     }
-    let shot = sway.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    let shot = sway.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(20));
     assert!(near(shot.pixel(960, 540), BLUE), "the page shows again: {:?}", shot.pixel(960, 540));
     // No backlight here: brightness is refused with a reason, nothing changes.
     let (code, out, err) = bus.ctl(&kiosk, &["display", "brightness", "50", "--json"]);
@@ -324,14 +324,14 @@ fn a_wake_click_or_key_never_reaches_the_page_and_the_backlight_follows() {
     let said = kiosk.notify.wait_for("screen off on purpose (idle)", Duration::from_secs(3));
     assert!(said.as_deref().is_some_and(|l| l.starts_with("STATUS=")), "systemd's STATUS= says so: {said:?}");
     assert!(wait_until(Duration::from_secs(3), || read(&light.join("bl_power")) == "4"));
-    let shot = kiosk.xvfb.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(20));
     assert_eq!(shot.pixel(960, 540), [0, 0, 0], "the cover blanks the screen");
 
     // A click on the page's button wakes the screen and never reaches the page.
     kiosk.xvfb.xdotool(&["mousemove", "960", "540", "click", "1"]);
     assert!(wait_until(Duration::from_secs(3), || bus.display()["power"] == "on"), "{}", kiosk.dump());
     assert!(wait_until(Duration::from_secs(3), || read(&light.join("bl_power")) == "0"));
-    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(20));
     assert!(near(shot.pixel(960, 540), BLUE), "the page shows again: {:?}", shot.pixel(960, 540));
     assert_eq!(kiosk.result_within("main-click", Duration::from_secs(1)), None, "the wake click reached the page");
 
@@ -380,7 +380,7 @@ fn where_nothing_can_power_the_screen_the_black_cover_blanks_it() {
     let black = |s: &Image| {
         [(0, 0), (960, 540), (1919, 1079), (960, 30), (1800, 1000)].iter().all(|&(x, y)| s.pixel(x, y) == [0, 0, 0])
     };
-    let shot = kiosk.xvfb.screenshot_when(black, Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(black, Duration::from_secs(20));
     assert!(black(&shot), "every surface is covered: {:?}", shot.pixel(960, 30));
     let d = bus.display();
     assert_eq!(
@@ -391,7 +391,7 @@ fn where_nothing_can_power_the_screen_the_black_cover_blanks_it() {
     // ctl wakes it as well as a touch does.
     let (code, _, _) = bus.ctl(&["display", "on"]);
     assert_eq!(code, 0);
-    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(20));
     assert!(
         near(shot.pixel(960, 540), BLUE) && near(shot.pixel(960, 30), GREEN),
         "repainted: {:?}",

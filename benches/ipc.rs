@@ -10,7 +10,8 @@
 //!   so every measurement runs in a child process of this binary (`--child raw`,
 //!   `--child vitrine DIR`) on the parent's Xvfb. A child prints its raw samples as
 //!   `SAMPLES {json}` lines and exits; the parent pools them over `IPC_BENCH_ROUNDS`
-//!   (default 3) alternating raw/Vitrine runs, so slow drift of the machine hits both.
+//!   (default 8) pairs of raw and Vitrine runs, interleaved (raw first in even rounds,
+//!   Vitrine first in odd ones), so slow drift of the machine hits both.
 //! * **Timing on the Rust side.** WebKitGTK's `performance.now()` has 1 ms resolution
 //!   here, so the page only runs a tight sequential loop (`for (…) await call()`), and the
 //!   Rust side stamps `Instant::now()` as each call arrives: the gap between consecutive
@@ -36,8 +37,10 @@
 //! * **The core's share** ([`core_cpu`]): the router's work per call, timed in-process
 //!   with a stub host, to tell the core's overhead from the bridge's and WebKit's.
 //!
-//! The ratio of a case is Vitrine's p50 over the lowest p50 among the raw transports
-//! that do the same work.
+//! The ratio of a case is the median over the rounds of Vitrine's p50 over the lowest
+//! p50 among the raw transports that do the same work in the same round: each pair ran
+//! back to back, so a load that comes and goes cancels out of each round's ratio. The
+//! pooled ratio (p50 of all samples over p50 of all samples) is reported beside it.
 //!
 //! Knobs: `IPC_BENCH_ROUNDS=N` (child runs per side), `IPC_BENCH_SCALE=F` (loop lengths
 //! times F), `IPC_BENCH_ONLY=a,b` (only cases whose id contains a or b).
@@ -69,6 +72,10 @@ use std::time::{Duration, Instant};
 use common::{load_average, target_dir};
 use serde_json::{json, Value};
 use xvfb::Xvfb;
+
+/// Child runs per side: enough pairs that the median of the per-round ratios holds on
+/// a loaded machine (measured with 3: 1.36x on a loaded machine against 1.08x quiet).
+const DEFAULT_ROUNDS: usize = 8;
 
 /// Longest a child may take; a healthy one needs well under a minute.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(240);
@@ -133,7 +140,7 @@ fn machine(load_before: Option<f64>, load_after: Option<f64>) -> Value {
 fn parent() -> Result<(), String> {
     let rounds = match std::env::var("IPC_BENCH_ROUNDS") {
         Ok(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or(format!("IPC_BENCH_ROUNDS={v}: not a count"))?,
-        Err(_) => 3,
+        Err(_) => DEFAULT_ROUNDS,
     };
     let work = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
     let kiosk_dir = work.path().join("kiosk");
@@ -157,7 +164,10 @@ fn parent() -> Result<(), String> {
         let xvfb = Xvfb::start()?;
         eprintln!("ipc bench: Xvfb on {}, {rounds} rounds", xvfb.display);
         for round in 0..rounds {
-            for kind in ["raw", "vitrine"] {
+            // Interleaved: raw first in even rounds, Vitrine first in odd ones, so that a
+            // load that rises or falls during the run hits both sides alike.
+            let order = if round % 2 == 0 { ["raw", "vitrine"] } else { ["vitrine", "raw"] };
+            for kind in order {
                 let empty = if kind == "raw" { plan::raw_cases() } else { plan::vitrine_cases() }.is_empty();
                 if empty {
                     continue;

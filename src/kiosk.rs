@@ -45,7 +45,6 @@ pub struct RunOptions {
 
 /// Runs the kiosk. Returns only on a start-up error; a normal stop exits the process.
 pub fn run(options: RunOptions) -> Result<(), Error> {
-    crate::service::alloc::tune();
     let mut bundle = match &options.config_dir {
         Some(dir) => check(dir)?,
         None => embedded_bundle()?,
@@ -56,10 +55,12 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     if let Some(bus) = crate::config::BusKind::from_env() {
         bundle.manifest.dbus.bus = bus;
     }
+    // Before threads start allocating in earnest.
+    crate::service::alloc::tune(bundle.manifest.memory.core_heap_keep_mb);
     // GStreamer's registry, while the window and the bus come up (see os::gstreamer).
     let media_ready = os::gstreamer::warm_in_background();
     // Before the bus and store threads start.
-    shell::prepare_rendering(&bundle.manifest.kiosk);
+    shell::prepare_rendering(&bundle.manifest.kiosk, &bundle.manifest.memory);
     shell::prepare_sandbox(bundle.manifest.kiosk.sandbox);
     shell::inspector::prepare(options.inspect, options.automation);
     // Before the store and the window: a second kiosk must touch neither.

@@ -235,6 +235,7 @@ fn config_folders(dir: &Path, out: &mut Vec<PathBuf>) {
 fn the_repository_folder_and_the_fixtures_validate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     config::load_dir(root).unwrap_or_else(|e| panic!("the repository's own folder is invalid:\n{e}"));
+    config::load_dir(&root.join("examples/small")).unwrap_or_else(|e| panic!("examples/small is invalid:\n{e}"));
 
     let fixtures = root.join("tests/fixtures");
     let mut folders = Vec::new();
@@ -859,4 +860,121 @@ fn duplicate_label_place_without_main() {
     );
     let errors = folder.errors();
     Folder::has_error(&errors, &folder.path(MANIFEST), "overlay[1].label", "duplicate surface label 'b'");
+}
+
+// ---------------------------------------------------------------------------------------
+// Web processes and memory: `overlay[].process`, per-surface acceleration, `[memory]`.
+
+/// Two overlays of `ui/` pages after the base's, with `process` lines of their own.
+fn two_overlays(first: &str, second: &str) -> String {
+    format!(
+        "{BASE_MANIFEST}{first}\n\n[[overlay]]\nlabel = \"toast\"\npage = \"status.html\"\n{second}\n\n\
+         [[overlay]]\nlabel = \"clock\"\npage = \"status.html\"\n"
+    )
+}
+
+#[test]
+fn overlays_run_in_their_own_process_unless_they_share_one() {
+    let folder = Folder::with_manifest(&two_overlays("process = \"shared\"", "process = \"shared\""));
+    let m = folder.load().expect("valid").manifest;
+    let process: Vec<config::Process> = m.overlays.iter().map(|o| o.process).collect();
+    assert_eq!(process, [config::Process::Shared, config::Process::Shared, config::Process::Own]);
+    assert_eq!(m.main.process, config::Process::Own);
+
+    let folder = Folder::with_manifest(&overlay_with("process = \"own\""));
+    assert_eq!(folder.load().expect("valid").manifest.overlays[0].process, config::Process::Own);
+}
+
+#[test]
+fn a_process_that_is_neither_own_nor_shared_is_refused() {
+    let folder = Folder::with_manifest(&overlay_with("process = \"pooled\""));
+    let e = folder.only_error(MANIFEST, "line 12, column 11", "unknown variant `pooled`");
+    assert!(e.reason.contains("`own`") && e.reason.contains("`shared`"), "{e}");
+    let folder = Folder::with_manifest(&overlay_with("process = true"));
+    folder.only_error(MANIFEST, "line 12, column 11", "wanted string or table");
+}
+
+#[test]
+fn the_main_surface_may_join_the_shared_process() {
+    let text = manifest_with("page = \"index.html\"", "page = \"index.html\"\nprocess = \"shared\"");
+    let m = Folder::with_manifest(&text).load().expect("valid").manifest;
+    assert_eq!(m.main.process, config::Process::Shared);
+    let text = manifest_with("page = \"index.html\"", "page = \"https://board.example.com/\"\nprocess = \"shared\"");
+    Folder::with_manifest(&text).only_error(MANIFEST, "main.process", "'shared' is for pages of ui/ only");
+}
+
+#[test]
+fn a_remote_page_cannot_share_a_web_process() {
+    let folder = Folder::with_manifest(&manifest_with(
+        "page = \"status.html\"",
+        "page = \"https://board.example.com/status\"\nprocess = \"shared\"",
+    ));
+    folder.only_error(
+        MANIFEST,
+        "overlay[0].process",
+        "'shared' is for pages of ui/ only; https://board.example.com/status is remote",
+    );
+    // Remote in a process of its own is fine.
+    let folder =
+        Folder::with_manifest(&manifest_with("page = \"status.html\"", "page = \"https://board.example.com/\""));
+    assert_eq!(folder.load().expect("valid").manifest.overlays[0].process, config::Process::Own);
+}
+
+#[test]
+fn acceleration_is_per_surface_with_the_kiosk_default() {
+    let text = manifest_with("page = \"index.html\"", "page = \"index.html\"\nacceleration = \"never\"");
+    let folder = Folder::with_manifest(&format!("{text}acceleration = \"always\"\n"));
+    let m = folder.load().expect("valid").manifest;
+    use vitrine::config::policy::Acceleration;
+    assert_eq!(m.main.acceleration, Some(Acceleration::Never));
+    assert_eq!(m.overlays[0].acceleration, Some(Acceleration::Always));
+    let m = Folder::base().load().expect("valid").manifest;
+    assert_eq!((m.main.acceleration, m.overlays[0].acceleration), (None, None));
+
+    let folder = Folder::with_manifest(&overlay_with("acceleration = \"sometimes\""));
+    folder.only_error(MANIFEST, "line 12, column 16", "unknown variant `sometimes`");
+}
+
+#[test]
+fn memory_settings_parse_and_are_checked() {
+    use vitrine::config::memory::{CacheModel, Memory, Painting, WebHeap};
+    assert_eq!(Folder::base().load().expect("valid").manifest.memory, Memory::default());
+    let text = format!(
+        "{BASE_MANIFEST}\n[memory]\ncache = \"viewer\"\npainting = \"cpu\"\nweb_heap = \"compact\"\ncore_heap_keep_mb = 8\n"
+    );
+    let m = Folder::with_manifest(&text).load().expect("valid").manifest;
+    assert_eq!(
+        m.memory,
+        Memory {
+            cache: CacheModel::Viewer,
+            painting: Painting::Cpu,
+            web_heap: WebHeap::Compact,
+            core_heap_keep_mb: Some(8)
+        }
+    );
+    let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\ncore_heap_keep_mb = 4096\n"));
+    folder.only_error(MANIFEST, "memory.core_heap_keep_mb", "4096 is more than 1024 MiB");
+    let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\ncache = \"none\"\n"));
+    folder.only_error(MANIFEST, "line 14, column 9", "unknown variant `none`");
+    let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\nswap = true\n"));
+    folder.only_error(MANIFEST, "line 14, column 1", "unknown field `swap`");
+}
+
+#[test]
+fn a_shared_process_needs_one_accelerated_surface() {
+    let shared = two_overlays("process = \"shared\"", "process = \"shared\"");
+    let folder = Folder::with_manifest(&format!("{shared}\n[kiosk]\nacceleration = \"never\"\n"));
+    folder.only_error(
+        MANIFEST,
+        "process",
+        "the shared web process of status, toast has no surface with hardware acceleration",
+    );
+    // One accelerated surface in it is enough; an unshared one does not count.
+    let one = two_overlays("process = \"shared\"\nacceleration = \"default\"", "process = \"shared\"");
+    let folder = Folder::with_manifest(&format!("{one}\n[kiosk]\nacceleration = \"never\"\n"));
+    folder.load().expect("valid");
+    let main_never = manifest_with("page = \"index.html\"", "page = \"index.html\"\nacceleration = \"never\"");
+    let folder = Folder::with_manifest(&format!("{main_never}process = \"shared\"\n"));
+    let m = folder.load().expect("one shared surface is no shared process").manifest;
+    assert_eq!(m.overlays[0].process, config::Process::Shared);
 }

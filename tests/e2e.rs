@@ -163,3 +163,23 @@ fn check_reports_every_problem_with_file_and_place() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok (3 surfaces, 1 capabilities)"));
 }
+
+#[test]
+fn an_unaccelerated_main_surface_keeps_the_overlays_transparent() {
+    // What the default kiosk does to save the main page's GL buffers.
+    let kiosk = Kiosk::start("layers-main-unaccelerated");
+    kiosk.wait_ready();
+    for page in ["main", "badge", "strip"] {
+        kiosk.result(&format!("{page}-painted"));
+    }
+    let painted = |s: &common::Image| {
+        near(s.pixel(100, 100), BLUE) && near(s.pixel(960, 540), RED) && near(s.pixel(960, 1030), GREEN)
+    };
+    let shot = kiosk.xvfb.screenshot_when(painted, Duration::from_secs(10));
+    assert!(near(shot.pixel(100, 100), BLUE), "main page: {:?}", shot.pixel(100, 100));
+    assert!(near(shot.pixel(960, 540), RED), "badge box: {:?}", shot.pixel(960, 540));
+    assert!(near(shot.pixel(780, 410), BLUE), "badge's transparent corner: {:?}", shot.pixel(780, 410));
+    assert!(near(shot.pixel(960, 975), BLUE), "above the strip: {:?}", shot.pixel(960, 975));
+    assert!(kiosk.log.contains("hardware acceleration never on the main surface"), "{}", kiosk.dump());
+    assert!(!kiosk.log.contains("drawn as opaque boxes"), "no transparency warning: {}", kiosk.dump());
+}

@@ -154,3 +154,73 @@ fn the_watchdog_is_fed_while_surfaces_are_well_and_only_then() {
     assert_eq!(count(&kiosk.notify, "WATCHDOG=1"), starved, "pings while a surface is unrecoverable");
     assert!(kiosk.notify.contains("STATUS="));
 }
+
+#[test]
+fn a_crash_of_a_shared_web_process_reloads_every_surface_in_it() {
+    let kiosk = Kiosk::start("shared");
+    kiosk.wait_ready();
+    for me in ["main", "clock", "ticker", "alone"] {
+        kiosk.result(&format!("alive-{me}"));
+    }
+    // Two shared overlays, one process: three web processes for four surfaces.
+    let pid_of = |label: &str| {
+        let mut pid = None;
+        common::wait_until(Duration::from_secs(10), || {
+            pid = web_pid(&kiosk.log, label);
+            pid.is_some()
+        });
+        pid.unwrap_or_else(|| panic!("no web process for {label}; log:\n{}", kiosk.dump()))
+    };
+    let (main, clock, ticker, alone) = (pid_of("main"), pid_of("clock"), pid_of("ticker"), pid_of("alone"));
+    assert_eq!(clock, ticker, "the shared overlays run in one web process");
+    assert!(main != clock && alone != clock && main != alone, "{main} {clock} {alone}");
+    let web = common::children_named(kiosk.pid(), "WebKitWebProces");
+    assert_eq!(web.len(), 3, "web processes: {web:?}");
+    assert!(web.contains(&clock) && web.contains(&main) && web.contains(&alone), "{web:?} vs {main} {clock} {alone}");
+
+    // A real crash of the shared process: both its surfaces reload, each says why and
+    // with whom; the others are untouched.
+    let seen: Vec<usize> =
+        ["clock", "ticker"].iter().map(|me| count(&kiosk.log, &format!("RESULT alive-{me}"))).collect();
+    kill(clock, "KILL");
+    wait_count(&kiosk, "RESULT alive-clock", seen[0], Duration::from_secs(10));
+    wait_count(&kiosk, "RESULT alive-ticker", seen[1], Duration::from_secs(10));
+    for (me, other) in [("clock", "ticker"), ("ticker", "clock")] {
+        let ended = format!("web process {clock} ended");
+        let tag = format!("surface={me} ");
+        let line = kiosk
+            .log
+            .wait_where(|l| l.contains(&ended) && l.contains(&tag), Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("no crash line for {me}; log:\n{}", kiosk.dump()));
+        assert!(line.contains(&format!("it was shared with {other}, which reload too")), "{line}");
+        assert!(line.contains("crash 1 of this surface"), "{line}");
+    }
+    let (new_clock, new_ticker) = (new_pid(&kiosk, "clock", clock, Duration::from_secs(10)), pid_of("ticker"));
+    assert_ne!(new_clock, clock);
+    assert!(
+        common::wait_until(Duration::from_secs(10), || web_pid(&kiosk.log, "ticker") == Some(new_clock)),
+        "after the crash the overlays share a process again: clock {new_clock}, ticker {new_ticker:?}; log:\n{}",
+        kiosk.dump()
+    );
+    assert_eq!(web_pid(&kiosk.log, "main"), Some(main), "the main surface's process was touched");
+    assert_eq!(web_pid(&kiosk.log, "alone"), Some(alone), "the own-process overlay's process was touched");
+    assert_eq!(common::children_named(kiosk.pid(), "WebKitWebProces").len(), 3);
+    // Each surface of the process counts its crash.
+    let crashes = |l: &str| {
+        l.strip_prefix("STATUS=4/4 surfaces up, ")
+            .and_then(|r| r.split_once(" crashes"))
+            .and_then(|(n, _)| n.parse::<u32>().ok())
+            .is_some_and(|n| n >= 2)
+    };
+    assert!(kiosk.notify.wait_where(crashes, Duration::from_secs(10)).is_some(), "status: {:?}", kiosk.notify.all());
+
+    // An own-process overlay's crash stays its own, and names nobody.
+    let seen = count(&kiosk.log, "RESULT alive-alone");
+    kill(alone, "KILL");
+    wait_count(&kiosk, "RESULT alive-alone", seen, Duration::from_secs(10));
+    let line =
+        kiosk.log.all().into_iter().find(|l| l.contains(&format!("web process {alone} ended"))).expect("a crash line");
+    assert!(!line.contains("shared with"), "{line}");
+    assert_eq!(web_pid(&kiosk.log, "clock"), Some(new_clock));
+    assert_eq!(web_pid(&kiosk.log, "main"), Some(main));
+}

@@ -107,9 +107,9 @@ const MAIN_URL: &str = "app://localhost/bench.html";
 const LISTENER_URL: &str = "app://localhost/listener.html";
 
 pub fn measure(kiosk_dir: &Path) -> Result<Vec<CpuStat>, String> {
-    // As the kiosk runs: with the allocator tuned for large messages.
-    vitrine::service::alloc::tune();
     let bundle = vitrine::check(kiosk_dir).map_err(|e| format!("bench kiosk folder: {e}"))?;
+    // As the kiosk runs: with the allocator tuned for large messages.
+    vitrine::service::alloc::tune(bundle.manifest.memory.core_heap_keep_mb);
     let labels: Vec<String> = bundle.manifest.surfaces().map(|s| s.label.clone()).collect();
     let limits = bundle.manifest.limits;
     let authority = Authority::new(labels.iter().map(String::as_str), &bundle.capabilities);

@@ -199,7 +199,19 @@ impl Line<'_> {
         Some((min, max))
     }
 
+    /// The median of the per-round ratios (the pooled one without rounds).
     fn ratio(&self) -> Option<f64> {
+        let mut r = self.round_ratios.clone();
+        if r.is_empty() {
+            return self.pooled_ratio();
+        }
+        r.sort_by(f64::total_cmp);
+        let n = r.len();
+        Some(if n % 2 == 1 { r[n / 2] } else { (r[n / 2 - 1] + r[n / 2]) / 2.0 })
+    }
+
+    /// Vitrine's p50 over the floor's, all rounds' samples pooled.
+    fn pooled_ratio(&self) -> Option<f64> {
         Some(self.vitrine?.p50 / self.floor?.1.p50)
     }
 
@@ -317,6 +329,7 @@ impl Report {
                     "floor_p50_ms": l.floor.map(|f| f.1.p50),
                     "floor_case": l.floor.map(|f| f.0),
                     "ratio": l.ratio(),
+                    "ratio_pooled": l.pooled_ratio(),
                     "ratio_per_round": l.round_ratios,
                     "target_ratio": l.row.target,
                     "meets_target": l.meets(),

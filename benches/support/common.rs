@@ -21,6 +21,7 @@ pub fn load_average() -> Option<f64> {
 
 /// Writes a kiosk folder compiled into the bench (so it cannot run against stale
 /// files), plus this run's `ui/plan.js`, into `dir`.
+#[allow(dead_code)] // not every bench binary that includes this file writes a folder
 pub fn write_folder(dir: &Path, files: &[(&str, &str)], plan_js: &str) -> std::io::Result<()> {
     for (path, text) in files.iter().copied().chain([("ui/plan.js", plan_js)]) {
         let file = dir.join(path);

@@ -11,9 +11,16 @@ pub struct Xvfb {
 }
 
 impl Xvfb {
+    #[allow(dead_code)] // each bench binary includes this file; not all use every size
     pub fn start() -> Result<Xvfb, String> {
+        Self::start_screen("1280x800x24")
+    }
+
+    /// A display of one screen `WxHxDEPTH`.
+    #[allow(dead_code)] // each bench binary includes this file; not all use every size
+    pub fn start_screen(screen: &str) -> Result<Xvfb, String> {
         let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .args(["-displayfd", "1", "-screen", "0", screen, "-nolisten", "tcp"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -74,6 +74,8 @@ pub(super) fn build(
         transparent: false,
         visible: false,
         input: InputMode::Normal,
+        process: crate::config::Process::Own,
+        acceleration: None,
         lockdown: SurfaceLockdown::default(),
     };
     let s = surface::build(&cfg, ctx)

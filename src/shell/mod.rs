@@ -20,6 +20,7 @@ mod navigation;
 mod output;
 mod permissions;
 mod picker;
+mod process;
 mod range;
 mod requests;
 mod resilience;
@@ -491,6 +492,7 @@ pub fn run(
         grants,
         trust: Rc::new(webdata::Trust::new(&manifest.network)),
         web_setup: Some(web_setup),
+        shared_process: None,
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
     // Once, before the main loop and the first page: a page that plays at once must
@@ -506,12 +508,8 @@ pub fn run(
     for cfg in manifest.surfaces() {
         // WebKit starts the surface's web process while it is built.
         let before = crate::service::procs::web_processes();
-        let mut s =
+        let s =
             surface::build(cfg, &mut ctx).map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
-        let started: Vec<u32> = crate::service::procs::web_processes().difference(&before).copied().collect();
-        if let [pid] = started[..] {
-            s.pid = Some(pid);
-        }
         if let Some(container) = &s.container {
             if s.visible {
                 container.show_all();
@@ -519,9 +517,11 @@ pub fn run(
                 container.hide();
             }
         }
-        let pid = s.pid.map_or("?".to_string(), |p| p.to_string());
-        log::info!(surface = cfg.label.as_str(); "surface created for {} (web process {pid})", cfg.page.url());
-        shell.borrow_mut().surfaces.push(s);
+        let mut shell = shell.borrow_mut();
+        shell.surfaces.push(s);
+        let pid = shell.surfaces.find_pid(&cfg.label, Some(&before)).map_or("?".to_string(), |p| p.to_string());
+        let how = if cfg.process == crate::config::Process::Shared { ", shared" } else { "" };
+        log::info!(surface = cfg.label.as_str(); "surface created for {} (web process {pid}{how})", cfg.page.url());
     }
     if toast {
         toast::build_toast(&shell, &mut ctx)?;

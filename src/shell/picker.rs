@@ -57,6 +57,8 @@ pub fn build(
         transparent: true,
         visible: false,
         input: InputMode::Normal,
+        process: crate::config::Process::Own,
+        acceleration: None,
         lockdown: SurfaceLockdown::default(),
     };
     let s =

@@ -72,13 +72,22 @@ impl Shell {
         let reason = s.exit_reason.take().unwrap_or(reason);
         // A first crash reloads at once, not at the next tick.
         let action = s.health.crashed(reason, now).or_else(|| s.health.tick(now));
+        let pid = s.pid.take();
+        s.ended_pid = pid;
+        let crashes = s.health.crashes;
+        // Every surface of a shared process hears of its end and reloads on its own;
+        // each says which others went with it.
+        let with = self.surfaces.sharing(label, pid);
+        let with = if with.is_empty() {
+            String::new()
+        } else {
+            format!("; it was shared with {}, which reload too", with.join(", "))
+        };
         log::warn!(
             surface = label, reason = reason;
-            "web process {} ended ({reason}); crash {} of this surface, recovering",
-            s.pid.map_or("?".to_string(), |p| p.to_string()),
-            s.health.crashes
+            "web process {} ended ({reason}); crash {crashes} of this surface, recovering{with}",
+            pid.map_or("?".to_string(), |p| p.to_string()),
         );
-        s.pid = None;
         if let Some(action) = action {
             self.perform(label, action);
         }
@@ -103,7 +112,6 @@ impl Shell {
     /// Keeps track of page loads for health and for the web process's pid.
     pub(crate) fn track_load(&mut self, label: &str, finished: bool, url: &str) {
         let now = Instant::now();
-        let taken: Vec<u32> = self.surfaces.iter().filter(|s| s.config.label != label).filter_map(|s| s.pid).collect();
         let Some(s) = self.surfaces.get_mut(label) else { return };
         if finished {
             s.health.loaded(now);
@@ -116,11 +124,7 @@ impl Shell {
         }
         // A new web process may serve the page (after a crash, or a cross-site swap).
         if s.pid.is_none_or(|p| !procs::alive(p)) {
-            let free: Vec<u32> = procs::web_processes().into_iter().filter(|p| !taken.contains(p)).collect();
-            if let [pid] = free[..] {
-                s.pid = Some(pid);
-                log::info!(surface = label; "web process {pid}");
-            }
+            self.surfaces.find_pid(label, None);
         }
     }
 
@@ -198,11 +202,7 @@ impl Shell {
             log::error!(surface = label; "cannot load {url}: {e}");
         }
         if let Some(before) = before {
-            let started: Vec<u32> = procs::web_processes().difference(&before).copied().collect();
-            if let [pid] = started[..] {
-                s.pid = Some(pid);
-                log::info!(surface = label; "web process {pid}");
-            }
+            self.surfaces.find_pid(label, Some(&before));
         }
         self.router.surface_reset(label);
         self.surfaces.forget_queued(label);

@@ -16,8 +16,10 @@ use std::time::Instant;
 
 use webkit2gtk::{SettingsExt, URIResponseExt, UserContentManagerExt, WebResourceExt, WebViewExt};
 
+use crate::config::memory::Memory;
+use crate::config::memory::{CacheModel, Painting, WebHeap};
 use crate::config::policy::{Acceleration, Autoplay};
-use crate::config::{Anchor, InputMode, Kiosk, Manifest, Recovery, SurfaceConfig};
+use crate::config::{Anchor, InputMode, Kiosk, Manifest, Process, Recovery, SurfaceConfig};
 use crate::ipc::{bridge_script, Document, Documents};
 use crate::shell::assets::{Assets, SCHEME};
 use crate::shell::health::Health;
@@ -39,6 +41,8 @@ pub struct Surface {
     pub health: Health,
     /// Its web process, when known.
     pub pid: Option<u32>,
+    /// The web process that served it last before a crash (to tell who shared it).
+    pub ended_pid: Option<u32>,
     /// Why the core ended the web process itself (hang, memory), for the crash report.
     pub exit_reason: Option<&'static str>,
     pub last_ping: Instant,
@@ -61,6 +65,7 @@ impl Surface {
             url,
             health: Health::new(recovery.clone(), now),
             pid: None,
+            ended_pid: None,
             exit_reason: None,
             last_ping: now,
             documents: Documents::default(),
@@ -89,6 +94,9 @@ pub struct BuildCtx<'a> {
     pub trust: std::rc::Rc<crate::shell::webdata::Trust>,
     /// Applied by the first surface built, before its first load.
     pub web_setup: Option<crate::shell::webdata::Setup>,
+    /// The first `process = "shared"` overlay's view: later ones are related to it, so
+    /// WebKit runs their pages in its web process.
+    pub shared_process: Option<webkit2gtk::WebView>,
 }
 
 /// Builds the surface `cfg` and starts loading its page.
@@ -124,6 +132,10 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
                 NewWindowResponse::Deny
             }
         });
+    let shared = cfg.process == Process::Shared;
+    if let (true, Some(view)) = (shared, &ctx.shared_process) {
+        builder = builder.with_related_view(view.clone());
+    }
     if let Some(assets) = ctx.assets.take() {
         let proxy = ctx.proxy.clone();
         let media = ctx.media.take();
@@ -174,7 +186,14 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
     };
     watch_web_process(&label, &webview, ctx);
     let native = webview.webview();
+    if shared && ctx.shared_process.is_none() {
+        ctx.shared_process = Some(native.clone());
+    }
     if first {
+        if let (Some(context), CacheModel::Viewer) = (native.context(), ctx.manifest.memory.cache) {
+            use webkit2gtk::WebContextExt as _;
+            context.set_cache_model(webkit2gtk::CacheModel::DocumentViewer);
+        }
         if let Some(context) = native.context() {
             crate::shell::permissions::prepare_context(&context, &ctx.grants);
         }
@@ -190,7 +209,7 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
         setup.apply(&native);
     }
     bind_documents(&label, &webview, ctx);
-    apply_kiosk_policy(&webview, &ctx.manifest.kiosk);
+    apply_kiosk_policy(&webview, cfg, &ctx.manifest.kiosk);
     log_rendering(&webview, ctx.manifest);
     // Only now: the first document must find its bridge installed, and the context
     // its settings.
@@ -291,9 +310,20 @@ fn watch_web_process(label: &str, webview: &WebView, ctx: &BuildCtx<'_>) {
 /// `[kiosk] dmabuf_renderer = false`: WebKit reads the variable when it starts rendering,
 /// and its web processes inherit it. Called once at start-up, before any other thread
 /// exists, since changing the environment races with threads reading it.
-pub(crate) fn prepare_rendering(kiosk: &Kiosk) {
+pub(crate) fn prepare_rendering(kiosk: &Kiosk, memory: &Memory) {
     if !kiosk.dmabuf_renderer {
         std::env::set_var(DISABLE_DMABUF, "1");
+    }
+    // Read by each web process as it starts; they inherit the core's environment.
+    if memory.painting == Painting::Cpu {
+        std::env::set_var(CPU_PAINTING, "1");
+    }
+    if memory.web_heap == WebHeap::Compact {
+        let tunables = match std::env::var(GLIBC_TUNABLES) {
+            Ok(old) if !old.is_empty() => format!("{old}:{COMPACT_HEAP}"),
+            _ => COMPACT_HEAP.to_string(),
+        };
+        std::env::set_var(GLIBC_TUNABLES, tunables);
     }
     // GTK reads it once, when it opens the display; pages see it as devicePixelRatio.
     if kiosk.scale > 0 {
@@ -303,6 +333,12 @@ pub(crate) fn prepare_rendering(kiosk: &Kiosk) {
 }
 
 const DISABLE_DMABUF: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+/// WebKit's switch for painting with Skia on the CPU while compositing stays as it is.
+const CPU_PAINTING: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+const GLIBC_TUNABLES: &str = "GLIBC_TUNABLES";
+/// `memory.web_heap = "compact"`: measured on the default kiosk, about 6 MB less per
+/// web process at idle (held free memory in extra arenas and at the heap top).
+const COMPACT_HEAP: &str = "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072";
 
 /// Logs, once, the WebKit version and how it renders; warns when the rendering switches
 /// cost transparent overlays their transparency (measured: an opaque black box instead).
@@ -331,17 +367,24 @@ fn log_rendering(webview: &WebView, manifest: &Manifest) {
             ""
         };
         log::info!(
-            "WebKitGTK {}.{}.{}; hardware acceleration {} (vitrine.toml: {}); DMA-BUF renderer {}{why}",
+            "WebKitGTK {}.{}.{}; hardware acceleration {} on the main surface (vitrine.toml: {}); DMA-BUF renderer {}{why}",
             version.0,
             version.1,
             version.2,
             policy,
-            manifest.kiosk.acceleration.as_str(),
+            manifest.main.acceleration.unwrap_or(manifest.kiosk.acceleration).as_str(),
             if dmabuf_off { "off" } else { "on" },
         );
-        let transparent: Vec<&str> =
-            manifest.overlays.iter().filter(|o| o.transparent).map(|o| o.label.as_str()).collect();
-        if !transparent.is_empty() && (dmabuf_off || policy == "never") {
+        // Only an overlay's own policy matters for its transparency: an opaque main
+        // surface may paint without acceleration under accelerated overlays.
+        let never = |o: &&SurfaceConfig| o.acceleration.unwrap_or(manifest.kiosk.acceleration) == Acceleration::Never;
+        let transparent: Vec<&str> = manifest
+            .overlays
+            .iter()
+            .filter(|o| o.transparent && (dmabuf_off || never(o)))
+            .map(|o| o.label.as_str())
+            .collect();
+        if !transparent.is_empty() {
             log::warn!(
                 "transparent overlays ({}) are drawn as opaque boxes over the main surface when {}; \
                  keep the DMA-BUF renderer and hardware acceleration on where the board allows",
@@ -352,11 +395,11 @@ fn log_rendering(webview: &WebView, manifest: &Manifest) {
     });
 }
 
-/// No context menu, no pointer, unless the configuration wants them; the configured
+/// No context menu, no pointer, unless the configuration wants them; the surface's
 /// hardware-acceleration policy.
-fn apply_kiosk_policy(webview: &WebView, kiosk: &Kiosk) {
+fn apply_kiosk_policy(webview: &WebView, cfg: &SurfaceConfig, kiosk: &Kiosk) {
     let native = webview.webview();
-    let policy = match kiosk.acceleration {
+    let policy = match cfg.acceleration.unwrap_or(kiosk.acceleration) {
         Acceleration::Default => None,
         Acceleration::Always => Some(webkit2gtk::HardwareAccelerationPolicy::Always),
         Acceleration::Never => Some(webkit2gtk::HardwareAccelerationPolicy::Never),

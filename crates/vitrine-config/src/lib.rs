@@ -14,6 +14,7 @@ pub mod error;
 pub mod keyboard;
 pub mod lockdown;
 pub mod manifest;
+pub mod memory;
 pub mod network;
 pub mod os;
 pub mod permissions;
@@ -31,7 +32,7 @@ pub use capability::{Capability, PermissionEntry, Scope};
 pub use error::{ConfigError, ConfigErrors};
 pub use keyboard::{Keyboard, KeyboardMode};
 pub use lockdown::{Lockdown, Permission, SurfaceLockdown};
-pub use manifest::{Anchor, InputMode, Length, Limits, Manifest, Page, SurfaceConfig};
+pub use manifest::{Anchor, InputMode, Length, Limits, Manifest, Page, Process, SurfaceConfig};
 pub use policy::{Kiosk, Recovery};
 pub use urlpattern::UrlPattern;
 

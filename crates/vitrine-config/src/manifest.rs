@@ -44,7 +44,7 @@ use super::keyboard::{Keyboard, RawKeyboard};
 use super::lockdown::{Auth, FileChooser, Grant, Lockdown, Position, Print, Printer, SurfaceLockdown, Zoom};
 use super::network::{Network, Web};
 use super::os::Http;
-use super::policy::{Kiosk, Recovery};
+use super::policy::{Acceleration, Kiosk, Recovery};
 
 /// The label of the main surface unless `[main] label` says otherwise.
 pub const DEFAULT_MAIN_LABEL: &str = "main";
@@ -62,6 +62,9 @@ pub struct Manifest {
     pub limits: Limits,
     pub recovery: Recovery,
     pub kiosk: Kiosk,
+    /// `[memory]`: what the kiosk's processes may keep (see `config::memory`).
+    #[serde(default)]
+    pub memory: super::memory::Memory,
     pub main: SurfaceConfig,
     pub overlays: Vec<SurfaceConfig>,
     /// `[dbus]`: the control interface's bus and name (see `config::bus`).
@@ -142,6 +145,19 @@ pub enum InputMode {
     PassThrough,
 }
 
+/// Which web process a surface's page runs in.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Process {
+    /// A web process of its own: a crash or a hostile page stays in this surface.
+    #[default]
+    Own,
+    /// One web process for every `shared` surface (WebKit's related views): about
+    /// 50-100 MB less per surface, but a crash reloads all of them, and a page that
+    /// takes over the process can speak for each of them.
+    Shared,
+}
+
 /// A size along one axis.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Length {
@@ -170,6 +186,9 @@ pub struct SurfaceConfig {
     pub transparent: bool,
     pub visible: bool,
     pub input: InputMode,
+    pub process: Process,
+    /// WebKit's hardware-acceleration policy for this surface; `None`: `kiosk.acceleration`.
+    pub acceleration: Option<super::policy::Acceleration>,
     /// `file_chooser`, `print`, `zoom` (see `config::lockdown`).
     pub lockdown: SurfaceLockdown,
 }
@@ -227,6 +246,7 @@ impl Manifest {
         }
         let checks = raw.recovery.check().into_iter().chain(raw.dbus.check()).chain(raw.http.check());
         let checks = checks.chain(raw.display.check());
+        let checks = checks.chain(raw.memory.check());
         for (key, reason) in checks.chain(raw.kiosk.check()).chain(raw.network.check()) {
             err(key, reason);
         }
@@ -244,6 +264,8 @@ impl Manifest {
             label: Some(m.label.unwrap_or_else(|| DEFAULT_MAIN_LABEL.to_string())),
             page: m.page,
             transparent: Some(false),
+            process: m.process,
+            acceleration: m.acceleration,
             file_chooser: m.file_chooser,
             print: m.print,
             zoom: m.zoom,
@@ -274,6 +296,23 @@ impl Manifest {
             }
         }
 
+        // Measured with WebKitGTK 2.50: a shared web process none of whose pages is
+        // composited on the GPU crashes as its pages first load (then runs, reloaded).
+        let shared: Vec<&SurfaceConfig> =
+            main.iter().chain(overlays.iter()).filter(|s| s.process == Process::Shared).collect();
+        let never = |s: &&SurfaceConfig| s.acceleration.unwrap_or(raw.kiosk.acceleration) == Acceleration::Never;
+        if shared.len() > 1 && shared.iter().all(never) {
+            let labels: Vec<&str> = shared.iter().map(|s| s.label.as_str()).collect();
+            err(
+                "process".into(),
+                format!(
+                    "the shared web process of {} has no surface with hardware acceleration, which WebKitGTK \
+                     crashes on; give one of them acceleration = \"default\"",
+                    labels.join(", ")
+                ),
+            );
+        }
+
         let silent = main.iter().chain(overlays.iter()).find(|s| s.lockdown.print == Print::Silent);
         if let (Some(s), None) = (silent, &lockdown.print) {
             err("print".into(), format!("surface '{}' prints silently but no [print] printer is configured", s.label));
@@ -300,6 +339,7 @@ impl Manifest {
                     limits,
                     recovery,
                     kiosk,
+                    memory: raw.memory,
                     main,
                     overlays,
                     dbus,
@@ -336,6 +376,8 @@ struct RawManifest {
     recovery: Recovery,
     #[serde(default)]
     kiosk: Kiosk,
+    #[serde(default)]
+    memory: super::memory::Memory,
     main: Option<RawMain>,
     #[serde(default)]
     overlay: Vec<RawSurface>,
@@ -373,6 +415,8 @@ struct RawApp {
 struct RawMain {
     label: Option<String>,
     page: String,
+    process: Option<Process>,
+    acceleration: Option<super::policy::Acceleration>,
     file_chooser: Option<FileChooser>,
     print: Option<Print>,
     zoom: Option<f64>,
@@ -390,6 +434,8 @@ struct RawSurface {
     transparent: Option<bool>,
     visible: Option<bool>,
     input: Option<InputMode>,
+    process: Option<Process>,
+    acceleration: Option<super::policy::Acceleration>,
     file_chooser: Option<FileChooser>,
     print: Option<Print>,
     zoom: Option<f64>,
@@ -463,6 +509,15 @@ impl RawSurface {
                 None
             }
         };
+        let process = self.process.unwrap_or_default();
+        if let (Process::Shared, Some(Page::Remote(url))) = (process, &page) {
+            // One process means one trust level: its pages could speak for each other.
+            err(
+                format!("{place}.process"),
+                format!("'shared' is for pages of ui/ only; {url} is remote and needs a web process of its own"),
+            );
+            ok = false;
+        }
         match (page, width, height, zoom) {
             (Some(page), Some(width), Some(height), Some(zoom)) if ok => Some(SurfaceConfig {
                 label,
@@ -474,6 +529,8 @@ impl RawSurface {
                 transparent: self.transparent.unwrap_or(true),
                 visible: self.visible.unwrap_or(true),
                 input: self.input.unwrap_or(InputMode::Normal),
+                process,
+                acceleration: self.acceleration,
                 lockdown: SurfaceLockdown {
                     file_chooser: self.file_chooser.unwrap_or_default(),
                     print: self.print.unwrap_or_default(),

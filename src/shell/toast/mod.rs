@@ -61,6 +61,8 @@ pub(super) fn build_toast(shell: &Rc<SharedShell>, ctx: &mut BuildCtx<'_>) -> Re
         transparent: true,
         visible: false,
         input: InputMode::Normal,
+        process: crate::config::Process::Own,
+        acceleration: None,
         lockdown: crate::config::SurfaceLockdown::default(),
     };
     let before = crate::service::procs::web_processes();

@@ -245,7 +245,7 @@ fn an_atomic_write_is_whole_after_kill_9() {
         kiosk.result("atomic-going");
         std::thread::sleep(Duration::from_millis(37 * (round + 1)));
         common::kill(kiosk.pid(), "KILL");
-        kiosk.wait_exit(Duration::from_secs(5)).expect("dies");
+        kiosk.wait_exit(Duration::from_secs(30)).expect("dies");
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(text.len(), 1 << 20, "round {round}: torn length");
         let first = text.as_bytes()[0];

@@ -64,7 +64,7 @@ fn nothing_acknowledged_is_lost_when_the_core_is_killed() {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         std::thread::sleep(Duration::from_millis(50 + (seed >> 33) % 500));
         common::kill(kiosk.pid(), "KILL");
-        kiosk.wait_exit(Duration::from_secs(5)).expect("the core dies");
+        kiosk.wait_exit(Duration::from_secs(30)).expect("the core dies");
         // The log pipe may still hold the last lines.
         std::thread::sleep(Duration::from_millis(50));
         let keys = acked(&kiosk);

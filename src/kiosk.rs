@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Bundle, ConfigErrors, Page};
-use crate::{check, control, dbus, embedded_bundle, os, shell, store};
+use crate::{check, dbus, embedded_bundle, os, request, shell, store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -64,8 +64,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     shell::prepare_sandbox(bundle.manifest.kiosk.sandbox);
     shell::inspector::prepare(options.inspect, options.automation);
     // Before the store and the window: a second kiosk must touch neither.
-    let relay = control::Relay::default();
-    let bus = match dbus::start(&bundle.manifest, &bundle.ui, relay.clone()) {
+    let shell_link = request::ShellLink::default();
+    let bus = match dbus::start(&bundle.manifest, &bundle.ui, shell_link.clone()) {
         Err(dbus::StartError::AlreadyRunning { pid, .. }) if options.url.is_some() => {
             let url = bundle.manifest.main.page.url();
             dbus::client::forward_navigate(&bundle.manifest.dbus, &bundle.manifest.main.label, &url)?;
@@ -93,7 +93,7 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
         automation: options.automation,
         media_ready,
     };
-    shell::run(bundle, store, relay, bus, start)?;
+    shell::run(bundle, store, shell_link, bus, start)?;
     Ok(())
 }
 

@@ -9,16 +9,39 @@
 //! * [`shell`] — the toplevel, the surfaces and the main loop (GTK lives only here).
 //! * [`service`] — systemd notifications and logging.
 //! * [`dbus`] — the control interface (`vitrine ctl`), the tray and notifications;
-//!   [`control`] — the requests they send the shell.
+//!   [`request`] — the requests they send the shell.
 //! * [`mqtt`] — `vitrine mqtt`, the bridge to an MQTT broker and Home Assistant.
 //! * [`store`] — the SQLite store; [`os`] — files, HTTP and device facts for pages.
 //!
 //! Without the default `kiosk` feature the crate is only the parts that need no GTK or
 //! D-Bus (configuration, IPC, store, OS access): what the fuzz targets build on.
+//!
+//! # Asking and answering: the words
+//!
+//! Threads and pages ask things of each other everywhere in the core; these words mean
+//! the same thing in every module.
+//!
+//! * **Request** — a message that gets exactly one reply: a control request to the
+//!   shell ([`request::Request`], its action an [`request::Op`]), a page's *call* (the
+//!   word `invoke` uses; `ipc::call`), a store job.
+//! * **Reply** — what answers it: [`request::Reply`] inside a [`request::RequestResult`],
+//!   [`ipc::CallResult`], [`ipc::HttpReply`] for a `fetch` call's HTTP request, the
+//!   store's `Result<Output, StoreError>`.
+//! * **ReplyTo** — the one-shot handle a reply is sent through, from any thread:
+//!   [`request::ReplyTo`], [`ipc::ReplyTo`], the store's `ReplyTo`, and
+//!   [`ipc::HttpReplyTo`]. It is used once; dropped unused, it sends an error reply, so
+//!   nobody waits forever. [`ipc::call::ReplyRoute`] says which way a call's reply goes back
+//!   to its page (a script, or the `fetch` response).
+//! * **Sink** — the trait through which other threads hand work to the main loop:
+//!   [`ipc::ReplySink`] (deferred replies, core events) and [`request::RequestSink`]
+//!   (control requests). The shell implements both once, on its event loop's proxy.
+//! * **Link** — the clonable handle another thread holds to reach the thread that owns
+//!   something: [`request::ShellLink`] (to the shell; `call` waits for the reply,
+//!   `post` does not) and [`dbus::BusLink`] (to the bus thread).
+//! * **Notice** — a one-way message, with no reply: [`dbus::Notice`], what the shell
+//!   tells the bus thread.
 
 pub mod config;
-#[cfg(feature = "kiosk")]
-pub mod control;
 #[cfg(feature = "kiosk")]
 pub mod dbus;
 #[cfg(feature = "kiosk")]
@@ -31,6 +54,8 @@ mod kiosk;
 #[cfg(feature = "kiosk")]
 pub mod mqtt;
 pub mod os;
+#[cfg(feature = "kiosk")]
+pub mod request;
 pub mod schedule;
 pub mod service;
 #[cfg(feature = "kiosk")]

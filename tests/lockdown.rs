@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{count, fixture, kill, vitrine_bin, Answer, HttpServer, Kiosk, PrivateBus, Xvfb};
+use common::{count, fixture, kill, vitrine_bin, HttpServer, Kiosk, PrivateBus, Response, Xvfb};
 
 /// The windows directly under the root that are mapped (a dialog is; GTK's helper
 /// windows are not).
@@ -377,7 +377,7 @@ fn login_server() -> (u16, Arc<AtomicUsize>) {
                 "<!doctype html><script>console.log('RESULT login-body shown')</script>",
             )
         };
-        Answer { status, content_type: "text/html", headers: headers.into(), body: body.into() }
+        Response { status, content_type: "text/html", headers: headers.into(), body: body.into() }
     });
     (server.port, refused)
 }

@@ -130,11 +130,11 @@ fn tokens_follow_the_document() {
     assert_eq!(host.0.len(), 1, "a page being replaced got an answer: {:?}", host.0);
     let http = |router: &mut Router, host: &mut Recorder, token: &str| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let respond: ipc::Respond = Box::new(move |reply| {
+        let reply_to: ipc::HttpReplyTo = Box::new(move |reply| {
             let _ = tx.send(format!("{reply:?}"));
         });
         let call = ipc::HttpCall { token, cmd: "ipc.echo", binary: false, id: None, body: b"1".to_vec() };
-        router.handle_http(host, caller, call, respond);
+        router.handle_http(host, caller, call, reply_to);
         rx.recv().expect("an answer")
     };
     let refused = http(&mut router, &mut host, TOKEN);

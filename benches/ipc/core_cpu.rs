@@ -85,9 +85,9 @@ fn text(bytes: usize) -> String {
 /// What the shell's `fetch::to_response` does with a result: the body bytes.
 fn response_body(reply: HttpReply) -> Vec<u8> {
     match reply {
-        HttpReply::Answer(Ok(Payload::Json(v))) => serde_json::to_vec(&v).unwrap_or_default(),
-        HttpReply::Answer(Ok(Payload::Bytes(b))) => b,
-        HttpReply::Answer(Err(e)) => serde_json::to_vec(&e).unwrap_or_default(),
+        HttpReply::Body(Ok(Payload::Json(v))) => serde_json::to_vec(&v).unwrap_or_default(),
+        HttpReply::Body(Ok(Payload::Bytes(b))) => b,
+        HttpReply::Body(Err(e)) => serde_json::to_vec(&e).unwrap_or_default(),
         HttpReply::Settled => Vec::new(),
     }
 }
@@ -158,12 +158,12 @@ pub fn measure(kiosk_dir: &Path) -> Result<Vec<CpuStat>, String> {
             || body.clone(),
             |body| {
                 let answered = Arc::clone(&answered);
-                let respond = Box::new(move |reply: HttpReply| {
+                let reply_to = Box::new(move |reply: HttpReply| {
                     answered.fetch_add(black_box(response_body(reply)).len().min(1), Ordering::Relaxed);
                 });
                 // As the bridge sends it: with a call id, so JSON answers go by script.
                 let call = HttpCall { token: TOKEN, cmd, binary, id: Some(1), body };
-                router.handle_http(&mut host, main, call, respond)
+                router.handle_http(&mut host, main, call, reply_to)
             },
         )
     };

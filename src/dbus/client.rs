@@ -28,8 +28,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::{BusKind, Dbus};
-use crate::control::Status;
 use crate::dbus::{INTERFACE, PATH};
+use crate::request::Status;
 
 /// How long a call may take; the kiosk itself gives up on its main loop sooner.
 const CALL_WITHIN: Duration = Duration::from_secs(30);

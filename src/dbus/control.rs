@@ -1,6 +1,6 @@
 //! `org.vitrine.Vitrine1` at `/org/vitrine/Vitrine1`: the kiosk's control interface.
 //!
-//! Methods (each answered by the shell on the main thread, through the [`Relay`]):
+//! Methods (each answered by the shell on the main thread, through the [`ShellLink`]):
 //!
 //! | method | in | out |
 //! |---|---|---|
@@ -43,9 +43,9 @@ use zbus::message::Header;
 use zbus::object_server::{InterfaceRef, SignalEmitter};
 
 use crate::config::{Dbus, Manifest, DBUS_PRINCIPAL};
-use crate::control::{ControlError, DisplayOp, Op, Relay, Reply, Snapshot};
 use crate::dbus::mqtt::MqttObject;
 use crate::dbus::{Notice, PATH};
+use crate::request::{DisplayOp, Op, Reply, RequestError, ShellLink, Snapshot};
 
 /// The errors callers see.
 #[derive(Debug, zbus::DBusError)]
@@ -60,30 +60,30 @@ pub enum Fault {
     Unavailable(String),
 }
 
-impl From<ControlError> for Fault {
-    fn from(e: ControlError) -> Self {
+impl From<RequestError> for Fault {
+    fn from(e: RequestError) -> Self {
         match e {
-            ControlError::NotFound(m) => Fault::NotFound(m),
-            ControlError::NotAllowed(m) => Fault::NotAllowed(m),
-            ControlError::BadArgs(m) => Fault::BadArgs(m),
-            ControlError::Failed(m) => Fault::Failed(m),
-            ControlError::Unavailable(m) => Fault::Unavailable(m),
+            RequestError::NotFound(m) => Fault::NotFound(m),
+            RequestError::NotAllowed(m) => Fault::NotAllowed(m),
+            RequestError::BadArgs(m) => Fault::BadArgs(m),
+            RequestError::Failed(m) => Fault::Failed(m),
+            RequestError::Unavailable(m) => Fault::Unavailable(m),
         }
     }
 }
 
-/// The object served at [`PATH`]: a relay to the shell and the last published state.
+/// The object served at [`PATH`]: a shell_link to the shell and the last published state.
 pub struct ControlObject {
-    relay: Relay,
+    shell_link: ShellLink,
     name: String,
     surfaces: Vec<String>,
     state: Snapshot,
 }
 
 impl ControlObject {
-    pub fn new(manifest: &Manifest, relay: Relay) -> Self {
+    pub fn new(manifest: &Manifest, shell_link: ShellLink) -> Self {
         Self {
-            relay,
+            shell_link,
             name: manifest.name.clone(),
             surfaces: manifest.surfaces().map(|s| s.label.clone()).collect(),
             state: Snapshot::default(),
@@ -91,7 +91,7 @@ impl ControlObject {
     }
 
     async fn call(&self, op: Op) -> Result<Reply, Fault> {
-        Ok(self.relay.call(op).await?)
+        Ok(self.shell_link.call(op).await?)
     }
 
     async fn display(&self, op: DisplayOp) -> Result<String, Fault> {
@@ -105,13 +105,13 @@ impl ControlObject {
 
 /// `event.emit` as `principal`: how many surfaces received it.
 pub(super) async fn emit_as(
-    relay: &Relay,
+    shell_link: &ShellLink,
     principal: &'static str,
     event: String,
     payload: String,
     to: Vec<String>,
 ) -> Result<u32, Fault> {
-    match relay.call(Op::Emit { principal, event, payload, to }).await? {
+    match shell_link.call(Op::Emit { principal, event, payload, to }).await? {
         Reply::Emitted(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
         other => Err(unexpected(other)),
     }
@@ -193,7 +193,7 @@ impl ControlObject {
         #[zbus(header)] header: Header<'_>,
     ) -> Result<u32, Fault> {
         log::info!("D-Bus {}: Emit '{event}' to {target:?}", caller(&header));
-        emit_as(&self.relay, DBUS_PRINCIPAL, event, payload_json, target).await
+        emit_as(&self.shell_link, DBUS_PRINCIPAL, event, payload_json, target).await
     }
 
     /// Sets the surface's page zoom (0.25 to 5).
@@ -356,7 +356,7 @@ impl ControlObject {
 }
 
 /// The kiosk's memory: the core's resident set and its surfaces' web processes'.
-fn kiosk_rss_kib(status: &crate::control::Status) -> Option<u64> {
+fn kiosk_rss_kib(status: &crate::request::Status) -> Option<u64> {
     let pids: std::collections::BTreeSet<u32> =
         std::iter::once(status.pid).chain(status.surfaces.iter().filter_map(|s| s.pid)).collect();
     let sizes: Vec<u64> = pids.into_iter().filter_map(crate::service::procs::rss_kib).collect();

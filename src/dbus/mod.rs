@@ -16,9 +16,9 @@
 //! (notifications then show as toasts).
 //!
 //! Threads: zbus drives its connections on its own executor threads; the "vitrine-bus"
-//! thread runs what the shell sends through a [`Link`] (property changes, signals,
+//! thread runs what the shell sends through a [`BusLink`] (property changes, signals,
 //! notifications to show). Everything here holds channels to the shell (a
-//! [`Relay`]), never its state.
+//! [`ShellLink`]), never its state.
 
 pub mod client;
 pub mod control;
@@ -32,7 +32,7 @@ use futures_channel::mpsc;
 use futures_lite::StreamExt;
 
 use crate::config::{BusKind, Manifest, UiFile};
-use crate::control::{Relay, Snapshot};
+use crate::request::{ShellLink, Snapshot};
 
 /// The control interface's object path and interface name (fixed; `[dbus] name` only
 /// changes the bus name).
@@ -66,9 +66,9 @@ pub enum Notice {
 
 /// The shell's channel to the bus thread.
 #[derive(Clone)]
-pub struct Link(mpsc::UnboundedSender<Notice>);
+pub struct BusLink(mpsc::UnboundedSender<Notice>);
 
-impl Link {
+impl BusLink {
     /// Sends `notice`; gives it back when the bus thread is gone.
     pub fn send(&self, notice: Notice) -> Result<(), Notice> {
         self.0.unbounded_send(notice).map_err(|e| e.into_inner())
@@ -77,7 +77,7 @@ impl Link {
 
 /// The running D-Bus side: the shell's link to the bus thread.
 pub struct Bus {
-    pub link: Link,
+    pub link: BusLink,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,14 +99,14 @@ fn already_running(name: &str, bus: BusKind, pid: Option<u32>) -> String {
 /// Connects the control interface, claims the bus name and starts the bus thread.
 /// Returns `Ok(None)` when D-Bus is configured off; a bus that cannot be reached is
 /// logged, not an error: the kiosk runs without control and tray.
-pub fn start(manifest: &Manifest, ui: &[UiFile], relay: Relay) -> Result<Option<Bus>, StartError> {
+pub fn start(manifest: &Manifest, ui: &[UiFile], shell_link: ShellLink) -> Result<Option<Bus>, StartError> {
     let cfg = &manifest.dbus;
     if cfg.bus == BusKind::None {
         log::info!("D-Bus is off (dbus.bus = \"none\"): no control interface or tray; notifications show as toasts");
         return Ok(None);
     }
-    let objects = control::ControlObject::new(manifest, relay.clone());
-    let mqtt = mqtt::MqttObject::new(relay.clone());
+    let objects = control::ControlObject::new(manifest, shell_link.clone());
+    let mqtt = mqtt::MqttObject::new(shell_link.clone());
     let connection = match async_io::block_on(control::serve(cfg, objects, mqtt)) {
         Ok(connection) => Some(connection),
         Err(control::ServeError::NameTaken { pid }) => {
@@ -133,8 +133,8 @@ pub fn start(manifest: &Manifest, ui: &[UiFile], relay: Relay) -> Result<Option<
     let app_name = manifest.name.clone();
     std::thread::Builder::new()
         .name("vitrine-bus".into())
-        .spawn(move || run_thread(rx, connection, tray, app_name, relay))?;
-    Ok(Some(Bus { link: Link(tx) }))
+        .spawn(move || run_thread(rx, connection, tray, app_name, shell_link))?;
+    Ok(Some(Bus { link: BusLink(tx) }))
 }
 
 /// The bus thread: publishes what the shell sends, shows notifications, runs the tray.
@@ -143,13 +143,13 @@ fn run_thread(
     connection: Option<zbus::Connection>,
     tray: Option<tray::Spec>,
     app_name: String,
-    relay: Relay,
+    shell_link: ShellLink,
 ) {
-    let notes = notifications::Sender::new(&app_name, relay.clone());
+    let notes = notifications::Sender::new(&app_name, shell_link.clone());
     let executor = async_executor::LocalExecutor::new();
     let main = async {
         if let Some(spec) = tray {
-            executor.spawn(tray::run(spec, relay)).detach();
+            executor.spawn(tray::run(spec, shell_link)).detach();
         }
         let publisher = match &connection {
             Some(c) => control::Publisher::new(c).await,

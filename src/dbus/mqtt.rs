@@ -16,19 +16,19 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
 use crate::config::MQTT_PRINCIPAL;
-use crate::control::Relay;
 use crate::dbus::control::{caller, emit_as, Fault};
+use crate::request::ShellLink;
 
 /// The interface name (the object path is the control interface's).
 pub const INTERFACE: &str = "org.vitrine.Vitrine1.Mqtt";
 
 pub struct MqttObject {
-    relay: Relay,
+    shell_link: ShellLink,
 }
 
 impl MqttObject {
-    pub fn new(relay: Relay) -> Self {
-        Self { relay }
+    pub fn new(shell_link: ShellLink) -> Self {
+        Self { shell_link }
     }
 }
 
@@ -44,7 +44,7 @@ impl MqttObject {
         #[zbus(header)] header: Header<'_>,
     ) -> Result<u32, Fault> {
         log::info!("MQTT bridge {}: Emit '{event}' to {target:?}", caller(&header));
-        emit_as(&self.relay, MQTT_PRINCIPAL, event, payload_json, target).await
+        emit_as(&self.shell_link, MQTT_PRINCIPAL, event, payload_json, target).await
     }
 
     /// An event for the broker.

@@ -27,9 +27,9 @@ use std::sync::Arc;
 use futures_lite::FutureExt as _;
 use serde::{Deserialize, Serialize};
 
-use crate::control::{NoteAction, Op, Relay, Toast, Urgency};
-use crate::dbus::{Link, Notice};
-use crate::ipc::{ErrorCode, IpcError, Responder, Router};
+use crate::dbus::{BusLink, Notice};
+use crate::ipc::{ErrorCode, IpcError, ReplyTo, Router};
+use crate::request::{NoteAction, Op, ShellLink, Toast, Urgency};
 
 /// The core event an action click becomes.
 pub const ACTION_EVENT: &str = "notification-action";
@@ -109,20 +109,20 @@ impl SendArgs {
 pub struct Job {
     toast: Toast,
     /// The calling page's answer; `None` for a page's own `new Notification(…)`.
-    responder: Option<Responder>,
+    reply: Option<ReplyTo>,
 }
 
 /// The command's side: to the bus thread when there is one, else straight to the toast.
 #[derive(Clone)]
 pub struct Notifier {
-    link: Option<Link>,
-    relay: Relay,
+    link: Option<BusLink>,
+    shell_link: ShellLink,
     next_id: Arc<AtomicU32>,
 }
 
 impl Notifier {
-    pub fn new(link: Option<Link>, relay: Relay) -> Self {
-        Self { link, relay, next_id: Arc::new(AtomicU32::new(1)) }
+    pub fn new(link: Option<BusLink>, shell_link: ShellLink) -> Self {
+        Self { link, shell_link, next_id: Arc::new(AtomicU32::new(1)) }
     }
 
     /// Shows a notification a page made with the web API (`new Notification(…)`), for
@@ -142,8 +142,8 @@ impl Notifier {
         self.send(toast, None);
     }
 
-    fn send(&self, toast: Toast, responder: Option<Responder>) {
-        let job = Box::new(Job { toast, responder });
+    fn send(&self, toast: Toast, reply: Option<ReplyTo>) {
+        let job = Box::new(Job { toast, reply });
         let job = match &self.link {
             Some(link) => match link.send(Notice::Notify(job)) {
                 Ok(()) => return,
@@ -152,27 +152,27 @@ impl Notifier {
             },
             None => job,
         };
-        show_toast(&self.relay, *job);
+        show_toast(&self.shell_link, *job);
     }
 }
 
 /// Registers `notification.send`.
 pub fn register(router: &mut Router, notifier: Notifier) {
-    router.register_deferred("notification.send", move |ctx, args: SendArgs, responder| {
+    router.register_deferred("notification.send", move |ctx, args: SendArgs, reply| {
         let id = notifier.next_id.fetch_add(1, Ordering::Relaxed);
         let toast = args.into_toast(ctx.caller.label, id)?;
-        notifier.send(toast, Some(responder));
+        notifier.send(toast, Some(reply));
         Ok(())
     });
 }
 
 /// Hands the notification to the shell's toast and answers the page.
-fn show_toast(relay: &Relay, job: Job) {
+fn show_toast(shell_link: &ShellLink, job: Job) {
     let id = job.toast.id;
-    let posted = relay.post(Op::Toast(job.toast));
-    match job.responder {
-        Some(r) if posted => r.respond_json(Ok(Sent { id, shown: "toast" })),
-        Some(r) => r.respond(Err(IpcError::new(ErrorCode::Internal, "the kiosk is stopping"))),
+    let posted = shell_link.post(Op::Toast(job.toast));
+    match job.reply {
+        Some(r) if posted => r.send_json(Ok(Sent { id, shown: "toast" })),
+        Some(r) => r.send(Err(IpcError::new(ErrorCode::Internal, "the kiosk is stopping"))),
         None => {}
     }
 }
@@ -180,19 +180,20 @@ fn show_toast(relay: &Relay, job: Job) {
 /// The bus thread's side: talks to the notification server.
 pub struct Sender {
     app_name: String,
-    relay: Relay,
+    shell_link: ShellLink,
     watched: Rc<Cell<usize>>,
 }
 
 impl Sender {
-    pub fn new(app_name: &str, relay: Relay) -> Self {
-        Self { app_name: app_name.to_string(), relay, watched: Rc::new(Cell::new(0)) }
+    pub fn new(app_name: &str, shell_link: ShellLink) -> Self {
+        Self { app_name: app_name.to_string(), shell_link, watched: Rc::new(Cell::new(0)) }
     }
 
     /// Shows `job` through the server, or as a toast when that fails; then waits for an
     /// action click if it has actions.
     pub fn show(&self, job: Box<Job>) -> impl std::future::Future<Output = ()> + 'static {
-        let (app_name, relay, watched) = (self.app_name.clone(), self.relay.clone(), Rc::clone(&self.watched));
+        let (app_name, shell_link, watched) =
+            (self.app_name.clone(), self.shell_link.clone(), Rc::clone(&self.watched));
         async move {
             let job = *job;
             let note = notification(&app_name, &job.toast);
@@ -202,18 +203,18 @@ impl Sender {
                 Ok(Ok(handle)) => handle,
                 Ok(Err(e)) => {
                     log::info!(surface = job.toast.sender.as_str(); "no notification server ({e}); showing a toast");
-                    return show_toast(&relay, job);
+                    return show_toast(&shell_link, job);
                 }
                 Err(_) => {
                     log::error!(surface = job.toast.sender.as_str(); "the notification library panicked; showing a toast");
-                    return show_toast(&relay, job);
+                    return show_toast(&shell_link, job);
                 }
             };
-            let Job { toast, responder } = job;
+            let Job { toast, reply } = job;
             let id = handle.id();
             log::info!(surface = toast.sender.as_str(); "notification {id} shown by the server: {}", toast.title);
-            if let Some(responder) = responder {
-                responder.respond_json(Ok(Sent { id, shown: "server" }));
+            if let Some(reply) = reply {
+                reply.send_json(Ok(Sent { id, shown: "server" }));
             }
             if toast.actions.is_empty() {
                 return;
@@ -239,7 +240,7 @@ impl Sender {
             if let Some(action) = clicked {
                 log::info!(surface = toast.sender.as_str(); "notification {id}: action '{action}'");
                 let payload = serde_json::json!({ "id": id, "action": action });
-                relay.post(Op::Deliver { label: toast.sender, event: ACTION_EVENT.to_string(), payload });
+                shell_link.post(Op::Deliver { label: toast.sender, event: ACTION_EVENT.to_string(), payload });
             }
         }
     }

@@ -17,7 +17,7 @@ use futures_lite::StreamExt as _;
 use ksni::TrayMethods as _;
 
 use crate::config::{Tray, TrayIcon, TrayItem, UiFile};
-use crate::control::{Op, Relay};
+use crate::request::{Op, ShellLink};
 
 /// What the item shows, resolved at start-up (the icon decoded to pixels).
 pub struct Spec {
@@ -80,7 +80,7 @@ const RETRY: (Duration, Duration) = (Duration::from_millis(250), Duration::from_
 /// else.
 struct Item {
     spec: std::sync::Arc<Spec>,
-    relay: Relay,
+    shell_link: ShellLink,
     retry: mpsc::UnboundedSender<()>,
 }
 
@@ -88,7 +88,7 @@ impl Item {
     fn clicked(&self, index: usize) {
         let Some(entry) = self.spec.menu.get(index) else { return };
         log::info!("tray: '{}' clicked", entry.label);
-        if !self.relay.post(Op::Tray(entry.action.clone())) {
+        if !self.shell_link.post(Op::Tray(entry.action.clone())) {
             log::warn!("tray: the kiosk is not there to act on '{}'", entry.label);
         }
     }
@@ -151,12 +151,12 @@ impl ksni::Tray for Item {
 }
 
 /// Serves the item until the process ends; serves it anew when a watcher refused it.
-pub async fn run(spec: Spec, relay: Relay) {
+pub async fn run(spec: Spec, shell_link: ShellLink) {
     let spec = std::sync::Arc::new(spec);
     let (retry, mut retries) = mpsc::unbounded();
     let mut wait = RETRY.0;
     loop {
-        let item = Item { spec: spec.clone(), relay: relay.clone(), retry: retry.clone() };
+        let item = Item { spec: spec.clone(), shell_link: shell_link.clone(), retry: retry.clone() };
         let handle = match item.assume_sni_available(true).spawn().await {
             Ok(handle) => handle,
             Err(e) => return log::warn!("tray off: {e}"),

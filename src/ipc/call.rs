@@ -1,8 +1,8 @@
 //! One call's data and its way back: arguments, results, the route a reply takes, and
-//! the [`Responder`] that completes a deferred call from any thread.
+//! the [`ReplyTo`] that completes a deferred call from any thread.
 //!
-//! A deferred call stays in the router's table under a [`CallKey`] until its responder
-//! answers; the answer travels to the main thread through a [`ReplySink`] and is
+//! A deferred call stays in the router's table under a [`CallKey`] until its [`ReplyTo`]
+//! is used; the answer travels to the main thread through a [`ReplySink`] and is
 //! matched against the table there. When the surface starts a new page (reload, crash,
 //! navigation) its entries are dropped, so a late answer can never reach the new page.
 
@@ -34,30 +34,30 @@ pub type CallResult = Result<Payload, IpcError>;
 #[derive(Debug)]
 pub enum HttpReply {
     /// The answer is the response body.
-    Answer(CallResult),
+    Body(CallResult),
     /// The answer reached the page as a script; the response is empty (204).
     Settled,
 }
 
 /// Ends a `fetch` call's request; may be called on any thread.
-pub type Respond = Box<dyn FnOnce(HttpReply) + Send>;
+pub type HttpReplyTo = Box<dyn FnOnce(HttpReply) + Send>;
 
 /// How the page waits for a reply.
-pub enum Route {
+pub enum ReplyRoute {
     /// Posted through the script-message handler; answered with `evaluate_script`.
     Script { id: u64 },
     /// Sent as a `fetch`. When the bridge gave its call `id`, JSON answers and errors
     /// go back by `evaluate_script` and the request ends empty: WebKitGTK delivers a
     /// script faster than a response body (measured by the ipc benchmark). Bytes, and
     /// every answer to a request without an id, are the response body.
-    Http { id: Option<u64>, respond: Respond },
+    Http { id: Option<u64>, reply_to: HttpReplyTo },
 }
 
-impl std::fmt::Debug for Route {
+impl std::fmt::Debug for ReplyRoute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Route::Script { id } => write!(f, "Script({id})"),
-            Route::Http { id, .. } => write!(f, "Http({id:?})"),
+            ReplyRoute::Script { id } => write!(f, "Script({id})"),
+            ReplyRoute::Http { id, .. } => write!(f, "Http({id:?})"),
         }
     }
 }
@@ -84,37 +84,37 @@ pub trait ReplySink: Send + Sync {
     /// that offload need it; others refuse what would be lost.
     fn offloaded(&self, offloaded: crate::ipc::offload::Offloaded) {
         log::error!("work done off the main thread has no way back; dropped");
-        if let crate::ipc::offload::Done::Http { respond, .. } = offloaded.done {
-            respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::Internal, "no way back for the answer"))));
+        if let crate::ipc::offload::Done::Http { reply_to, .. } = offloaded.done {
+            reply_to(HttpReply::Body(Err(IpcError::new(ErrorCode::Internal, "no way back for the answer"))));
         }
     }
 }
 
 /// Completes one deferred call. Dropping it unanswered answers `internal`, so a page's
-/// promise never hangs because a worker lost its responder.
-pub struct Responder {
+/// promise never hangs because a worker lost its [`ReplyTo`].
+pub struct ReplyTo {
     key: CallKey,
     sink: Option<Arc<dyn ReplySink>>,
 }
 
-impl Responder {
+impl ReplyTo {
     pub(crate) fn new(key: CallKey, sink: Arc<dyn ReplySink>) -> Self {
         Self { key, sink: Some(sink) }
     }
 
-    pub fn respond(mut self, result: CallResult) {
+    pub fn send(mut self, result: CallResult) {
         if let Some(sink) = self.sink.take() {
             sink.send(self.key, result);
         }
     }
 
     /// Serializes `value` as the JSON result.
-    pub fn respond_json<R: serde::Serialize>(self, result: Result<R, IpcError>) {
-        self.respond(result.and_then(to_json));
+    pub fn send_json<R: serde::Serialize>(self, result: Result<R, IpcError>) {
+        self.send(result.and_then(to_json));
     }
 }
 
-impl Drop for Responder {
+impl Drop for ReplyTo {
     fn drop(&mut self) {
         if let Some(sink) = self.sink.take() {
             sink.send(self.key, Err(IpcError::new(ErrorCode::Internal, "the command ended without answering")));

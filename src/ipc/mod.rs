@@ -26,7 +26,7 @@ pub mod script;
 pub mod shape;
 
 pub use authority::{Authority, Denied};
-pub use call::{Args, Broadcast, CallKey, CallResult, HttpReply, Payload, ReplySink, Respond, Responder};
+pub use call::{Args, Broadcast, CallKey, CallResult, HttpReply, HttpReplyTo, Payload, ReplySink, ReplyTo};
 pub use commands::register_builtins;
 pub use document::{Document, Documents};
 pub use protocol::{ErrorCode, IpcError};

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 
-use crate::ipc::call::{CallResult, Payload, Respond};
+use crate::ipc::call::{CallResult, HttpReplyTo, Payload};
 use crate::ipc::protocol::{Inbound, IpcError, Rejection};
 
 /// Frames and replies at least this large leave the main thread.
@@ -31,7 +31,7 @@ pub(crate) enum Done {
     /// decoded from base64 on the worker too.
     Message { url: String, frame: Result<Inbound, Rejection>, bytes: Option<Result<Vec<u8>, IpcError>> },
     /// The JSON arguments of a `fetch` call.
-    Http { url: String, cmd: String, id: Option<u64>, args: Result<Value, IpcError>, respond: Respond },
+    Http { url: String, cmd: String, id: Option<u64>, args: Result<Value, IpcError>, reply_to: HttpReplyTo },
     /// A reply script, to evaluate in the page.
     Reply { script: String },
 }
@@ -54,7 +54,7 @@ pub(crate) enum Queued {
         binary: bool,
         id: Option<u64>,
         body: Vec<u8>,
-        respond: Respond,
+        reply_to: HttpReplyTo,
     },
 }
 

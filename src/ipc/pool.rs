@@ -175,8 +175,8 @@ fn work(shared: &Shared) {
         state.idle -= 1;
         // Hold the lock only to take a job, not while running it.
         drop(state);
-        // A panicking command must not take the worker down with it; its responder's
-        // drop answers the page with `internal`.
+        // A panicking command must not take the worker down with it; dropping its
+        // `ReplyTo` answers the page with `internal`.
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
             log::error!("a blocking command panicked");
         }

@@ -7,7 +7,7 @@
 //! can panic the core.
 //!
 //! Commands run on the main thread and answer at once ([`Router::register`]), or defer:
-//! they take a [`Responder`] and answer later from any thread
+//! they take a [`ReplyTo`] and answer later from any thread
 //! ([`Router::register_deferred`]), or run on the worker pool
 //! ([`Router::register_blocking`]). Deferred calls wait in a table until
 //! [`Router::finish`]; many may be in flight per surface, up to
@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::config::{principal_url, Limits, Manifest, MQTT_PRINCIPAL};
 use crate::ipc::authority::{Authority, Denied};
 use crate::ipc::call::{
-    to_json, Args, Broadcast, CallKey, CallResult, HttpReply, Payload, ReplySink, Respond, Responder, Route,
+    to_json, Args, Broadcast, CallKey, CallResult, HttpReply, HttpReplyTo, Payload, ReplyRoute, ReplySink, ReplyTo,
 };
 use crate::ipc::events::{check_event_name, EventBus};
 use crate::ipc::offload::{self, Done, Lanes, Offloaded, Queued};
@@ -117,10 +117,10 @@ impl Ctx<'_> {
         Arc::clone(self.sink)
     }
 
-    /// Takes over answering this call; the router waits for the responder.
-    pub fn defer(&mut self) -> Responder {
+    /// Takes over answering this call; the router waits for the [`ReplyTo`] it returns.
+    pub fn defer(&mut self) -> ReplyTo {
         self.deferred = true;
-        Responder::new(self.key, Arc::clone(self.sink))
+        ReplyTo::new(self.key, Arc::clone(self.sink))
     }
 }
 
@@ -145,7 +145,7 @@ pub struct HttpCall<'a> {
 
 struct Pending {
     label: String,
-    route: Route,
+    route: ReplyRoute,
 }
 
 pub struct Router {
@@ -273,17 +273,17 @@ impl Router {
         });
     }
 
-    /// A command that answers later through its [`Responder`], from any thread.
+    /// A command that answers later through its [`ReplyTo`], from any thread.
     pub fn register_deferred<A, F>(&mut self, name: &'static str, f: F)
     where
         A: DeserializeOwned,
-        F: Fn(&mut Ctx<'_>, A, Responder) -> Result<(), IpcError> + 'static,
+        F: Fn(&mut Ctx<'_>, A, ReplyTo) -> Result<(), IpcError> + 'static,
     {
         self.declare_args::<A>(name);
         self.register_raw(name, move |ctx, args| {
             let args = json_args(name, ctx.caller.label, args)?;
-            let responder = ctx.defer();
-            f(ctx, args, responder)?;
+            let reply = ctx.defer();
+            f(ctx, args, reply)?;
             Ok(None)
         });
     }
@@ -296,9 +296,9 @@ impl Router {
         F: Fn(A) -> Result<R, IpcError> + Send + Sync + 'static,
     {
         let f = Arc::new(f);
-        self.register_deferred(name, move |ctx, args: A, responder| {
+        self.register_deferred(name, move |ctx, args: A, reply| {
             let f = Arc::clone(&f);
-            ctx.pool.spawn(move || responder.respond_json(f(args)));
+            ctx.pool.spawn(move || reply.send_json(f(args)));
             Ok(())
         });
     }
@@ -399,7 +399,7 @@ impl Router {
                 let _ = host.keyboard(caller.label, crate::keyboard::Request::Focus(field));
             }
             Inbound::Invoke { id, cmd, binary, args } => {
-                let route = Route::Script { id };
+                let route = ReplyRoute::Script { id };
                 let args = match (binary, bytes) {
                     (true, Some(bytes)) => bytes.map(Args::Bytes),
                     (true, None) => base64_bytes(args).map(Args::Bytes),
@@ -415,11 +415,17 @@ impl Router {
 
     /// Handles one call sent with `fetch`. Refusals before the call is identified
     /// (token, size, JSON) are the response body.
-    pub fn handle_http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, respond: Respond) {
+    pub fn handle_http(
+        &mut self,
+        host: &mut dyn Host,
+        caller: Caller<'_>,
+        request: HttpCall<'_>,
+        reply_to: HttpReplyTo,
+    ) {
         let HttpCall { token, cmd, binary, id, body } = request;
         if !self.tokens.contains_key(caller.label) {
             log::debug!(surface = caller.label; "refused a request: {REPLACED}");
-            return respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::BadMessage, REPLACED))));
+            return reply_to(HttpReply::Body(Err(IpcError::new(ErrorCode::BadMessage, REPLACED))));
         }
         if self.tokens.get(caller.label).is_none_or(|t| t != token) {
             let error = IpcError::new(ErrorCode::BadMessage, "the request did not come from the surface's bridge");
@@ -429,13 +435,13 @@ impl Router {
                 error.code,
                 |more| log::warn!(surface = caller.label; "rejected request: {error}{more}"),
             );
-            return respond(HttpReply::Answer(Err(error)));
+            return reply_to(HttpReply::Body(Err(error)));
         }
-        self.http(host, caller, HttpCall { token, cmd, binary, id, body }, respond);
+        self.http(host, caller, HttpCall { token, cmd, binary, id, body }, reply_to);
     }
 
     /// A `fetch` call whose token was checked: as [`Router::message`].
-    fn http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, respond: Respond) {
+    fn http(&mut self, host: &mut dyn Host, caller: Caller<'_>, request: HttpCall<'_>, reply_to: HttpReplyTo) {
         let HttpCall { cmd, binary, id, body, .. } = request;
         let limits = &self.manifest.limits;
         let busy = self.lanes.is_busy(caller.label);
@@ -444,10 +450,10 @@ impl Router {
         if busy || large {
             let (url, cmd) = (caller.url.to_string(), cmd.to_string());
             if busy {
-                return self.enqueue(host, caller.label, Queued::Http { url, cmd, binary, id, body, respond });
+                return self.enqueue(host, caller.label, Queued::Http { url, cmd, binary, id, body, reply_to });
             }
             let limits = *limits;
-            let work = move || Done::Http { url, cmd, id, args: decode_args(&body, &limits), respond };
+            let work = move || Done::Http { url, cmd, id, args: decode_args(&body, &limits), reply_to };
             return self.offload_work(caller.label, true, work);
         }
         let args = if binary {
@@ -459,7 +465,7 @@ impl Router {
         } else {
             decode_args(&body, limits).map(Args::Json)
         };
-        self.http_args(host, caller, cmd, id, args, respond);
+        self.http_args(host, caller, cmd, id, args, reply_to);
     }
 
     fn http_args(
@@ -469,10 +475,10 @@ impl Router {
         cmd: &str,
         id: Option<u64>,
         args: Result<Args, IpcError>,
-        respond: Respond,
+        reply_to: HttpReplyTo,
     ) {
         match args {
-            Ok(args) => self.call(host, caller, cmd, args, Route::Http { id, respond }),
+            Ok(args) => self.call(host, caller, cmd, args, ReplyRoute::Http { id, reply_to }),
             Err(error) => {
                 self.refused(
                     caller.label,
@@ -480,7 +486,7 @@ impl Router {
                     error.code,
                     |more| log::warn!(surface = caller.label, command = cmd; "rejected request: {error}{more}"),
                 );
-                respond(HttpReply::Answer(Err(error)));
+                reply_to(HttpReply::Body(Err(error)));
             }
         }
     }
@@ -517,7 +523,7 @@ impl Router {
             |more| log::warn!(surface = label; "rejected message: {error}{more}"),
         );
         match queued {
-            Queued::Http { respond, .. } => respond(HttpReply::Answer(Err(error))),
+            Queued::Http { reply_to, .. } => reply_to(HttpReply::Body(Err(error))),
             Queued::Frame { frame: Ok(Inbound::Invoke { id, .. }), .. } => {
                 let document = host.document(label);
                 host.eval(label, script::reply(document, id, &Err(error)))
@@ -537,8 +543,8 @@ impl Router {
         self.offloading = self.offloading.saturating_sub(1);
         if generation != self.lanes.generation(&label) {
             log::debug!(surface = label.as_str(); "dropped work done for a page since replaced");
-            if let Done::Http { respond, .. } = done {
-                respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
+            if let Done::Http { reply_to, .. } = done {
+                reply_to(HttpReply::Body(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
             }
             return;
         }
@@ -549,9 +555,9 @@ impl Router {
                 self.frame(host, Caller { label: &label, url: &url }, frame, bytes);
                 self.drain(host, &label);
             }
-            Done::Http { url, cmd, id, args, respond } => {
+            Done::Http { url, cmd, id, args, reply_to } => {
                 self.lanes.get(&label).busy = false;
-                self.http_args(host, Caller { label: &label, url: &url }, &cmd, id, args.map(Args::Json), respond);
+                self.http_args(host, Caller { label: &label, url: &url }, &cmd, id, args.map(Args::Json), reply_to);
                 self.drain(host, &label);
             }
         }
@@ -565,15 +571,15 @@ impl Router {
             match next {
                 Queued::Message { url, raw } => self.message(host, Caller { label, url: &url }, &raw),
                 Queued::Frame { url, frame } => self.frame(host, Caller { label, url: &url }, frame, None),
-                Queued::Http { url, cmd, binary, id, body, respond } => {
+                Queued::Http { url, cmd, binary, id, body, reply_to } => {
                     let call = HttpCall { token: "", cmd: &cmd, binary, id, body };
-                    self.http(host, Caller { label, url: &url }, call, respond);
+                    self.http(host, Caller { label, url: &url }, call, reply_to);
                 }
             }
         }
     }
 
-    fn call(&mut self, host: &mut dyn Host, caller: Caller<'_>, cmd: &str, args: Args, route: Route) {
+    fn call(&mut self, host: &mut dyn Host, caller: Caller<'_>, cmd: &str, args: Args, route: ReplyRoute) {
         #[cfg(feature = "diagnostics")]
         if let Some(observe) = &self.observer {
             observe(caller.label, cmd);
@@ -636,7 +642,7 @@ impl Router {
         };
         let result = handler(&mut ctx, args);
         match (result, ctx.deferred) {
-            // Deferred: the responder answers, even if the handler returned a value.
+            // Deferred: its `ReplyTo` answers, even if the handler returned a value.
             (Ok(_), true) => Ok(None),
             (Ok(None), false) => Err(IpcError::new(ErrorCode::Internal, format!("'{cmd}' gave no answer"))),
             (other, _) => other,
@@ -657,15 +663,15 @@ impl Router {
     pub fn surface_reset(&mut self, label: &str) {
         self.events.reset(label);
         for queued in self.lanes.reset(label) {
-            if let Queued::Http { respond, .. } = queued {
-                respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
+            if let Queued::Http { reply_to, .. } = queued {
+                reply_to(HttpReply::Body(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
             }
         }
         let gone: Vec<CallKey> = self.pending.iter().filter(|(_, p)| p.label == label).map(|(k, _)| *k).collect();
         for key in gone {
-            if let Some(Pending { route: Route::Http { respond, .. }, .. }) = self.pending.remove(&key) {
+            if let Some(Pending { route: ReplyRoute::Http { reply_to, .. }, .. }) = self.pending.remove(&key) {
                 // Finish the request so WebKit does not hold it open; nobody reads it.
-                respond(HttpReply::Answer(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
+                reply_to(HttpReply::Body(Err(IpcError::new(ErrorCode::Internal, "the page was replaced"))));
             }
         }
     }
@@ -689,14 +695,14 @@ impl Router {
         deliver(host, &self.authority, &self.events, d)
     }
 
-    fn answer(&mut self, host: &mut dyn Host, label: &str, route: Route, result: CallResult) {
+    fn answer(&mut self, host: &mut dyn Host, label: &str, route: ReplyRoute, result: CallResult) {
         match route {
-            Route::Script { id } => self.reply(host, label, id, result),
-            Route::Http { id: Some(id), respond } if !matches!(result, Ok(Payload::Bytes(_))) => {
-                respond(HttpReply::Settled);
+            ReplyRoute::Script { id } => self.reply(host, label, id, result),
+            ReplyRoute::Http { id: Some(id), reply_to } if !matches!(result, Ok(Payload::Bytes(_))) => {
+                reply_to(HttpReply::Settled);
                 self.reply(host, label, id, result);
             }
-            Route::Http { respond, .. } => respond(HttpReply::Answer(result)),
+            ReplyRoute::Http { reply_to, .. } => reply_to(HttpReply::Body(result)),
         }
     }
 

@@ -14,8 +14,8 @@ use super::config::BridgeConfig;
 use super::discovery::{self, Device, Topics};
 use super::session::Publisher;
 use crate::config::BusKind;
-use crate::control::Status;
 use crate::dbus::client::{Client, ClientError};
+use crate::request::Status;
 
 /// What the MQTT side hands over.
 pub enum Job {
@@ -309,7 +309,7 @@ impl KioskLink {
 }
 
 /// The configured overlays; the kiosk's own (`vitrine.toast`) come and go by themselves.
-fn switchable(s: &crate::control::SurfaceStatus) -> bool {
+fn switchable(s: &crate::request::SurfaceStatus) -> bool {
     s.overlay && !s.label.starts_with("vitrine.")
 }
 

@@ -22,10 +22,10 @@ const BUILTIN: &[(&str, &[u8])] = &[
     ("certificate.html", include_bytes!("pages/certificate.html")),
     ("builtin.css", include_bytes!("pages/builtin.css")),
     ("builtin.js", include_bytes!("pages/builtin.js")),
-    // The notification toast (shell/control.rs), kept with the notification code.
-    ("toast.html", include_bytes!("../dbus/toast/toast.html")),
-    ("toast.js", include_bytes!("../dbus/toast/toast.js")),
-    ("toast.css", include_bytes!("../dbus/toast/toast.css")),
+    // The notification toast (shell/toast/).
+    ("toast.html", include_bytes!("toast/toast.html")),
+    ("toast.js", include_bytes!("toast/toast.js")),
+    ("toast.css", include_bytes!("toast/toast.css")),
     // The file picker (shell/picker.rs).
     ("picker.html", include_bytes!("pages/picker.html")),
     ("picker.js", include_bytes!("pages/picker.js")),

@@ -21,7 +21,7 @@ pub fn on_fetch(
     let shell = CURRENT.with(|c| c.borrow().clone());
     if shell.strong_count() == 0 {
         let stopping = crate::ipc::IpcError::new(ErrorCode::Internal, "the core is stopping");
-        responder.respond(to_response(HttpReply::Answer(Err(stopping))));
+        responder.respond(to_response(HttpReply::Body(Err(stopping))));
         return;
     }
     dispatch(&shell, proxy, CoreEvent::Fetch { label, request: Box::new(request), responder });
@@ -34,7 +34,7 @@ pub fn header_str<'r>(request: &'r Request<Vec<u8>>, name: &str) -> &'r str {
 /// Turns a call's answer into the HTTP response the bridge expects.
 pub fn to_response(reply: HttpReply) -> Response<Cow<'static, [u8]>> {
     let result = match reply {
-        HttpReply::Answer(result) => result,
+        HttpReply::Body(result) => result,
         HttpReply::Settled => {
             return Response::builder()
                 .status(StatusCode::NO_CONTENT)

@@ -13,7 +13,7 @@ use gtk::glib;
 use gtk::prelude::*;
 
 use crate::config::MQTT_PRINCIPAL;
-use crate::dbus::{Link, Notice};
+use crate::dbus::{BusLink, Notice};
 use crate::ipc::{script, ErrorCode, Host, IpcError, SurfaceInfo};
 use crate::shell::surface::Surface;
 use crate::shell::CURRENT;
@@ -30,13 +30,13 @@ pub struct Surfaces {
     /// `None` when the kiosk has none.
     pub keyboard: Option<Vec<(String, crate::keyboard::Request)>>,
     /// The bus thread, which signals events for the MQTT bridge; `None` without D-Bus.
-    link: Option<Link>,
+    link: Option<BusLink>,
     /// The kiosk's volume, on every surface.
     volume: Volume,
 }
 
 impl Surfaces {
-    pub fn with_link(link: Option<Link>) -> Self {
+    pub fn with_link(link: Option<BusLink>) -> Self {
         Self {
             list: Vec::new(),
             queued: BTreeMap::new(),

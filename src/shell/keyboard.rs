@@ -24,11 +24,11 @@ use serde_json::Value;
 use wry::WebViewExtUnix as _;
 
 use crate::config::{Anchor, InputMode, Length, Page, SurfaceConfig, SurfaceLockdown};
-use crate::control::{ControlError, KeyboardStatus};
 use crate::ipc::protocol::{decode, Inbound};
 use crate::ipc::{script, Host as _, Payload};
 use crate::keyboard::keys::{keysyms, Press};
 use crate::keyboard::{Field, Pad, Request};
+use crate::request::{KeyboardStatus, RequestError};
 use crate::shell::surface::{self, BuildCtx};
 use crate::shell::{SharedShell, Shell, ShellError};
 
@@ -93,7 +93,7 @@ pub(super) fn build(
         watch_presses(&surface.config.label, &surface.webview.webview(), &touched);
     }
     let mut excluded: BTreeSet<String> = config.exclude.iter().cloned().collect();
-    excluded.extend([KEYBOARD_LABEL, super::control::TOAST_LABEL, super::picker::PICKER_LABEL].map(String::from));
+    excluded.extend([KEYBOARD_LABEL, super::toast::TOAST_LABEL, super::picker::PICKER_LABEL].map(String::from));
     log::info!(
         surface = KEYBOARD_LABEL;
         "on-screen keyboard created ({}, {height} px high)",
@@ -312,9 +312,9 @@ impl Shell {
     }
 
     /// `vitrine ctl keyboard show|hide`, D-Bus `KeyboardShow`/`KeyboardHide`.
-    pub(super) fn keyboard_control(&mut self, show: Option<String>) -> Result<(), ControlError> {
+    pub(super) fn keyboard_control(&mut self, show: Option<String>) -> Result<(), RequestError> {
         let Some(kb) = &self.keyboard else {
-            return Err(ControlError::NotFound(
+            return Err(RequestError::NotFound(
                 "this kiosk has no on-screen keyboard ([keyboard] in vitrine.toml)".into(),
             ));
         };
@@ -322,7 +322,7 @@ impl Shell {
             Some(label) => {
                 let label = if label.is_empty() { kb.main.clone() } else { label };
                 if kb.excluded.contains(&label) || self.surfaces.get(&label).is_none() {
-                    return Err(ControlError::NotFound(format!("no surface '{label}' the keyboard may show for")));
+                    return Err(RequestError::NotFound(format!("no surface '{label}' the keyboard may show for")));
                 }
                 let field = Field { pad: Pad::Text, secret: false, multiline: false };
                 self.keyboard_show(&label, field);
@@ -345,7 +345,7 @@ impl Shell {
                     let n = |name: &str| k[name].as_f64();
                     let (x, y, w, h) = (n("x")?, n("y")?, n("w")?, n("h")?);
                     let id = k["id"].as_str()?.to_string();
-                    Some(crate::control::KeyRect {
+                    Some(crate::request::KeyRect {
                         id,
                         x: x0 + x.round() as i32,
                         y: y0 + y.round() as i32,

@@ -8,7 +8,6 @@
 
 mod assets;
 mod automation;
-mod control;
 mod fetch;
 mod health;
 mod host;
@@ -22,11 +21,13 @@ mod output;
 mod permissions;
 mod picker;
 mod range;
+mod requests;
 mod resilience;
 mod sandbox;
 mod screen;
 mod screenshot;
 mod surface;
+mod toast;
 mod volume;
 pub mod webdata;
 mod window;
@@ -50,6 +51,7 @@ use crate::ipc::document::new_token;
 use crate::ipc::{
     register_builtins, Authority, Broadcast, CallKey, CallResult, Caller, Document, HttpCall, ReplySink, Router,
 };
+use crate::request::RequestSink;
 use crate::service::notify;
 pub use fetch::on_fetch;
 use host::Surfaces;
@@ -91,7 +93,7 @@ pub enum CoreEvent {
         reason: String,
     },
     /// A request from the D-Bus control interface, the tray or notifications.
-    Control(crate::control::Request),
+    Request(crate::request::Request),
     /// News from the display thread (`crate::display`).
     Display(crate::display::Report),
     Quit {
@@ -116,38 +118,43 @@ thread_local! {
     static CURRENT: RefCell<Weak<SharedShell>> = const { RefCell::new(Weak::new()) };
 }
 
-/// Deferred answers reach the main thread through the event loop.
+/// The event loop's proxy as the one way in from other threads: deferred replies, core
+/// events and offloaded work ([`ReplySink`]) and control requests ([`RequestSink`]) all
+/// reach the main thread as [`CoreEvent`]s.
 struct ProxySink(std::sync::Mutex<EventLoopProxy<CoreEvent>>);
+
+impl ProxySink {
+    fn proxy(&self) -> EventLoopProxy<CoreEvent> {
+        match self.0.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
 
 impl ReplySink for ProxySink {
     fn send(&self, key: CallKey, result: CallResult) {
-        let proxy = match self.0.lock() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        if proxy.send_event(CoreEvent::Reply { key, result }).is_err() {
+        if self.proxy().send_event(CoreEvent::Reply { key, result }).is_err() {
             log::debug!("event loop gone; answer to call {key} dropped");
         }
     }
 
     fn broadcast(&self, broadcast: Broadcast) {
-        let proxy = match self.0.lock() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        if proxy.send_event(CoreEvent::Broadcast(broadcast)).is_err() {
+        if self.proxy().send_event(CoreEvent::Broadcast(broadcast)).is_err() {
             log::debug!("event loop gone; core event dropped");
         }
     }
 
     fn offloaded(&self, offloaded: crate::ipc::offload::Offloaded) {
-        let proxy = match self.0.lock() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        if proxy.send_event(CoreEvent::Offloaded(offloaded)).is_err() {
+        if self.proxy().send_event(CoreEvent::Offloaded(offloaded)).is_err() {
             log::debug!("event loop gone; decoded message dropped");
         }
+    }
+}
+
+impl RequestSink for ProxySink {
+    fn submit(&self, request: crate::request::Request) -> bool {
+        self.proxy().send_event(CoreEvent::Request(request)).is_ok()
     }
 }
 
@@ -213,8 +220,10 @@ pub struct Shell {
     /// Flushed and closed last when the kiosk stops.
     store: Option<crate::store::Store>,
     ready: bool,
-    /// Control requests, the bus link and the toast overlay (see `control.rs`).
-    control: control::ControlState,
+    /// Control requests and the bus link (see `requests.rs`).
+    control: requests::ControlState,
+    /// The toast overlay, when some surface may send notifications (see `toast/`).
+    toast: Option<toast::ToastBox>,
     /// The file picker for `file_chooser = "media"` (see `picker.rs`).
     picker: Option<picker::Picker>,
     /// The shared context's web data, for `vitrine ctl web clear`.
@@ -246,10 +255,10 @@ impl Shell {
         let cmd = fetch::header_str(&request, "X-Vitrine-Command").to_string();
         let binary = fetch::header_str(&request, "X-Vitrine-Binary") == "1";
         let id = fetch::header_str(&request, "X-Vitrine-Id").parse().ok();
-        let respond = Box::new(move |reply| responder.respond(fetch::to_response(reply)));
+        let reply_to = Box::new(move |reply| responder.respond(fetch::to_response(reply)));
         let caller = Caller { label, url: &url };
         let call = HttpCall { token: &token, cmd: &cmd, binary, id, body: request.into_body() };
-        self.router.handle_http(&mut self.surfaces, caller, call, respond);
+        self.router.handle_http(&mut self.surfaces, caller, call, reply_to);
     }
 
     fn surfaces_mut(&mut self) -> &mut Surfaces {
@@ -276,7 +285,7 @@ impl Shell {
             CoreEvent::PageLoad { label, stage, url } => self.on_page_load(&label, stage, url),
             CoreEvent::Crashed { label, reason } => self.on_crashed(&label, reason),
             CoreEvent::LoadFailed { label, url, reason } => self.on_load_failed(&label, &url, &reason),
-            CoreEvent::Control(request) => self.on_control(request),
+            CoreEvent::Request(request) => self.on_request(request),
             CoreEvent::Display(report) => self.power.borrow_mut().on_report(report),
             CoreEvent::Quit { signal } => return Some(signal),
         }
@@ -364,12 +373,12 @@ pub struct Start {
 /// The longest start-up waits for GStreamer's registry before the pages load anyway.
 const MEDIA_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then. `relay` is
+/// Runs the kiosk until SIGTERM/SIGINT; exits the process with 0 then. `shell_link` is
 /// where other threads' control requests arrive; `bus` the D-Bus side, if it runs.
 pub fn run(
     bundle: Bundle,
     store: Result<crate::store::Store, String>,
-    relay: crate::control::Relay,
+    shell_link: crate::request::ShellLink,
     bus: Option<crate::dbus::Bus>,
     start: Start,
 ) -> Result<(), ShellError> {
@@ -386,7 +395,7 @@ pub fn run(
     let labels = manifest.surfaces().map(|s| s.label.as_str()).chain(crate::config::PRINCIPALS);
     let authority = Authority::new(labels, &bundle.capabilities);
     let media_urls = media::Media::new(roots.clone(), authority.clone());
-    let toast = control::wants_toast(&authority, &manifest);
+    let toast = toast::wants_toast(&authority, &manifest);
     let event_loop = EventLoopBuilder::<CoreEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));
@@ -398,7 +407,7 @@ pub fn run(
             sink.broadcast(Broadcast { event: "device.online".into(), payload, only_if: None });
         });
     }
-    let mut router = Router::new(manifest.clone(), authority, sink);
+    let mut router = Router::new(manifest.clone(), authority, Arc::clone(&sink) as Arc<dyn ReplySink>);
     // Large messages are decoded and encoded on workers: the GTK thread stays free.
     router.offload_from(crate::ipc::offload::MIN_BYTES);
     register_builtins(&mut router);
@@ -413,7 +422,7 @@ pub fn run(
     webdata::register(&mut router, Rc::clone(&web_data));
     crate::ipc::commands::store::register(&mut router, store.clone());
     let link = bus.map(|b| b.link);
-    let notifier = crate::dbus::notifications::Notifier::new(link.clone(), relay.clone());
+    let notifier = crate::dbus::notifications::Notifier::new(link.clone(), shell_link.clone());
     crate::dbus::notifications::register(&mut router, notifier.clone());
     let mut principal_tokens = std::collections::BTreeMap::new();
     for principal in crate::config::PRINCIPALS {
@@ -465,7 +474,8 @@ pub fn run(
         timers: resilience::Timers::new(manifest.recovery.daily_reload.as_deref(), std::time::Instant::now()),
         store: store.ok(),
         ready: false,
-        control: control::ControlState::new(&manifest, link, principal_tokens, automation),
+        control: requests::ControlState::new(&manifest, link, principal_tokens, automation),
+        toast: None,
         picker: None,
         web_data,
         output_area: (
@@ -523,7 +533,7 @@ pub fn run(
         shell.borrow_mut().surfaces.push(s);
     }
     if toast {
-        control::build_toast(&shell, &mut ctx)?;
+        toast::build_toast(&shell, &mut ctx)?;
     }
     let picker = picker::wanted(&manifest);
     if picker {
@@ -537,7 +547,7 @@ pub fn run(
     if let (true, Some(main)) = (automation, shell.borrow().surfaces.iter().next()) {
         automation::name_sessions(&main.webview);
     }
-    control::attach(&relay, proxy.clone());
+    shell_link.attach(sink);
     output::follow(&toplevel.overlay, toplevel.screen);
     if !manifest.overlays.is_empty() || toast || picker || keyboard.is_some() {
         window::repair_partial_redraws(&toplevel.window);

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use gtk::prelude::*;
 
 use crate::config::Length;
-use crate::control::Geometry;
+use crate::request::Geometry;
 use crate::shell::surface::Surface;
 use crate::shell::window::Screen;
 use crate::shell::CURRENT;
@@ -107,9 +107,9 @@ impl crate::shell::Shell {
         }
     }
 
-    pub(super) fn output_status(&self) -> crate::control::OutputStatus {
+    pub(super) fn output_status(&self) -> crate::request::OutputStatus {
         let orientation = self.power.try_borrow().ok().and_then(|p| p.orientation);
-        crate::control::OutputStatus {
+        crate::request::OutputStatus {
             width: self.output_area.0,
             height: self.output_area.1,
             rotation: orientation.map(|o| o.rotation),

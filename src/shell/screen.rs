@@ -366,17 +366,17 @@ fn borrow(p: &SharedPower) -> Result<std::cell::RefMut<'_, Power>, IpcError> {
 
 impl super::Shell {
     /// `vitrine ctl display …` and the D-Bus display methods.
-    pub(super) fn display_op(&mut self, op: crate::control::DisplayOp) -> crate::control::Answer {
-        use crate::control::{ControlError, DisplayOp, Reply};
-        let mut p = self.power.try_borrow_mut().map_err(|_| ControlError::Failed("the screen state is busy".into()))?;
+    pub(super) fn display_op(&mut self, op: crate::request::DisplayOp) -> crate::request::RequestResult {
+        use crate::request::{DisplayOp, Reply, RequestError};
+        let mut p = self.power.try_borrow_mut().map_err(|_| RequestError::Failed("the screen state is busy".into()))?;
         match op {
             DisplayOp::Status => {}
             DisplayOp::On => p.set(true, None),
             DisplayOp::Off => p.set(false, Some(OffReason::Request)),
-            DisplayOp::Rotate(o) => p.rotate(o).map_err(|e| ControlError::BadArgs(e.message))?,
+            DisplayOp::Rotate(o) => p.rotate(o).map_err(|e| RequestError::BadArgs(e.message))?,
             DisplayOp::Brightness(percent) => p.set_brightness(percent).map_err(|e| match e.code {
-                ErrorCode::BadArgs => ControlError::BadArgs(e.message),
-                _ => ControlError::NotFound(e.message),
+                ErrorCode::BadArgs => RequestError::BadArgs(e.message),
+                _ => RequestError::NotFound(e.message),
             })?,
         }
         Ok(Reply::Display(p.status()))

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gtk::gdk_pixbuf::{Colorspace, Pixbuf};
 use gtk::glib;
 
-use crate::control::{ControlError, Png, Reply, Responder};
+use crate::request::{Png, Reply, ReplyTo, RequestError};
 
 /// Screenshots being encoded at once; more are refused rather than queued, since each
 /// holds a copy of the screen.
@@ -27,11 +27,11 @@ pub struct Pixels {
 }
 
 /// Whether another encoding may start now; if so it is counted until [`finish`].
-pub fn begin() -> Result<(), ControlError> {
+pub fn begin() -> Result<(), RequestError> {
     let taken = ENCODING.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_ENCODING).then_some(n + 1));
     taken
         .map(|_| ())
-        .map_err(|_| ControlError::Failed(format!("{MAX_ENCODING} screenshots are being encoded; try again")))
+        .map_err(|_| RequestError::Failed(format!("{MAX_ENCODING} screenshots are being encoded; try again")))
 }
 
 /// Ends an encoding [`begin`] counted that never reached [`encode_and_answer`].
@@ -64,9 +64,9 @@ pub fn copy(surface: gtk::cairo::Surface) -> Result<Pixels, String> {
 
 /// Encodes `pixels` on a thread of its own and answers `reply` from there; always
 /// ends the encoding [`begin`] counted.
-pub fn encode_and_answer(pixels: Pixels, label: String, reply: Responder) {
+pub fn encode_and_answer(pixels: Pixels, label: String, reply: ReplyTo) {
     let spawned = std::thread::Builder::new().name("vitrine-png".into()).spawn(move || {
-        let png = encode(&pixels).map_err(ControlError::Failed);
+        let png = encode(&pixels).map_err(RequestError::Failed);
         finish();
         if let Ok(png) = &png {
             log::info!(surface = label.as_str(); "screenshot {}x{}", png.width, png.height);

@@ -340,29 +340,27 @@ pub fn register(router: &mut crate::ipc::Router, manager: Manager) {
     struct Args {
         what: Clear,
     }
-    router.register_deferred("web.clear", move |ctx, Args { what }, responder| {
+    router.register_deferred("web.clear", move |ctx, Args { what }, reply| {
         let Some(manager) = manager.get() else {
             return Err(IpcError::new(ErrorCode::Internal, "the web context has no data manager"));
         };
         log::info!(surface = ctx.caller.label; "web.clear {what:?}");
-        clear(manager, what, move |result| {
-            responder.respond_json(result.map_err(|e| IpcError::new(ErrorCode::Internal, e)))
-        });
+        clear(manager, what, move |result| reply.send_json(result.map_err(|e| IpcError::new(ErrorCode::Internal, e))));
         Ok(())
     });
 }
 
 impl crate::shell::Shell {
     /// `vitrine ctl web clear WHAT` (D-Bus `ClearWebData`).
-    pub(crate) fn clear_web_data(&mut self, what: &str, reply: crate::control::Responder) {
-        use crate::control::{ControlError, Reply};
+    pub(crate) fn clear_web_data(&mut self, what: &str, reply: crate::request::ReplyTo) {
+        use crate::request::{Reply, RequestError};
         let Some(what) = Clear::parse(what) else {
-            return reply.send(Err(ControlError::BadArgs(format!("'{what}': clear cookies, cache or all"))));
+            return reply.send(Err(RequestError::BadArgs(format!("'{what}': clear cookies, cache or all"))));
         };
         let Some(manager) = self.web_data.get() else {
-            return reply.send(Err(ControlError::Failed("the web context has no data manager".into())));
+            return reply.send(Err(RequestError::Failed("the web context has no data manager".into())));
         };
-        clear(manager, what, move |result| reply.send(result.map(|()| Reply::Done).map_err(ControlError::Failed)));
+        clear(manager, what, move |result| reply.send(result.map(|()| Reply::Done).map_err(RequestError::Failed)));
     }
 }
 

@@ -86,7 +86,7 @@ pub use location::{resolve_state_dir, state_dir, FILE_NAME};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use types::{Change, Entry, Op, OpenReport, Output, Pragmas, Stats, StoreConfig, StoreError, Value, Write};
 
-use worker::{Counters, Job, Reply};
+use worker::{Counters, Job, ReplyTo};
 
 /// A handle to the store thread. Cheap to clone; every clone talks to the same thread.
 #[derive(Clone)]
@@ -140,7 +140,7 @@ impl Store {
         F: FnOnce(Result<Output, StoreError>) + Send + 'static,
     {
         // A failed send hands the job back; dropping it answers the reply with `Closed`.
-        let _ = self.jobs.send(Job::Op(op, Reply::new(Box::new(reply))));
+        let _ = self.jobs.send(Job::Op(op, ReplyTo::new(Box::new(reply))));
     }
 
     /// Runs `op` and waits for its durable result. Blocks: not for the GTK main thread.

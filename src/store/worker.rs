@@ -14,14 +14,14 @@ use super::types::{Op, OpenReport, Output, Pragmas, Stats, StoreConfig, StoreErr
 
 pub(crate) type ReplyFn = Box<dyn FnOnce(Result<Output, StoreError>) + Send + 'static>;
 
-/// A reply that is called exactly once: by [`Reply::send`], or with
+/// A reply that is called exactly once: by [`ReplyTo::send`], or with
 /// [`StoreError::Closed`] when dropped unsent — a job still queued when the thread ends,
 /// or one whose send failed because the thread is gone. So no caller ever waits forever.
-pub(crate) struct Reply(Option<ReplyFn>);
+pub(crate) struct ReplyTo(Option<ReplyFn>);
 
-impl Reply {
-    pub fn new(f: ReplyFn) -> Reply {
-        Reply(Some(f))
+impl ReplyTo {
+    pub fn new(f: ReplyFn) -> ReplyTo {
+        ReplyTo(Some(f))
     }
 
     fn send(mut self, result: Result<Output, StoreError>) {
@@ -31,7 +31,7 @@ impl Reply {
     }
 }
 
-impl Drop for Reply {
+impl Drop for ReplyTo {
     fn drop(&mut self) {
         if let Some(f) = self.0.take() {
             call(f, Err(StoreError::Closed));
@@ -47,7 +47,7 @@ fn call(f: ReplyFn, result: Result<Output, StoreError>) {
 }
 
 pub(crate) enum Job {
-    Op(Op, Reply),
+    Op(Op, ReplyTo),
     /// Answered once every job before it is committed and answered.
     Flush(mpsc::SyncSender<()>),
     Pragmas(mpsc::SyncSender<Result<Pragmas, StoreError>>),
@@ -196,7 +196,7 @@ fn pragmas(conn: &Connection) -> Result<Pragmas, StoreError> {
 }
 
 /// Runs `batch` in one transaction and answers every job after the commit.
-fn run_batch(conn: &Connection, batch: Vec<(Op, Reply)>, limits: &Limits, counters: &Counters) {
+fn run_batch(conn: &Connection, batch: Vec<(Op, ReplyTo)>, limits: &Limits, counters: &Counters) {
     let now_ms = now_millis();
     let writes = batch.iter().any(|(op, _)| op.is_write());
     // Jobs that made SQLite roll back the whole transaction: they fail, and the batch is
@@ -236,7 +236,7 @@ enum Attempt {
 
 fn attempt(
     conn: &Connection,
-    batch: &[(Op, Reply)],
+    batch: &[(Op, ReplyTo)],
     aborted: &[Option<StoreError>],
     writes: bool,
     limits: &Limits,
@@ -323,14 +323,14 @@ mod tests {
 
     type Answers = mpsc::Receiver<(usize, Result<Output, StoreError>)>;
 
-    fn collect(ops: Vec<Op>) -> (Vec<(Op, Reply)>, Answers) {
+    fn collect(ops: Vec<Op>) -> (Vec<(Op, ReplyTo)>, Answers) {
         let (tx, rx) = mpsc::channel();
         let batch = ops
             .into_iter()
             .enumerate()
             .map(|(i, op)| {
                 let tx = tx.clone();
-                (op, Reply::new(Box::new(move |r| tx.send((i, r)).unwrap())))
+                (op, ReplyTo::new(Box::new(move |r| tx.send((i, r)).unwrap())))
             })
             .collect();
         (batch, rx)
@@ -451,8 +451,8 @@ mod tests {
     #[test]
     fn a_dropped_reply_answers_closed_and_a_panicking_one_is_contained() {
         let (tx, rx) = mpsc::channel();
-        drop(Reply::new(Box::new(move |r| tx.send(r).unwrap())));
+        drop(ReplyTo::new(Box::new(move |r| tx.send(r).unwrap())));
         assert_eq!(rx.recv().unwrap(), Err(StoreError::Closed));
-        Reply::new(Box::new(|_| panic!("caller bug"))).send(Ok(Output::Value(None)));
+        ReplyTo::new(Box::new(|_| panic!("caller bug"))).send(Ok(Output::Value(None)));
     }
 }

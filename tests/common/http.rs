@@ -15,7 +15,7 @@ pub struct Request {
 }
 
 /// What the server answers.
-pub struct Answer {
+pub struct Response {
     pub status: &'static str,
     pub content_type: &'static str,
     /// Further header lines, each ending in `\r\n`.
@@ -47,13 +47,13 @@ impl HttpServer {
 
     fn routes(port: u16, routes: Vec<(&'static str, &'static str, String)>, headers: &'static str) -> HttpServer {
         Self::handle_on(port, move |req| match routes.iter().find(|(p, _, _)| *p == req.path) {
-            Some((_, content_type, body)) => Answer {
+            Some((_, content_type, body)) => Response {
                 status: "200 OK",
                 content_type,
                 headers: headers.to_string(),
                 body: body.replace("{port}", &req.port.to_string()),
             },
-            None => Answer {
+            None => Response {
                 status: "404 Not Found",
                 content_type: "text/plain",
                 headers: String::new(),
@@ -63,11 +63,11 @@ impl HttpServer {
     }
 
     /// Every request answered by `handler`, on any free port.
-    pub fn handle(handler: impl Fn(&Request) -> Answer + Send + Sync + 'static) -> HttpServer {
+    pub fn handle(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> HttpServer {
         Self::handle_on(0, handler)
     }
 
-    pub fn handle_on(port: u16, handler: impl Fn(&Request) -> Answer + Send + Sync + 'static) -> HttpServer {
+    pub fn handle_on(port: u16, handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> HttpServer {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind loopback");
         let port = listener.local_addr().expect("local addr").port();
         let heads = Arc::new(Mutex::new(Vec::new()));

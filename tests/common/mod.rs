@@ -20,7 +20,7 @@ mod http;
 #[allow(unused_imports)]
 pub use bus::{ctl_env, PrivateBus};
 #[allow(unused_imports)]
-pub use http::{Answer, HttpServer, Request};
+pub use http::{HttpServer, Request, Response};
 
 pub const STARTUP: Duration = Duration::from_secs(30);
 

@@ -62,12 +62,12 @@ struct Entry {
 pub fn register(router: &mut Router, deps: OsDeps) {
     let deps = Arc::new(deps);
     let d = Arc::clone(&deps);
-    router.register_deferred("fs.read", move |ctx, args: ReadArgs, responder| {
+    router.register_deferred("fs.read", move |ctx, args: ReadArgs, reply| {
         let (checker, path) = path_check(ctx, "fs.read", &args.path, &d)?;
         let d = Arc::clone(&d);
         ctx.pool.spawn(move || {
             let result = d.roots.read(&path, MAX_FILE_BYTES, |p| checker.allows(p)).map_err(fs_error);
-            responder.respond(result.and_then(|bytes| match args.r#as.as_deref() {
+            reply.send(result.and_then(|bytes| match args.r#as.as_deref() {
                 Some("bytes") => Ok(Payload::Bytes(bytes)),
                 None | Some("text") => String::from_utf8(bytes).map(|t| Payload::Json(Json::String(t))).map_err(|_| {
                     IpcError::new(ErrorCode::BadArgs, "the file is not UTF-8 text; read it with as: \"bytes\"")
@@ -80,7 +80,7 @@ pub fn register(router: &mut Router, deps: OsDeps) {
         Ok(())
     });
     let d = Arc::clone(&deps);
-    router.register_deferred("fs.write", move |ctx, args: WriteArgs, responder| {
+    router.register_deferred("fs.write", move |ctx, args: WriteArgs, reply| {
         let (checker, path) = path_check(ctx, "fs.write", &args.path, &d)?;
         let bytes = match (args.text, args.bytes) {
             (Some(t), None) => t.into_bytes(),
@@ -95,43 +95,43 @@ pub fn register(router: &mut Router, deps: OsDeps) {
         let d = Arc::clone(&d);
         ctx.pool.spawn(move || {
             let r = d.roots.write(&path, &bytes, |p| checker.allows(p)).map_err(fs_error);
-            responder.respond(r.map(|()| Payload::Json(Json::Null)));
+            reply.send(r.map(|()| Payload::Json(Json::Null)));
         });
         Ok(())
     });
     let d = Arc::clone(&deps);
-    router.register_deferred("fs.list", move |ctx, PathArgs { path }, responder| {
+    router.register_deferred("fs.list", move |ctx, PathArgs { path }, reply| {
         let (checker, path) = path_check(ctx, "fs.list", &path, &d)?;
         let d = Arc::clone(&d);
         ctx.pool.spawn(move || {
             let r = d.roots.list(&path, |p| checker.allows(p)).map_err(fs_error);
             let entries: Result<Vec<Entry>, _> =
                 r.map(|v| v.into_iter().map(|(name, dir, size)| Entry { name, dir, size }).collect());
-            responder.respond_json(entries);
+            reply.send_json(entries);
         });
         Ok(())
     });
     let d = Arc::clone(&deps);
-    router.register_deferred("fs.stat", move |ctx, PathArgs { path }, responder| {
+    router.register_deferred("fs.stat", move |ctx, PathArgs { path }, reply| {
         let (checker, path) = path_check(ctx, "fs.stat", &path, &d)?;
         let d = Arc::clone(&d);
         ctx.pool.spawn(move || {
             let r = d.roots.stat(&path, |p| checker.allows(p)).map_err(fs_error);
-            responder.respond_json(
+            reply.send_json(
                 r.map(|(dir, size, modified)| serde_json::json!({ "dir": dir, "size": size, "modified": modified })),
             );
         });
         Ok(())
     });
     let d = Arc::clone(&deps);
-    router.register_deferred("fs.remove", move |ctx, PathArgs { path }, responder| {
+    router.register_deferred("fs.remove", move |ctx, PathArgs { path }, reply| {
         let (checker, path) = path_check(ctx, "fs.remove", &path, &d)?;
         let d = Arc::clone(&d);
-        ctx.pool.spawn(move || responder.respond_json(d.roots.remove(&path, |p| checker.allows(p)).map_err(fs_error)));
+        ctx.pool.spawn(move || reply.send_json(d.roots.remove(&path, |p| checker.allows(p)).map_err(fs_error)));
         Ok(())
     });
     let d = Arc::clone(&deps);
-    router.register_deferred("http.fetch", move |ctx, req: Request, responder| {
+    router.register_deferred("http.fetch", move |ctx, req: Request, reply| {
         // Parsed once: the scope check and the request see the same URL.
         let url = http::parse_url(&req.url).map_err(|e| IpcError::new(ErrorCode::BadArgs, e.to_string()))?;
         ctx.authority
@@ -153,7 +153,7 @@ pub fn register(router: &mut Router, deps: OsDeps) {
                 HttpError::TooLarge(n) => IpcError::new(ErrorCode::TooLarge, format!("the response exceeds {n} bytes")),
                 HttpError::Failed(m) => IpcError::new(ErrorCode::Internal, format!("request failed: {m}")),
             });
-            responder.respond_json(r.map(|resp| {
+            reply.send_json(r.map(|resp| {
                 let text = String::from_utf8(resp.body.clone()).ok();
                 let bytes = text.is_none().then(|| base64::engine::general_purpose::STANDARD.encode(&resp.body));
                 serde_json::json!({ "status": resp.status, "headers": resp.headers, "text": text, "bytes": bytes })

@@ -18,7 +18,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::ipc::call::{Broadcast, CallResult, Payload, ReplySink, Responder};
+use crate::ipc::call::{Broadcast, CallResult, Payload, ReplySink, ReplyTo};
 use crate::ipc::protocol::{ErrorCode, IpcError};
 use crate::ipc::router::{Ctx, Router};
 use crate::store::{Change, Op, Output, Store, StoreError, Value, Write};
@@ -78,16 +78,16 @@ struct Item {
 pub fn register(router: &mut Router, store: Result<Store, String>) {
     let store = Arc::new(store);
     let s = Arc::clone(&store);
-    router.register_deferred("store.get", move |ctx, KeyArgs { key }, responder| {
+    router.register_deferred("store.get", move |ctx, KeyArgs { key }, reply| {
         scoped(ctx, "store.get", &key)?;
-        submit(&s, Op::Get { key }, responder, None, |out| match out {
+        submit(&s, Op::Get { key }, reply, None, |out| match out {
             Output::Value(Some(Value::Bytes(b))) => Ok(Payload::Bytes(b)),
             Output::Value(Some(Value::Json(v))) => Ok(Payload::Json(v)),
             _ => Ok(Payload::Json(Json::Null)),
         })
     });
     let s = Arc::clone(&store);
-    router.register_deferred("store.set", move |ctx, args: SetArgs, responder| {
+    router.register_deferred("store.set", move |ctx, args: SetArgs, reply| {
         scoped(ctx, "store.set", &args.key)?;
         let value = match args.bytes {
             Some(b64) => Value::Bytes(
@@ -97,22 +97,22 @@ pub fn register(router: &mut Router, store: Result<Store, String>) {
             ),
             None => Value::Json(args.value),
         };
-        submit(&s, Op::Set { key: args.key, value }, responder, Some(ctx.sink()), |_| Ok(Payload::Json(Json::Null)))
+        submit(&s, Op::Set { key: args.key, value }, reply, Some(ctx.sink()), |_| Ok(Payload::Json(Json::Null)))
     });
     let s = Arc::clone(&store);
-    router.register_deferred("store.delete", move |ctx, KeyArgs { key }, responder| {
+    router.register_deferred("store.delete", move |ctx, KeyArgs { key }, reply| {
         scoped(ctx, "store.delete", &key)?;
-        submit(&s, Op::Delete { key }, responder, Some(ctx.sink()), |out| {
+        submit(&s, Op::Delete { key }, reply, Some(ctx.sink()), |out| {
             Ok(Payload::Json(serde_json::json!({ "deleted": !out.changes().is_empty() })))
         })
     });
     let s = Arc::clone(&store);
-    router.register_deferred("store.list", move |ctx, args: ListArgs, responder| {
+    router.register_deferred("store.list", move |ctx, args: ListArgs, reply| {
         // Only the keys this surface may list come back; the page of results may then
         // hold fewer than `limit` items while `next` still points further.
         let checker = ctx.authority.checker(ctx.caller.label, ctx.caller.url, "store.list");
         let op = Op::List { prefix: args.prefix, after: args.after, limit: args.limit };
-        submit(&s, op, responder, None, move |out| {
+        submit(&s, op, reply, None, move |out| {
             let Output::Page { items, next } = out else { return Ok(Payload::Json(Json::Null)) };
             let items: Vec<Item> = items
                 .into_iter()
@@ -123,7 +123,7 @@ pub fn register(router: &mut Router, store: Result<Store, String>) {
         })
     });
     let s = Arc::clone(&store);
-    router.register_deferred("store.update", move |ctx, args: UpdateArgs, responder| {
+    router.register_deferred("store.update", move |ctx, args: UpdateArgs, reply| {
         let keys = args.expect.keys().chain(args.set.keys()).chain(args.delete.iter());
         for key in keys {
             scoped(ctx, "store.update", key)?;
@@ -131,7 +131,7 @@ pub fn register(router: &mut Router, store: Result<Store, String>) {
         let expect = args.expect.into_iter().map(|(k, v)| (k, (!v.is_null()).then_some(Value::Json(v)))).collect();
         let writes = args.set.into_iter().map(|(key, v)| Write::Set { key, value: Value::Json(v) });
         let ops = writes.chain(args.delete.into_iter().map(|key| Write::Delete { key })).collect();
-        submit(&s, Op::Update { expect, ops }, responder, Some(ctx.sink()), |out| {
+        submit(&s, Op::Update { expect, ops }, reply, Some(ctx.sink()), |out| {
             Ok(Payload::Json(match out {
                 Output::Conflict { key } => serde_json::json!({ "ok": false, "conflict": key }),
                 _ => serde_json::json!({ "ok": true }),
@@ -151,7 +151,7 @@ fn scoped(ctx: &Ctx<'_>, command: &str, key: &str) -> Result<(), IpcError> {
 fn submit(
     store: &Result<Store, String>,
     op: Op,
-    responder: Responder,
+    reply: ReplyTo,
     changes_to: Option<Arc<dyn ReplySink>>,
     answer: impl FnOnce(Output) -> CallResult + Send + 'static,
 ) -> Result<(), IpcError> {
@@ -164,9 +164,9 @@ fn submit(
                     sink.broadcast(changed(change));
                 }
             }
-            responder.respond(answer(out));
+            reply.send(answer(out));
         }
-        Err(e) => responder.respond(Err(to_ipc_error(e))),
+        Err(e) => reply.send(Err(to_ipc_error(e))),
     });
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! notification sender) ask of the shell, and the shell's answers.
 //!
 //! The shell owns GTK and runs on the main thread; nothing else may touch it. A
-//! [`Request`] travels to it through a [`Relay`] (which the shell attaches to its event
+//! [`Request`] travels to it through a [`ShellLink`] (which the shell attaches to its event
 //! loop once that exists) and is answered through a one-shot channel, so the asking side
 //! holds channels only. An answer that does not come in time means the main loop is
 //! frozen, and is reported as such rather than waited for.
@@ -249,7 +249,7 @@ pub struct NoteAction {
 
 /// Why a request failed; each kind has its own D-Bus error name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
+pub enum RequestError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -263,14 +263,14 @@ pub enum ControlError {
     Unavailable(String),
 }
 
-pub type Answer = Result<Reply, ControlError>;
+pub type RequestResult = Result<Reply, RequestError>;
 
 /// Where the shell sends its answer.
-pub struct Responder(Option<oneshot::Sender<Answer>>);
+pub struct ReplyTo(Option<oneshot::Sender<RequestResult>>);
 
-impl Responder {
+impl ReplyTo {
     /// Answers; an asker that gave up is no error.
-    pub fn send(mut self, answer: Answer) {
+    pub fn send(mut self, answer: RequestResult) {
         if let Some(tx) = self.0.take() {
             let _ = tx.send(answer);
         }
@@ -284,11 +284,11 @@ impl Responder {
 
 pub struct Request {
     pub op: Op,
-    pub reply: Responder,
+    pub reply: ReplyTo,
 }
 
 /// The shell's end: implemented on its event loop's proxy.
-pub trait ControlSink: Send + Sync {
+pub trait RequestSink: Send + Sync {
     /// Queues `request` for the main loop; false when the loop is gone (the request is
     /// dropped, so its asker hears "stopping").
     fn submit(&self, request: Request) -> bool;
@@ -297,17 +297,17 @@ pub trait ControlSink: Send + Sync {
 /// The other threads' end: clonable, and usable before the shell exists (requests are
 /// then refused as "starting").
 #[derive(Clone, Default)]
-pub struct Relay(Arc<RwLock<Option<Arc<dyn ControlSink>>>>);
+pub struct ShellLink(Arc<RwLock<Option<Arc<dyn RequestSink>>>>);
 
-impl Relay {
-    pub fn attach(&self, sink: Arc<dyn ControlSink>) {
+impl ShellLink {
+    pub fn attach(&self, sink: Arc<dyn RequestSink>) {
         match self.0.write() {
             Ok(mut slot) => *slot = Some(sink),
             Err(poisoned) => *poisoned.into_inner() = Some(sink),
         }
     }
 
-    fn sink(&self) -> Option<Arc<dyn ControlSink>> {
+    fn sink(&self) -> Option<Arc<dyn RequestSink>> {
         match self.0.read() {
             Ok(slot) => slot.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -316,17 +316,17 @@ impl Relay {
 
     /// Sends `op` without waiting for an answer; false when the shell is not there.
     pub fn post(&self, op: Op) -> bool {
-        self.sink().is_some_and(|s| s.submit(Request { op, reply: Responder::none() }))
+        self.sink().is_some_and(|s| s.submit(Request { op, reply: ReplyTo::none() }))
     }
 
     /// Sends `op` and waits (asynchronously) for the answer, at most [`ANSWER_WITHIN`].
-    pub async fn call(&self, op: Op) -> Answer {
+    pub async fn call(&self, op: Op) -> RequestResult {
         let Some(sink) = self.sink() else {
-            return Err(ControlError::Unavailable("the kiosk is still starting".into()));
+            return Err(RequestError::Unavailable("the kiosk is still starting".into()));
         };
         let (tx, rx) = oneshot::channel();
-        if !sink.submit(Request { op, reply: Responder(Some(tx)) }) {
-            return Err(ControlError::Unavailable("the kiosk is stopping".into()));
+        if !sink.submit(Request { op, reply: ReplyTo(Some(tx)) }) {
+            return Err(RequestError::Unavailable("the kiosk is stopping".into()));
         }
         let timeout = async {
             async_io::Timer::after(ANSWER_WITHIN).await;
@@ -335,9 +335,9 @@ impl Relay {
         match futures_lite::future::or(async { Some(rx.await) }, timeout).await {
             Some(Ok(answer)) => answer,
             Some(Err(oneshot::Canceled)) => {
-                Err(ControlError::Unavailable("the kiosk dropped the request: it is stopping".into()))
+                Err(RequestError::Unavailable("the kiosk dropped the request: it is stopping".into()))
             }
-            None => Err(ControlError::Unavailable(format!(
+            None => Err(RequestError::Unavailable(format!(
                 "the kiosk did not answer within {} s: its main loop is busy or frozen",
                 ANSWER_WITHIN.as_secs()
             ))),
@@ -351,7 +351,7 @@ mod tests {
 
     struct Echo;
 
-    impl ControlSink for Echo {
+    impl RequestSink for Echo {
         fn submit(&self, request: Request) -> bool {
             match request.op {
                 Op::Ping => request.reply.send(Ok(Reply::Pong)),
@@ -364,13 +364,13 @@ mod tests {
 
     #[test]
     fn calls_are_answered_refused_before_attach_and_never_hang() {
-        let relay = Relay::default();
-        let early = async_io::block_on(relay.call(Op::Ping));
-        assert!(matches!(early, Err(ControlError::Unavailable(m)) if m.contains("starting")));
-        assert!(!relay.post(Op::Ping));
-        relay.attach(Arc::new(Echo));
-        assert!(matches!(async_io::block_on(relay.call(Op::Ping)), Ok(Reply::Pong)));
-        let dropped = async_io::block_on(relay.call(Op::Status));
-        assert!(matches!(dropped, Err(ControlError::Unavailable(ref m)) if m.contains("dropped")), "{dropped:?}");
+        let shell_link = ShellLink::default();
+        let early = async_io::block_on(shell_link.call(Op::Ping));
+        assert!(matches!(early, Err(RequestError::Unavailable(m)) if m.contains("starting")));
+        assert!(!shell_link.post(Op::Ping));
+        shell_link.attach(Arc::new(Echo));
+        assert!(matches!(async_io::block_on(shell_link.call(Op::Ping)), Ok(Reply::Pong)));
+        let dropped = async_io::block_on(shell_link.call(Op::Status));
+        assert!(matches!(dropped, Err(RequestError::Unavailable(ref m)) if m.contains("dropped")), "{dropped:?}");
     }
 }

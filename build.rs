@@ -4,11 +4,9 @@
 //! build keeps its own `vitrine.toml`, `capabilities/` and `ui/`). Any problem fails
 //! the build with the file, the place and the reason.
 
-#[allow(dead_code, unused_imports)]
-#[path = "src/config/mod.rs"]
-mod config;
-
 use std::path::PathBuf;
+
+use vitrine_config as config;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=VITRINE_CONFIG_DIR");

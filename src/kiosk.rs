@@ -65,7 +65,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     shell::inspector::prepare(options.inspect, options.automation);
     // Before the store and the window: a second kiosk must touch neither.
     let shell_link = request::ShellLink::default();
-    let bus = match dbus::start(&bundle.manifest, &bundle.ui, shell_link.clone()) {
+    let update_dir = store::state_dir(options.state_dir.as_deref()).map(|d| d.join("update"));
+    let bus = match dbus::start(&bundle.manifest, &bundle.ui, shell_link.clone(), update_dir) {
         Err(dbus::StartError::AlreadyRunning { pid, .. }) if options.url.is_some() => {
             let url = bundle.manifest.main.page.url();
             dbus::client::forward_navigate(&bundle.manifest.dbus, &bundle.manifest.main.label, &url)?;
@@ -106,8 +107,16 @@ fn open_store(explicit: Option<&Path>) -> Result<store::Store, String> {
     let shown = dir.display().to_string();
     let opened = move |outcome: Result<&store::OpenReport, &store::StoreError>| match outcome {
         Ok(report) => {
-            if let Some(aside) = &report.recovered_from {
-                log::error!("the store was unreadable and was moved aside to {}; starting empty", aside.display());
+            match (&report.recovered_from, &report.restored_from) {
+                (Some(aside), Some(copy)) => log::error!(
+                    "the store, from a newer Vitrine, was set aside to {}; using its copy from before that upgrade ({})",
+                    aside.display(),
+                    copy.display()
+                ),
+                (Some(aside), None) => {
+                    log::error!("the store was unreadable and was moved aside to {}; starting empty", aside.display())
+                }
+                _ => {}
             }
             log::info!("store at {shown}/{}", store::FILE_NAME);
         }

@@ -11,6 +11,7 @@
 //! * [`dbus`] — the control interface (`vitrine ctl`), the tray and notifications;
 //!   [`request`] — the requests they send the shell.
 //! * [`mqtt`] — `vitrine mqtt`, the bridge to an MQTT broker and Home Assistant.
+//! * [`update`] — signed A/B updates through RAUC (`vitrine ctl update`).
 //! * [`store`] — the SQLite store; [`os`] — files, HTTP and device facts for pages.
 //!
 //! Without the default `kiosk` feature the crate is only the parts that need no GTK or
@@ -41,7 +42,7 @@
 //! * **Notice** — a one-way message, with no reply: [`dbus::Notice`], what the shell
 //!   tells the bus thread.
 
-pub mod config;
+pub use vitrine_config as config;
 #[cfg(feature = "kiosk")]
 pub mod dbus;
 #[cfg(feature = "kiosk")]
@@ -61,6 +62,8 @@ pub mod service;
 #[cfg(feature = "kiosk")]
 pub mod shell;
 pub mod store;
+#[cfg(feature = "kiosk")]
+pub mod update;
 pub mod volume;
 
 #[cfg(feature = "kiosk")]

@@ -133,6 +133,31 @@ pub struct Status {
     /// The on-screen keyboard, when the kiosk has one.
     #[serde(default)]
     pub keyboard: Option<KeyboardStatus>,
+    /// Updates through RAUC, as last seen (added by the bus side, not the shell).
+    #[serde(default)]
+    pub update: Option<crate::update::UpdateStatus>,
+}
+
+impl Status {
+    /// Healthy: the main surface has loaded (READY=1 was sent) and every surface shows
+    /// its own page, loaded and answering. Otherwise, what is missing.
+    pub fn health(&self) -> Result<(), Vec<String>> {
+        let mut missing = Vec::new();
+        if !self.ready {
+            missing.push("not ready: the main surface has not loaded yet".to_string());
+        }
+        for s in self.surfaces.iter().filter(|s| !s.up) {
+            missing.push(format!(
+                "surface '{}' is down ({} crashes, {} hangs, {} load failures)",
+                s.label, s.crashes, s.hangs, s.load_failures
+            ));
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing)
+        }
+    }
 }
 
 /// The output as the kiosk sees it.
@@ -372,5 +397,43 @@ mod tests {
         assert!(matches!(async_io::block_on(shell_link.call(Op::Ping)), Ok(Reply::Pong)));
         let dropped = async_io::block_on(shell_link.call(Op::Status));
         assert!(matches!(dropped, Err(RequestError::Unavailable(ref m)) if m.contains("dropped")), "{dropped:?}");
+    }
+
+    #[test]
+    fn health_needs_ready_and_every_surface_up() {
+        let surface = |label: &str, up: bool| SurfaceStatus {
+            label: label.into(),
+            url: String::new(),
+            visible: true,
+            overlay: false,
+            up,
+            pid: None,
+            crashes: 2,
+            hangs: 0,
+            recoveries: 0,
+            load_failures: 0,
+            geometry: None,
+        };
+        let mut status = Status {
+            name: "k".into(),
+            version: "0".into(),
+            pid: 1,
+            uptime_secs: 1.0,
+            ready: true,
+            automation: false,
+            surfaces: vec![surface("main", true), surface("toast", true)],
+            decoders: Default::default(),
+            output: OutputStatus::default(),
+            display: Default::default(),
+            keyboard: None,
+            update: None,
+        };
+        assert_eq!(status.health(), Ok(()));
+        status.surfaces[1].up = false;
+        let why = status.health().unwrap_err();
+        assert_eq!(why.len(), 1);
+        assert!(why[0].contains("'toast' is down (2 crashes"), "{why:?}");
+        status.ready = false;
+        assert_eq!(status.health().unwrap_err().len(), 2);
     }
 }

@@ -480,7 +480,7 @@ fn without_a_notification_server_the_toast_shows_and_clicks_come_back() {
     let drawn = |s: &common::Image| {
         !common::near(s.pixel(1600, 40), blue) && outside.iter().all(|&(x, y)| common::near(s.pixel(x, y), blue))
     };
-    let shot = kiosk.xvfb.screenshot_when(drawn, Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(drawn, Duration::from_secs(20));
     assert!(!common::near(shot.pixel(1600, 40), blue), "no toast drawn");
     for (x, y) in outside {
         assert!(common::near(shot.pixel(x, y), blue), "the toast covers ({x},{y}): {:?}", shot.pixel(x, y));
@@ -519,7 +519,7 @@ fn while_a_toast_shows_the_main_surface_still_takes_every_click() {
     assert_eq!(sent["shown"], "toast");
     assert!(wait_until(Duration::from_secs(5), || bus.property("Visible").to_string().contains("vitrine.toast")));
     let blue = [0x20, 0x40, 0x60];
-    let shot = kiosk.xvfb.screenshot_when(|s| !common::near(s.pixel(1600, 40), blue), Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(|s| !common::near(s.pixel(1600, 40), blue), Duration::from_secs(20));
     assert!(!common::near(shot.pixel(1600, 40), blue), "no toast drawn");
 
     // Around the toast (left of it, below it, far from it) and elsewhere on the screen:

@@ -208,7 +208,7 @@ fn on_sway_the_screen_turns_off_and_on_through_the_wlr_protocol() {
         assert!(said, "the status names the failure: {:#}", status(&bus, &kiosk));
     }
     // Either way the cover blanks the screen.
-    let shot = sway.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(5));
+    let shot = sway.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(20));
     assert_eq!(shot.pixel(960, 540), [0, 0, 0], "the cover blanks the screen");
     let s = status(&bus, &kiosk);
     assert_eq!(s["display"]["power"], "off", "{s:#}");
@@ -227,7 +227,7 @@ fn on_sway_the_screen_turns_off_and_on_through_the_wlr_protocol() {
         let confirmed = wait_until(Duration::from_secs(3), || status(&bus, &kiosk)["display"]["error"].is_null());
         assert!(confirmed, "turning on is confirmed: {:#}", status(&bus, &kiosk));
     }
-    let shot = sway.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    let shot = sway.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(20));
     assert!(near(shot.pixel(960, 540), BLUE), "the page shows again: {:?}", shot.pixel(960, 540));
     // No backlight here: brightness is refused with a reason, nothing changes.
     let (code, out, err) = bus.ctl(&kiosk, &["display", "brightness", "50", "--json"]);
@@ -324,14 +324,14 @@ fn a_wake_click_or_key_never_reaches_the_page_and_the_backlight_follows() {
     let said = kiosk.notify.wait_for("screen off on purpose (idle)", Duration::from_secs(3));
     assert!(said.as_deref().is_some_and(|l| l.starts_with("STATUS=")), "systemd's STATUS= says so: {said:?}");
     assert!(wait_until(Duration::from_secs(3), || read(&light.join("bl_power")) == "4"));
-    let shot = kiosk.xvfb.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(|s| s.pixel(960, 540) == [0, 0, 0], Duration::from_secs(20));
     assert_eq!(shot.pixel(960, 540), [0, 0, 0], "the cover blanks the screen");
 
     // A click on the page's button wakes the screen and never reaches the page.
     kiosk.xvfb.xdotool(&["mousemove", "960", "540", "click", "1"]);
     assert!(wait_until(Duration::from_secs(3), || bus.display()["power"] == "on"), "{}", kiosk.dump());
     assert!(wait_until(Duration::from_secs(3), || read(&light.join("bl_power")) == "0"));
-    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(20));
     assert!(near(shot.pixel(960, 540), BLUE), "the page shows again: {:?}", shot.pixel(960, 540));
     assert_eq!(kiosk.result_within("main-click", Duration::from_secs(1)), None, "the wake click reached the page");
 
@@ -380,7 +380,7 @@ fn where_nothing_can_power_the_screen_the_black_cover_blanks_it() {
     let black = |s: &Image| {
         [(0, 0), (960, 540), (1919, 1079), (960, 30), (1800, 1000)].iter().all(|&(x, y)| s.pixel(x, y) == [0, 0, 0])
     };
-    let shot = kiosk.xvfb.screenshot_when(black, Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(black, Duration::from_secs(20));
     assert!(black(&shot), "every surface is covered: {:?}", shot.pixel(960, 30));
     let d = bus.display();
     assert_eq!(
@@ -391,7 +391,7 @@ fn where_nothing_can_power_the_screen_the_black_cover_blanks_it() {
     // ctl wakes it as well as a touch does.
     let (code, _, _) = bus.ctl(&["display", "on"]);
     assert_eq!(code, 0);
-    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(20));
     assert!(
         near(shot.pixel(960, 540), BLUE) && near(shot.pixel(960, 30), GREEN),
         "repainted: {:?}",
@@ -441,4 +441,72 @@ fn rotation_is_applied_at_start_and_at_run_time_through_the_compositor() {
     assert_eq!(status(&bus, &kiosk)["display"]["error"], Value::Null);
     let (code, _, err) = bus.ctl(&kiosk, &["display", "rotate", "45"]);
     assert_eq!(code, 2, "not a quarter turn: {err}");
+}
+
+/// The output whose tree holds the fullscreen window (the kiosk's), from `get_tree`.
+fn fullscreen_output(sway: &Sway) -> Option<String> {
+    fn holds_fullscreen(node: &Value) -> bool {
+        (node["fullscreen_mode"] == 1 && node["pid"].is_number())
+            || ["nodes", "floating_nodes"]
+                .iter()
+                .any(|k| node[*k].as_array().is_some_and(|a| a.iter().any(holds_fullscreen)))
+    }
+    let tree = sway.msg(&["-t", "get_tree"]);
+    tree["nodes"]
+        .as_array()?
+        .iter()
+        .find(|o| o["type"] == "output" && holds_fullscreen(o))
+        .and_then(|o| o["name"].as_str().map(str::to_string))
+}
+
+#[test]
+fn the_kiosk_takes_its_named_output_when_it_comes_late_and_follows_it() {
+    let test = "the_kiosk_takes_its_named_output_when_it_comes_late_and_follows_it";
+    let Some(sway) = sway_or_skip(test) else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = configured(tmp.path(), "output = \"HEADLESS-2\"");
+    let bus = WaylandBus::start(sway.runtime_dir.path());
+    let kiosk = WaylandKiosk::start(&sway, &config.to_string_lossy(), &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+    kiosk.wait_ready();
+    kiosk.result("main-painted");
+    // Its output is not there yet (a monitor that wakes late at boot): the kiosk shows
+    // on the one there is.
+    assert_eq!(fullscreen_output(&sway).as_deref(), Some("HEADLESS-1"), "{}", kiosk.dump());
+
+    // The monitor arrives, right of the first: the kiosk moves there, fullscreen, painted.
+    sway.msg(&["create_output"]);
+    let moved = wait_until(Duration::from_secs(10), || fullscreen_output(&sway).as_deref() == Some("HEADLESS-2"));
+    assert!(moved, "the kiosk is on {:?}\n{}", fullscreen_output(&sway), kiosk.dump());
+    let outputs = sway.msg(&["-t", "get_outputs"]);
+    let second = outputs.as_array().and_then(|a| a.iter().find(|o| o["name"] == "HEADLESS-2")).expect("HEADLESS-2");
+    let (x, w, h) = (second["rect"]["x"].as_i64(), second["rect"]["width"].as_i64(), second["rect"]["height"].as_i64());
+    let (Some(x), Some(w), Some(h)) = (x, w, h) else { panic!("rect of HEADLESS-2: {second:#}") };
+    let centre = (usize::try_from(x + w / 2).unwrap_or(0), usize::try_from(h / 2).unwrap_or(0));
+    let shot = sway
+        .screenshot_when(|s| s.width > centre.0 && near(s.pixel(centre.0, centre.1), BLUE), Duration::from_secs(10));
+    assert!(near(shot.pixel(centre.0, centre.1), BLUE), "the page on HEADLESS-2: {:?}", shot.pixel(centre.0, centre.1));
+
+    // A rotation turns the kiosk's output, not the other one.
+    let (code, out, err) = bus.ctl(&kiosk, &["display", "rotate", "90"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let transform = |name: &str| {
+        let outputs = sway.msg(&["-t", "get_outputs"]);
+        let o = outputs.as_array().and_then(|a| a.iter().find(|o| o["name"] == name).cloned()).unwrap_or_default();
+        o["transform"].as_str().unwrap_or_default().to_string()
+    };
+    assert!(wait_until(Duration::from_secs(5), || transform("HEADLESS-2") == "90"), "{}", transform("HEADLESS-2"));
+    assert_eq!(transform("HEADLESS-1"), "normal");
+
+    // Headless sway 1.7 cannot unplug an output (no `unplug`; `output HEADLESS-2 disable`
+    // leaves it active), so a replug is not simulated here: the power cycle of the
+    // first output is (overlays_follow_a_rotation_and_the_kiosk_survives_…).
+    let shot = sway.screenshot_when(|s| near(s.pixel(1920 + 540, 960), BLUE), Duration::from_secs(10));
+    assert!(
+        near(shot.pixel(1920 + 540, 960), BLUE),
+        "the turned page on HEADLESS-2: {:?}",
+        shot.pixel(1920 + 540, 960)
+    );
+    assert_eq!(fullscreen_output(&sway).as_deref(), Some("HEADLESS-2"));
+    let (code, out, err) = bus.ctl(&kiosk, &["ping"]);
+    assert_eq!(code, 0, "the kiosk answers: {out}{err}");
 }

@@ -62,7 +62,7 @@ fn shell_covers_the_screen_layers_overlays_and_stops_cleanly() {
 
     // The main page hid the badge in response: the main page shows where it was.
     assert_eq!(kiosk.result("badge-visible"), "false");
-    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(5));
+    let shot = kiosk.xvfb.screenshot_when(|s| near(s.pixel(960, 540), BLUE), Duration::from_secs(20));
     assert!(near(shot.pixel(960, 540), BLUE), "hidden badge still drawn: {:?}", shot.pixel(960, 540));
 
     kiosk.signal("TERM");

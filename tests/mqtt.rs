@@ -391,6 +391,7 @@ fn the_bridge_announces_the_kiosk_and_home_assistant_drives_it() {
     assert_eq!(platform("crashes"), "sensor");
     assert_eq!(platform("ready"), "binary_sensor");
     assert!(components.get(&format!("{id}_keyboard")).is_none(), "no [keyboard] in the fixture, no switch");
+    assert!(components.get(&format!("{id}_image")).is_none(), "no RAUC on the system bus, no update entity");
 
     // Availability online, retained; the state says what the kiosk shows.
     let availability = format!("{base}/availability");
@@ -894,4 +895,92 @@ fn a_bad_configuration_is_refused_with_a_structured_error() {
     std::fs::write(creds.join("mqtt-password"), "x\n").expect("write");
     let (exit, json, err) = check(&example, Some(&creds));
     assert_eq!(exit, 0, "{json} {err}");
+}
+
+#[test]
+fn the_update_entity_installs_the_announced_bundle_through_rauc() {
+    use common::rauc::{BundleServer, Rauc, COMPATIBLE};
+    if !(common::installed("rauc") && common::installed("mksquashfs") && common::running_as_root()) {
+        common::skip(
+            "the_update_entity_installs_the_announced_bundle_through_rauc",
+            "needs rauc, squashfs-tools, root",
+        );
+        return;
+    }
+    let bus = PrivateBus::session();
+    let rauc = Rauc::start(&bus);
+    // RAUC's bus is the kiosk's system bus.
+    let mut env = bus.env().to_vec();
+    env.push(("DBUS_SYSTEM_BUS_ADDRESS", &bus.address));
+    let kiosk = Kiosk::start_with("dbus", &env);
+    kiosk.wait_ready();
+    let broker = Broker::start();
+    let id = fixture_device_id();
+    let base = format!("vitrine/{id}");
+    let results = broker.watch(&format!("{base}/result"));
+    let bridge = Bridge::start(&bus, &broker, "");
+
+    let config_topic = format!("homeassistant/device/{id}/config");
+    assert!(wait_until(WITHIN, || broker.retained(&config_topic).is_some()), "{}", bridge.log.all().join("\n"));
+    let config = broker.retained_json(&config_topic);
+    let entity = &config["components"][format!("{id}_image")];
+    assert_eq!(entity["platform"], "update", "{config}");
+    assert_eq!(entity["device_class"], "firmware");
+    assert_eq!(entity["command_topic"], format!("{base}/update/install"));
+    assert_eq!(entity["payload_install"], "INSTALL");
+    let state_topic = format!("{base}/update/state");
+    assert_eq!(entity["state_topic"], state_topic);
+    assert!(wait_until(WITHIN, || broker.retained(&state_topic).is_some()), "no update state");
+    let state = broker.retained_json(&state_topic);
+    assert_eq!(state["in_progress"], false, "{state}");
+    let installed = state["installed_version"].as_str().expect("a version").to_string();
+    assert_eq!(state["latest_version"], installed.as_str(), "nothing announced: up to date");
+
+    // INSTALL with nothing announced is refused, with the reason.
+    broker.publish(&format!("{base}/update/install"), "INSTALL", false);
+    let refused = results.wait(|l| l.contains("update/install") && l.contains("no bundle announced"), WITHIN);
+    assert!(refused.is_some_and(|l| l.contains("\"bad_args\"")), "{:?}", results.all());
+
+    // The fleet announces a bundle (retained); Home Assistant sees it as the latest version.
+    rauc.bundle("good", "2.0.0", COMPATIBLE, "ca");
+    let server = BundleServer::serve(rauc.dir.path());
+    let url = format!("http://127.0.0.1:{}/good.raucb", server.port);
+    let latest = format!(r#"{{"version":"2.0.0","url":"{url}","summary":"test release"}}"#);
+    broker.publish(&format!("{base}/update/latest"), &latest, true);
+    assert!(
+        wait_until(WITHIN, || broker.retained_json(&state_topic)["latest_version"] == "2.0.0"),
+        "{}",
+        broker.retained_text(&state_topic)
+    );
+    assert_eq!(broker.retained_json(&state_topic)["release_summary"], "test release");
+
+    // Install: taken, then done, and slot B holds the bundle's image.
+    broker.publish(&format!("{base}/update/install"), "INSTALL", false);
+    let done = results.wait(|l| l.contains("update/install") && l.contains("\"done\":true"), Duration::from_secs(60));
+    let done = done.unwrap_or_else(|| panic!("{:?}\n{}\n{}", results.all(), bridge.log.all().join("\n"), rauc.log()));
+    assert!(done.contains("\"ok\":true") && done.contains("\"version\":\"2.0.0\""), "{done}");
+    assert!(
+        results.all().iter().any(|l| l.ends_with(r#"{"command":"update/install","ok":true}"#)),
+        "{:?}",
+        results.all()
+    );
+    assert_eq!(rauc.slot_b(), Rauc::image("2.0.0"));
+    // Still running the old slot: the entity says so until the reboot.
+    let state = broker.retained_json(&state_topic);
+    assert_eq!(
+        (state["installed_version"].as_str(), state["in_progress"].as_bool()),
+        (Some(installed.as_str()), Some(false))
+    );
+
+    // A tampered bundle at the announced URL: refused by RAUC, reported as such.
+    let good = std::fs::read(rauc.dir.path().join("good.raucb")).unwrap();
+    let mut bad = good.clone();
+    bad[300] ^= 0x55;
+    std::fs::write(rauc.dir.path().join("bad.raucb"), bad).unwrap();
+    broker.publish(&format!("{base}/update/install"), &format!("http://127.0.0.1:{}/bad.raucb", server.port), false);
+    let refused = results.wait(|l| l.contains("\"done\":true") && l.contains("\"ok\":false"), Duration::from_secs(60));
+    assert!(refused.is_some_and(|l| l.contains("bad_signature")), "{:?}", results.all());
+    assert_eq!(rauc.slot_b(), Rauc::image("2.0.0"), "nothing written");
+    assert_eq!(bus.status()["ready"], true, "the kiosk runs on");
+    drop(kiosk);
 }

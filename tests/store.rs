@@ -495,7 +495,7 @@ fn migrates_a_zero_length_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(db(dir.path()), b"").unwrap();
     let (store, report) = open(dir.path());
-    assert_eq!(report, OpenReport { recovered_from: None, upgraded_from: Some(0) });
+    assert_eq!(report, OpenReport { upgraded_from: Some(0), ..OpenReport::default() });
     set(&store, "k", json!(1));
     assert_eq!(get(&store, "k"), Some(json!(1).into()));
 }
@@ -509,7 +509,7 @@ fn migrates_an_empty_version_0_database() {
     drop(conn);
     assert!(std::fs::metadata(db(dir.path())).unwrap().len() > 0);
     let (store, report) = open(dir.path());
-    assert_eq!(report, OpenReport { recovered_from: None, upgraded_from: Some(0) });
+    assert_eq!(report, OpenReport { upgraded_from: Some(0), ..OpenReport::default() });
     set(&store, "k", vec![1u8]);
 }
 
@@ -531,7 +531,7 @@ fn migrates_version_1_and_keeps_its_data() {
     write_v1(&db(dir.path()), &rows);
 
     let (store, report) = open(dir.path());
-    assert_eq!(report, OpenReport { recovered_from: None, upgraded_from: Some(1) });
+    assert_eq!(report, OpenReport { upgraded_from: Some(1), ..OpenReport::default() });
     assert_eq!(get(&store, "settings"), Some(json!({"volume": 3, "name": "lobby"}).into()));
     assert_eq!(get(&store, "flag"), Some(json!(true).into()));
     assert_eq!(get(&store, "legacy"), Some(Value::Bytes(b"not json at all".to_vec())), "kept, as bytes");
@@ -539,8 +539,15 @@ fn migrates_version_1_and_keeps_its_data() {
     assert_eq!(all_keys(&store, "many/").len(), 300);
     // And the upgraded file takes the new kinds of values.
     set(&store, "bytes", vec![9u8]);
-    assert_eq!(store.pragmas().unwrap().user_version, 2);
+    assert_eq!(store.pragmas().unwrap().user_version, i64::from(SCHEMA_VERSION));
     store.close().unwrap();
+    // The file as it was before the upgrade is kept, for a Vitrine rolled back to it.
+    let copy = with_suffix(&db(dir.path()), ".schema-1");
+    let conn = Connection::open(&copy).unwrap();
+    assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), 1);
+    let legacy: String = conn.query_row("SELECT value FROM kv WHERE key = 'legacy'", [], |r| r.get(0)).unwrap();
+    assert_eq!(legacy, "not json at all");
+    drop(conn);
 
     let (store, report) = open(dir.path());
     assert_eq!(report, OpenReport::default());
@@ -552,12 +559,17 @@ fn migrates_version_1_and_keeps_its_data() {
 
 /// Asserts that the file at `dir` was moved aside intact and a fresh store works.
 fn assert_recovers(dir: &Path, original: &[u8]) -> Store {
+    assert_set_aside(dir, original, "corrupt")
+}
+
+/// As [`assert_recovers`], the file renamed `store.sqlite3.<label>-<millis>`.
+fn assert_set_aside(dir: &Path, original: &[u8], label: &str) -> Store {
     capture_logs();
     let path = db(dir);
     let (store, report) = open(dir);
     let aside = report.recovered_from.clone().expect("the file was moved aside");
     let name = aside.file_name().unwrap().to_str().unwrap().to_string();
-    let millis = name.strip_prefix("store.sqlite3.corrupt-").expect("a timestamped name");
+    let millis = name.strip_prefix(&format!("store.sqlite3.{label}-")).expect("a timestamped name");
     let millis: u128 = millis.parse().expect("unix milliseconds");
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
     assert!(now - millis < 60_000, "{name} is stamped now");
@@ -621,18 +633,104 @@ fn a_file_cut_inside_its_header_is_moved_aside() {
 }
 
 #[test]
-fn a_file_from_a_newer_version_is_moved_aside() {
+fn a_file_from_a_newer_version_that_says_nothing_is_set_aside_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path());
     let conn = Connection::open(db(dir.path())).unwrap();
+    // A newer schema that does not record which older versions may use the file.
+    conn.execute_batch("DROP TABLE vitrine_schema").unwrap();
     conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
     drop(conn);
     let bytes = std::fs::read(db(dir.path())).unwrap();
-    let store = assert_recovers(dir.path(), &bytes);
+    let store = assert_set_aside(dir.path(), &bytes, "newer");
     let path = db(dir.path()).display().to_string();
-    assert!(errors_mentioning(&path).iter().any(|m| m.contains("newer")), "the log says why");
+    assert!(errors_mentioning(&path).iter().any(|m| m.contains("newer Vitrine")), "the log says why");
     assert_eq!(all_keys(&store, "row/").len(), 0);
+}
+
+/// What a newer Vitrine leaves after an additive migration: a column with a default in
+/// `kv`, a table of its own, `user_version` one up.
+fn make_newer(path: &Path, compatible_from: u32) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE kv ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+         CREATE TABLE playlists (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO playlists (name) VALUES ('morning'), ('evening');
+         UPDATE kv SET tags = 'pinned' WHERE key = 'settings';",
+    )
+    .unwrap();
+    conn.execute("UPDATE vitrine_schema SET compatible_from = ?1", [compatible_from]).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+}
+
+#[test]
+fn a_newer_file_that_lets_this_version_use_it_is_used_as_it_is() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    set(&store, "settings", json!({"volume": 3}));
+    store.close().unwrap();
+    // The newer schema says: version 2 and later may go on.
+    make_newer(&db(dir.path()), 2);
+
+    let (store, report) = open(dir.path());
+    assert_eq!(report, OpenReport { newer: Some(SCHEMA_VERSION + 1), ..OpenReport::default() });
+    assert_eq!(get(&store, "settings"), Some(json!({"volume": 3}).into()));
+    set(&store, "settings", json!({"volume": 4}));
+    set(&store, "written-by-the-older", vec![1u8, 2]);
+    store.close().unwrap();
+
+    // Nothing of the newer schema was lost or lowered, and the file is sound.
+    let conn = Connection::open(db(dir.path())).unwrap();
+    let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION + 1);
+    let playlists: i64 = conn.query_row("SELECT count(*) FROM playlists", [], |r| r.get(0)).unwrap();
+    assert_eq!(playlists, 2);
+    let tags: Vec<(String, String)> = conn
+        .prepare("SELECT key, tags FROM kv ORDER BY key")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tags, vec![("settings".into(), "pinned".into()), ("written-by-the-older".into(), "".into())]);
+    drop(conn);
+    assert_eq!(integrity(&db(dir.path())), "ok");
+    assert!(!dir.path().read_dir().unwrap().flatten().any(|e| e.file_name().to_string_lossy().contains(".newer-")));
+}
+
+#[test]
+fn a_newer_file_this_version_may_not_use_is_set_aside_and_the_copy_from_before_its_upgrade_returns() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(dir.path());
+    let (store, _) = open(dir.path());
+    set(&store, "settings", json!({"volume": 3}));
+    store.close().unwrap();
+    // The newer Vitrine copies the file before migrating it (as this one does: VACUUM
+    // INTO `<name>.schema-<version>`), then migrates in a way older ones cannot follow.
+    let copy = with_suffix(&path, &format!(".schema-{SCHEMA_VERSION}"));
+    Connection::open(&path).unwrap().execute("VACUUM INTO ?1", [copy.to_string_lossy()]).unwrap();
+    make_newer(&path, SCHEMA_VERSION + 1);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute("UPDATE kv SET value = '{\"volume\":9}' WHERE key = 'settings'", []).unwrap();
+    conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    drop(conn);
+    let newer_bytes = std::fs::read(&path).unwrap();
+
+    let (store, report) = open(dir.path());
+    let aside = report.recovered_from.clone().expect("set aside");
+    assert!(aside.file_name().unwrap().to_string_lossy().starts_with("store.sqlite3.newer-"), "{aside:?}");
+    assert!(std::fs::read(&aside).unwrap() == newer_bytes, "the newer file is kept byte for byte");
+    assert_eq!(report.restored_from.as_deref(), Some(copy.as_path()));
+    assert_eq!(get(&store, "settings"), Some(json!({"volume": 3}).into()), "the data from before the upgrade");
+    set(&store, "after-rollback", json!(true));
+    store.close().unwrap();
+    assert!(copy.exists(), "the copy stays");
+    let logged = errors_mentioning(&path.display().to_string());
+    assert!(logged.iter().any(|m| m.contains("newer Vitrine") && m.contains(".schema-")), "{logged:?}");
+    assert_eq!(integrity(&path), "ok");
 }
 
 #[test]

@@ -92,7 +92,7 @@ fn on_sway_the_main_surface_fills_the_output_and_overlays_blend() {
     assert_eq!(kiosk.result("badge-visible"), "false");
     let redrawn =
         |s: &Image| near(s.pixel(960, 540), BLUE) && near(s.pixel(320, 810), BLUE) && near(s.pixel(170, 710), RED);
-    let shot = sway.screenshot_when(redrawn, Duration::from_secs(5));
+    let shot = sway.screenshot_when(redrawn, Duration::from_secs(20));
     assert!(near(shot.pixel(960, 540), BLUE), "hidden badge still drawn: {:?}", shot.pixel(960, 540));
     assert!(near(shot.pixel(320, 810), BLUE), "ticker's old box place: {:?}", shot.pixel(320, 810));
     assert!(near(shot.pixel(410, 850), BLUE), "ticker's old box place: {:?}", shot.pixel(410, 850));

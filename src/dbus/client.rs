@@ -11,6 +11,8 @@
 //! vitrine ctl volume 40         # or mute, unmute; no argument: show it
 //! vitrine ctl web clear cookies|cache|all
 //! vitrine ctl display on|off|status|brightness 80|rotate 90 [--flipped]
+//! vitrine ctl update status | install FILE-or-URL [--no-wait]
+//! vitrine ctl health [--wait] [--timeout SECS]
 //! ```
 //!
 //! The bus and name default to the embedded configuration's `[dbus]` (or that of
@@ -93,6 +95,19 @@ pub enum CtlCommand {
     /// The on-screen keyboard.
     #[command(subcommand)]
     Keyboard(KeyboardCommand),
+    /// Signed A/B updates through RAUC.
+    #[command(subcommand)]
+    Update(crate::update::ctl::UpdateCommand),
+    /// Exit 0 if the kiosk is healthy: ready (READY=1 sent) and every surface up.
+    /// Otherwise exit 1 saying what is missing (3: not running).
+    Health {
+        /// Wait until it is healthy, at most --timeout.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: how long, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 120, requires = "wait")]
+        timeout: u64,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -111,7 +126,7 @@ pub enum DisplayCommand {
         #[arg(long)]
         flipped: bool,
     },
-    /// Set the brightness, in percent (needs a backlight).
+    /// Set the brightness, in percent (needs a backlight or a DDC/CI monitor).
     Brightness {
         #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
         percent: u32,
@@ -226,6 +241,15 @@ impl Client {
         }
     }
 
+    pub fn connection(&self) -> &zbus::Connection {
+        &self.connection
+    }
+
+    /// The kiosk's bus name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub async fn pid(&self) -> Option<u32> {
         super::control::owner_pid(&self.connection, &self.name).await
     }
@@ -272,7 +296,14 @@ pub fn main(args: CtlArgs) -> ExitCode {
         _ => configured.bus,
     };
     let name = args.name.clone().unwrap_or(configured.name);
-    match async_io::block_on(run(&args, kind, &name)) {
+    let outcome = match &args.command {
+        CtlCommand::Health { wait, timeout } => {
+            let bound = if *wait { Duration::from_secs(*timeout) } else { Duration::ZERO };
+            async_io::block_on(health(&args, kind, &name, bound))
+        }
+        _ => async_io::block_on(run(&args, kind, &name)),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if args.json {
@@ -398,12 +429,69 @@ async fn run(args: &CtlArgs, kind: BusKind, name: &str) -> Result<(), ClientErro
             let v = crate::volume::Volume { level: u8::try_from(level).ok(), muted };
             done(v.describe(), serde_json::json!({ "level": v.level, "muted": v.muted }));
         }
+        CtlCommand::Update(command) => crate::update::ctl::run(&client, command, json).await?,
+        // Answered by `health` (it waits for the kiosk to appear).
+        CtlCommand::Health { .. } => {}
         CtlCommand::Web(WebCommand::Clear { what }) => {
             client.call::<_, ()>("ClearWebData", &(what,)).await?;
             done(format!("web data cleared: {what}"), serde_json::json!({ "ok": true, "cleared": what }));
         }
     }
     Ok(())
+}
+
+/// How often `health --wait` asks.
+const HEALTH_EVERY: Duration = Duration::from_millis(500);
+
+/// `vitrine ctl health`: asks until the kiosk is healthy or `bound` has passed (once
+/// when it is zero). A kiosk that is not running yet, or whose bus is not up yet, is
+/// waited for too.
+async fn health(args: &CtlArgs, kind: BusKind, name: &str, bound: Duration) -> Result<(), ClientError> {
+    let started = Instant::now();
+    let mut client = None;
+    loop {
+        let checked = async {
+            if client.is_none() {
+                client = Some(Client::connect(kind, name).await?);
+            }
+            let Some(c) = &client else { return Err(ClientError::Io("no client".into())) };
+            let text: String = c.call("Status", &()).await?;
+            serde_json::from_str::<Status>(&text)
+                .map_err(|e| ClientError::Bus(format!("the kiosk sent a status this ctl cannot read: {e}")))
+        }
+        .await;
+        let why = match checked {
+            Ok(status) => match status.health() {
+                Ok(()) => {
+                    let secs = started.elapsed().as_secs_f64();
+                    let n = status.surfaces.len();
+                    if args.json {
+                        println!("{}", serde_json::json!({ "healthy": true, "surfaces": n, "secs": secs }));
+                    } else {
+                        println!("healthy: ready, {n} surfaces up (after {secs:.1} s)");
+                    }
+                    return Ok(());
+                }
+                Err(missing) => ClientError::Refused { code: "unhealthy".into(), message: missing.join("; ") },
+            },
+            Err(e) => {
+                if matches!(e, ClientError::NoBus { .. } | ClientError::Bus(_)) {
+                    client = None;
+                }
+                e
+            }
+        };
+        if started.elapsed() >= bound {
+            return Err(match why {
+                ClientError::Refused { code, message } if !bound.is_zero() => ClientError::Refused {
+                    code,
+                    message: format!("not healthy after {} s: {message}", bound.as_secs()),
+                },
+                other => other,
+            });
+        }
+        async_io::Timer::after(HEALTH_EVERY).await;
+    }
 }
 
 /// Width and height from a PNG's IHDR chunk.
@@ -488,6 +576,9 @@ fn status_text(s: &Status) -> String {
         o.rotation.map_or("unknown".to_string(), |r| format!("{r}°{}", if o.flipped { " flipped" } else { "" }));
     out.push_str(&format!("output: {}x{}, rotation {rotation}\n", o.width, o.height));
     out.push_str(&format!("{}\n", display_text(&s.display)));
+    if let Some(u) = &s.update {
+        out.push_str(&format!("{}\n", crate::update::ctl::summary(u)));
+    }
     out
 }
 

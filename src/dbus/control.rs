@@ -16,7 +16,7 @@
 //! | `DisplayOn`, `DisplayOff` | — | `s` JSON: the screen's status (power, intentional, reason, backend, brightness) |
 //! | `DisplayStatus` | — | `s` JSON, as above |
 //! | `SetRotation` | `u` degrees clockwise (0, 90, 180, 270), `b` flipped | `s` JSON, as above (applied by the display thread; the output's new rotation shows in `Status`) |
-//! | `SetBrightness` | `u` percent (0–100) | `s` JSON, as above (`NotFound` without a backlight) |
+//! | `SetBrightness` | `u` percent (0–100) | `s` JSON, as above (`NotFound` without a backlight or DDC/CI monitor) |
 //! | `KeyboardShow` | `s` label ("" = the main surface) | — (the on-screen keyboard types into that surface) |
 //! | `KeyboardHide` | — | — |
 //! | `Volume` | `s` change: `""` (read), `0`–`100`, `mute`, `unmute` | `i` level (-1: each page's own), `b` muted |
@@ -32,7 +32,7 @@
 //! `Recoveries`, `ScreenOn`, `DisplayBackend`. Signals: `SurfaceCrashed(label, reason)`, `SurfaceRecovered(label)`.
 //!
 //! Errors are `org.vitrine.Vitrine1.Error.{NotFound, NotAllowed, BadArgs, Failed,
-//! Unavailable}` with a message saying why.
+//! Unavailable, Busy}` with a message saying why (`Busy`: an update is already running).
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -44,8 +44,10 @@ use zbus::object_server::{InterfaceRef, SignalEmitter};
 
 use crate::config::{Dbus, Manifest, DBUS_PRINCIPAL};
 use crate::dbus::mqtt::MqttObject;
+use crate::dbus::update::UpdateObject;
 use crate::dbus::{Notice, PATH};
 use crate::request::{DisplayOp, Op, Reply, RequestError, ShellLink, Snapshot};
+use crate::update::Change;
 
 /// The errors callers see.
 #[derive(Debug, zbus::DBusError)]
@@ -58,6 +60,8 @@ pub enum Fault {
     BadArgs(String),
     Failed(String),
     Unavailable(String),
+    /// An update is already running.
+    Busy(String),
 }
 
 impl From<RequestError> for Fault {
@@ -75,15 +79,17 @@ impl From<RequestError> for Fault {
 /// The object served at [`PATH`]: a shell_link to the shell and the last published state.
 pub struct ControlObject {
     shell_link: ShellLink,
+    updater: Option<crate::update::Updater>,
     name: String,
     surfaces: Vec<String>,
     state: Snapshot,
 }
 
 impl ControlObject {
-    pub fn new(manifest: &Manifest, shell_link: ShellLink) -> Self {
+    pub fn new(manifest: &Manifest, shell_link: ShellLink, updater: Option<crate::update::Updater>) -> Self {
         Self {
             shell_link,
+            updater,
             name: manifest.name.clone(),
             surfaces: manifest.surfaces().map(|s| s.label.clone()).collect(),
             state: Snapshot::default(),
@@ -146,6 +152,10 @@ impl ControlObject {
                     .map_err(|e| Fault::Failed(format!("cannot encode the status: {e}")))?;
                 // Read here, on the bus thread, so that the shell never waits on /proc.
                 value["rss_kib"] = serde_json::json!(kiosk_rss_kib(&status));
+                // As last seen: asking RAUC is `update status`'s business.
+                if let Some(updater) = &self.updater {
+                    value["update"] = serde_json::to_value(updater.status()).unwrap_or_default();
+                }
                 Ok(value.to_string())
             }
             other => Err(unexpected(other)),
@@ -385,12 +395,20 @@ pub enum ServeError {
 /// Connects, serves [`ControlObject`] and the bridge's [`MqttObject`] at [`PATH`], then
 /// claims the name without queueing (objects first, so that no call arrives before they
 /// are there).
-pub async fn serve(cfg: &Dbus, objects: ControlObject, mqtt: MqttObject) -> Result<zbus::Connection, ServeError> {
+pub async fn serve(
+    cfg: &Dbus,
+    objects: ControlObject,
+    mqtt: MqttObject,
+    update: Option<UpdateObject>,
+) -> Result<zbus::Connection, ServeError> {
     let bus = cfg.bus.as_str();
     let connection = super::connect(cfg.bus).await.map_err(|source| ServeError::Connect { bus, source })?;
     let server = connection.object_server();
     server.at(PATH, objects).await.map_err(|source| ServeError::Serve { bus, source })?;
     server.at(PATH, mqtt).await.map_err(|source| ServeError::Serve { bus, source })?;
+    if let Some(update) = update {
+        server.at(PATH, update).await.map_err(|source| ServeError::Serve { bus, source })?;
+    }
     let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
     match connection.request_name_with_flags(cfg.name.as_str(), flags).await {
         Ok(_) => Ok(connection),
@@ -410,13 +428,15 @@ pub async fn owner_pid(connection: &zbus::Connection, name: &str) -> Option<u32>
 pub struct Publisher {
     iface: InterfaceRef<ControlObject>,
     mqtt: Option<InterfaceRef<MqttObject>>,
+    update: Option<InterfaceRef<UpdateObject>>,
 }
 
 impl Publisher {
     pub async fn new(connection: &zbus::Connection) -> Option<Self> {
         let mqtt = connection.object_server().interface::<_, MqttObject>(PATH).await.ok();
+        let update = connection.object_server().interface::<_, UpdateObject>(PATH).await.ok();
         match connection.object_server().interface::<_, ControlObject>(PATH).await {
-            Ok(iface) => Some(Self { iface, mqtt }),
+            Ok(iface) => Some(Self { iface, mqtt, update }),
             Err(e) => {
                 log::error!("the control object is gone: {e}; properties and signals are off");
                 None
@@ -432,6 +452,10 @@ impl Publisher {
             Notice::Recovered { label } => ControlObject::surface_recovered(emitter, &label).await,
             Notice::Event { event, payload, source } => match &self.mqtt {
                 Some(m) => MqttObject::event(m.signal_emitter(), &event, &payload, &source).await,
+                None => Ok(()),
+            },
+            Notice::Update(change) => match &self.update {
+                Some(u) => update_changed(u, change).await,
                 None => Ok(()),
             },
             Notice::Notify(_) => Ok(()),
@@ -470,4 +494,36 @@ impl Publisher {
         }
         Ok(())
     }
+}
+
+/// Publishes the update side's change: its properties, or its `Completed` signal.
+async fn update_changed(iface: &InterfaceRef<UpdateObject>, change: Change) -> zbus::Result<()> {
+    let emitter = iface.signal_emitter();
+    let new = match change {
+        Change::Completed(o) => return UpdateObject::completed(emitter, o.ok, &o.code, &o.message).await,
+        Change::Status(new) => *new,
+    };
+    let mut object = iface.get_mut().await;
+    let old = std::mem::replace(&mut object.state, new);
+    let now = &object.state;
+    if old.available != now.available {
+        object.available_changed(emitter).await?;
+    }
+    if old.booted != now.booted {
+        object.boot_slot_changed(emitter).await?;
+    }
+    if old.installed_version != now.installed_version {
+        object.installed_version_changed(emitter).await?;
+    }
+    if old.operation != now.operation {
+        object.operation_changed(emitter).await?;
+    }
+    if old.progress != now.progress {
+        object.progress_changed(emitter).await?;
+    }
+    if old.last != now.last {
+        object.last_result_changed(emitter).await?;
+        object.last_error_changed(emitter).await?;
+    }
+    Ok(())
 }

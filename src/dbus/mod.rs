@@ -5,6 +5,8 @@
 //!   the same bus and name stops at start-up ([`StartError::AlreadyRunning`]).
 //! * [`mqtt`] — `org.vitrine.Vitrine1.Mqtt` at the same path: the MQTT bridge's events,
 //!   both ways, as the principal `mqtt`.
+//! * [`update`] — `org.vitrine.Vitrine1.Update` at the same path: RAUC's slots, and
+//!   installing a bundle ([`crate::update`]).
 //! * [`tray`] — a StatusNotifierItem (ksni) when `[tray]` is configured.
 //! * [`notifications`] — `notification.send` through `org.freedesktop.Notifications`
 //!   (notify-rust), or the built-in toast when no server answers.
@@ -25,6 +27,7 @@ pub mod control;
 pub mod mqtt;
 pub mod notifications;
 pub mod tray;
+pub mod update;
 
 use std::time::Duration;
 
@@ -62,6 +65,8 @@ pub enum Notice {
     },
     /// A notification to show (sent by a page).
     Notify(Box<notifications::Job>),
+    /// The update side changed, or an installation ended.
+    Update(crate::update::Change),
 }
 
 /// The shell's channel to the bus thread.
@@ -99,15 +104,29 @@ fn already_running(name: &str, bus: BusKind, pid: Option<u32>) -> String {
 /// Connects the control interface, claims the bus name and starts the bus thread.
 /// Returns `Ok(None)` when D-Bus is configured off; a bus that cannot be reached is
 /// logged, not an error: the kiosk runs without control and tray.
-pub fn start(manifest: &Manifest, ui: &[UiFile], shell_link: ShellLink) -> Result<Option<Bus>, StartError> {
+/// `update_dir` is where bundles named by URL are downloaded (the state directory's
+/// `update/`).
+pub fn start(
+    manifest: &Manifest,
+    ui: &[UiFile],
+    shell_link: ShellLink,
+    update_dir: Option<std::path::PathBuf>,
+) -> Result<Option<Bus>, StartError> {
     let cfg = &manifest.dbus;
     if cfg.bus == BusKind::None {
         log::info!("D-Bus is off (dbus.bus = \"none\"): no control interface or tray; notifications show as toasts");
         return Ok(None);
     }
-    let objects = control::ControlObject::new(manifest, shell_link.clone());
+    let (tx, rx) = mpsc::unbounded();
+    let changes = tx.clone();
+    let updater = crate::update::Updater::start(update_dir, &manifest.network, move |change| {
+        let _ = changes.unbounded_send(Notice::Update(change));
+    });
+    let updater = updater.map_err(|e| log::warn!("cannot start the update thread: {e}; updates are off")).ok();
+    let objects = control::ControlObject::new(manifest, shell_link.clone(), updater.clone());
     let mqtt = mqtt::MqttObject::new(shell_link.clone());
-    let connection = match async_io::block_on(control::serve(cfg, objects, mqtt)) {
+    let update = updater.map(update::UpdateObject::new);
+    let connection = match async_io::block_on(control::serve(cfg, objects, mqtt, update)) {
         Ok(connection) => Some(connection),
         Err(control::ServeError::NameTaken { pid }) => {
             return Err(StartError::AlreadyRunning { name: cfg.name.clone(), bus: cfg.bus, pid });
@@ -129,7 +148,6 @@ pub fn start(manifest: &Manifest, ui: &[UiFile], shell_link: ShellLink) -> Resul
         log::info!("control interface {INTERFACE} at {PATH} as {} on the {} bus", cfg.name, cfg.bus.as_str());
     }
     let tray = manifest.tray.as_ref().map(|t| tray::Spec::new(t, ui, &cfg.name));
-    let (tx, rx) = mpsc::unbounded();
     let app_name = manifest.name.clone();
     std::thread::Builder::new()
         .name("vitrine-bus".into())

@@ -79,6 +79,10 @@ impl Backend for Backlight {
         }
     }
 
+    fn has_brightness(&self) -> bool {
+        true
+    }
+
     fn brightness(&self) -> Option<u8> {
         let level = read_u64(&self.dir.join("brightness")).ok()?;
         u8::try_from((level * 100 + self.max / 2) / self.max).ok()

@@ -9,16 +9,24 @@
 //!
 //! * [`wlr`] — wlroots' output power management (and output management, for the
 //!   output's transform), on a Wayland connection of its own;
-//! * [`x11`] — DPMS on the X server;
+//! * [`x11`] — DPMS on the X server, and ([`x11_output`]) RandR rotation with the touch
+//!   screens' transformation matrix following it;
+//! * [`touch`] — the matrices that make touch follow a rotation (pure math);
 //! * [`backlight`] — `/sys/class/backlight/*` (`bl_power`, `brightness`) for DSI panels;
 //!   also used for brightness, and turned off with whichever backend powers the screen;
+//! * [`ddc`] — DDC/CI to monitors over their I2C bus: power mode and brightness;
+//! * [`cec`] — HDMI-CEC `<Standby>` and `<Image View On>` to the TV through `/dev/cecN`;
 //! * [`schedule`] — the weekly schedule (pure logic).
 
 pub mod backlight;
+pub mod cec;
+pub mod ddc;
 pub mod schedule;
+pub mod touch;
 pub mod wlr;
 pub mod wlr_output;
 pub mod x11;
+pub mod x11_output;
 
 use std::sync::mpsc;
 
@@ -80,6 +88,10 @@ pub struct Orientation {
 pub trait Backend: Send {
     fn kind(&self) -> BackendKind;
     fn set_power(&mut self, on: bool) -> Result<(), DisplayError>;
+    /// Whether it sets brightness (a backlight, a monitor over DDC/CI).
+    fn has_brightness(&self) -> bool {
+        false
+    }
     /// Brightness in percent, where the backend can tell.
     fn brightness(&self) -> Option<u8> {
         None
@@ -89,6 +101,11 @@ pub trait Backend: Send {
     }
     /// The output's orientation now, where the backend can tell.
     fn orientation(&mut self) -> Option<Orientation> {
+        None
+    }
+    /// The kiosk's output's name and position (in the compositor's or X screen's
+    /// layout), where the backend knows its outputs.
+    fn output(&mut self) -> Option<(String, i32, i32)> {
         None
     }
     /// Rotates (and mirrors) the kiosk's output; answers the output's name.
@@ -126,6 +143,13 @@ pub enum Report {
         error: Option<String>,
     },
     Orientation(Orientation),
+    /// Where the kiosk's output (`display.output`) is: the shell puts the window there.
+    /// Sent only when an output is named, at start and on every refresh.
+    Output {
+        name: String,
+        x: i32,
+        y: i32,
+    },
     /// A rotation was applied (the orientation follows), or failed.
     Rotated {
         error: Option<String>,
@@ -160,7 +184,7 @@ fn probe(cfg: &DisplayConfig) -> (Option<Box<dyn Backend>>, Option<backlight::Ba
     let mut light = None;
     for kind in &cfg.backends {
         let found: Result<Option<Box<dyn Backend>>, DisplayError> = match kind {
-            BackendKind::Wlr => wlr::Wlr::connect().map(|b| Some(Box::new(b) as Box<dyn Backend>)),
+            BackendKind::Wlr => wlr::Wlr::connect(cfg.output.clone()).map(|b| Some(Box::new(b) as Box<dyn Backend>)),
             BackendKind::Backlight => match backlight::Backlight::find(std::path::Path::new(&cfg.backlight_root)) {
                 Ok(b) => {
                     log::info!("display: backlight {} found", b.describe());
@@ -170,8 +194,15 @@ fn probe(cfg: &DisplayConfig) -> (Option<Box<dyn Backend>>, Option<backlight::Ba
                 }
                 Err(e) => Err(e),
             },
-            BackendKind::X11 => x11::X11::connect().map(|b| Some(Box::new(b) as Box<dyn Backend>)),
-            BackendKind::Ddc | BackendKind::Cec => Err(DisplayError::Unavailable("not built into this version".into())),
+            BackendKind::X11 => x11::X11::connect(cfg.output.clone()).map(|b| Some(Box::new(b) as Box<dyn Backend>)),
+            BackendKind::Cec => cec::Cec::open(cfg.cec_device.as_deref()).map(|b| {
+                log::info!("display: CEC adapter {}", b.describe());
+                Some(Box::new(b) as Box<dyn Backend>)
+            }),
+            BackendKind::Ddc => ddc::Ddc::probe(&cfg.ddc_devices, std::path::Path::new("/sys")).map(|b| {
+                log::info!("display: DDC/CI monitor on {}", b.describe());
+                Some(Box::new(b) as Box<dyn Backend>)
+            }),
             BackendKind::Overlay => Ok(None),
         };
         match found {
@@ -194,14 +225,15 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
         (None, Some(_)) => BackendKind::Backlight,
         (None, None) => BackendKind::Overlay,
     };
+    let brightness_kind = dimmer(&mut power, &mut light).map(|b| b.kind());
     log::info!(
         "display: power by {}{}, brightness by {}",
         power_kind.as_str(),
         if power_kind == BackendKind::Overlay { "" } else { " (and the black overlay)" },
-        light.as_ref().map_or("nothing", |_| "the backlight")
+        brightness_kind.map_or("nothing", BackendKind::as_str)
     );
-    report(Report::Ready { power: power_kind, brightness: light.as_ref().map(|_| BackendKind::Backlight) });
-    if let (Some(percent), Some(l)) = (cfg.brightness, light.as_mut()) {
+    report(Report::Ready { power: power_kind, brightness: brightness_kind });
+    if let (Some(percent), Some(l)) = (cfg.brightness, dimmer(&mut power, &mut light)) {
         if let Err(e) = l.set_brightness(percent) {
             log::warn!("display: brightness {percent} % at start: {e}");
         }
@@ -210,7 +242,8 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
         let o = Orientation { rotation: cfg.rotation, flipped: cfg.flipped };
         rotate(&mut power, o, report);
     }
-    refresh(&mut power, &light, report);
+    let named = cfg.output.is_some();
+    refresh(&mut power, &mut light, named, report);
     while let Ok(command) = rx.recv() {
         match command {
             Command::Power(on) => {
@@ -233,20 +266,22 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
                 report(Report::Power { on, error });
             }
             Command::Brightness(percent) => {
-                let (percent, error) = match light.as_mut() {
+                let (percent, error) = match dimmer(&mut power, &mut light) {
                     Some(l) => match l.set_brightness(percent) {
                         Ok(()) => (l.brightness(), None),
                         Err(e) => (l.brightness(), Some(e.to_string())),
                     },
-                    None => (None, Some("no backend here sets brightness (no backlight found)".to_string())),
+                    None => {
+                        (None, Some("no backend here sets brightness (no backlight, no DDC/CI monitor)".to_string()))
+                    }
                 };
                 report(Report::Brightness { percent, error });
             }
             Command::Rotate(o) => {
                 rotate(&mut power, o, report);
-                refresh(&mut power, &light, report);
+                refresh(&mut power, &mut light, named, report);
             }
-            Command::Refresh => refresh(&mut power, &light, report),
+            Command::Refresh => refresh(&mut power, &mut light, named, report),
         }
     }
 }
@@ -270,11 +305,33 @@ fn rotate(power: &mut Option<Box<dyn Backend>>, o: Orientation, report: &dyn Fn(
     report(Report::Rotated { error });
 }
 
-fn refresh(power: &mut Option<Box<dyn Backend>>, light: &Option<backlight::Backlight>, report: &dyn Fn(Report)) {
+/// What sets brightness: the backlight where there is one, else the power backend if
+/// it can (a DDC/CI monitor).
+fn dimmer<'a>(
+    power: &'a mut Option<Box<dyn Backend>>,
+    light: &'a mut Option<backlight::Backlight>,
+) -> Option<&'a mut (dyn Backend + 'static)> {
+    match light {
+        Some(l) => Some(l as &mut dyn Backend),
+        None => power.as_deref_mut().filter(|p| p.has_brightness()),
+    }
+}
+
+fn refresh(
+    power: &mut Option<Box<dyn Backend>>,
+    light: &mut Option<backlight::Backlight>,
+    named: bool,
+    report: &dyn Fn(Report),
+) {
     if let Some(o) = power.as_mut().and_then(|p| p.orientation()) {
         report(Report::Orientation(o));
     }
-    if let Some(l) = light {
-        report(Report::Brightness { percent: l.brightness(), error: None });
+    if named {
+        if let Some((name, x, y)) = power.as_mut().and_then(|p| p.output()) {
+            report(Report::Output { name, x, y });
+        }
+    }
+    if let Some(b) = dimmer(power, light) {
+        report(Report::Brightness { percent: b.brightness(), error: None });
     }
 }

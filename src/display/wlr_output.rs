@@ -1,11 +1,13 @@
 //! wlroots' output management (`zwlr_output_manager_v1`): the output's transform,
-//! set at start (`display.rotation`, `flipped`) and at run time, on the display thread's
-//! own Wayland connection (as `wlr.rs`, and for the same reasons).
+//! set at start (`display.rotation`, `flipped`) and at run time, and where the kiosk's
+//! output is, on the display thread's Wayland connection (`wlr.rs`'s, with an event
+//! queue of its own).
 //!
 //! Touch follows by itself on wlroots: the compositor maps a touch screen to its output
 //! and applies the output's transform to touch points, so nothing is set per device.
-//! The kiosk's output is the first enabled head (or the first head); a configuration names every head (the
-//! others as they are), as the protocol asks.
+//! The kiosk's output is `display.output` by name while the compositor has it enabled,
+//! else the first enabled head (or the first head); a configuration names every head
+//! (the others as they are), as the protocol asks.
 
 use wayland_client::protocol::{wl_output, wl_registry};
 use wayland_client::{event_created_child, Connection, Dispatch, EventQueue, QueueHandle};
@@ -37,6 +39,8 @@ struct Head {
 pub struct OutputManager {
     queue: EventQueue<State>,
     state: State,
+    /// `display.output`.
+    wanted: Option<String>,
 }
 
 fn io(e: impl std::fmt::Display) -> DisplayError {
@@ -60,9 +64,7 @@ pub fn transform(o: Orientation) -> Option<wl_output::Transform> {
 }
 
 impl OutputManager {
-    pub fn connect() -> Result<Self, DisplayError> {
-        let connection =
-            Connection::connect_to_env().map_err(|e| DisplayError::Unavailable(format!("Wayland: {e}")))?;
+    pub fn connect(connection: &Connection, wanted: Option<String>) -> Result<Self, DisplayError> {
         let mut queue = connection.new_event_queue();
         let qh = queue.handle();
         connection.display().get_registry(&qh, ());
@@ -73,7 +75,19 @@ impl OutputManager {
         }
         // The heads and their properties, then `done` with the serial.
         queue.roundtrip(&mut state).map_err(io)?;
-        Ok(Self { queue, state })
+        Ok(Self { queue, state, wanted })
+    }
+
+    /// The kiosk's head: the wanted one while the compositor has it (enabled or not:
+    /// headless sway 1.7 calls every output disabled while it shows it), else the first
+    /// enabled, else the first.
+    fn target(&self) -> Option<usize> {
+        let heads = &self.state.heads;
+        self.wanted
+            .as_deref()
+            .and_then(|w| heads.iter().position(|h| h.name == w))
+            .or_else(|| heads.iter().position(|h| h.enabled))
+            .or((!heads.is_empty()).then_some(0))
     }
 
     /// Sets the kiosk's output to `o`; answers once the compositor applied it.
@@ -83,10 +97,7 @@ impl OutputManager {
         let (Some(manager), Some(serial)) = (self.state.manager.clone(), self.state.serial) else {
             return Err(io("the compositor has not described its outputs"));
         };
-        // Headless sway 1.7 reports its only output as disabled while it shows it: then
-        // the first head is the kiosk's.
-        let target = self.state.heads.iter().position(|h| h.enabled).or((!self.state.heads.is_empty()).then_some(0));
-        let Some(target) = target else { return Err(io("the compositor reports no output")) };
+        let Some(target) = self.target() else { return Err(io("the compositor reports no output")) };
         let qh = self.queue.handle();
         let config = manager.create_configuration(serial, &qh, ());
         for (i, h) in self.state.heads.iter().enumerate() {

@@ -1,4 +1,5 @@
-//! DPMS on the X server (the `DPMS` extension), on a connection of the display
+//! DPMS on the X server (the `DPMS` extension), and the output's rotation with touch
+//! following it ([`X11Output`]: RandR, XInput), on a connection of the display
 //! thread's own (x11rb, pure Rust): the GTK thread's Xlib connection is GTK's, and
 //! every request here waits for the server's answer.
 //!
@@ -9,11 +10,15 @@ use x11rb::connection::{Connection as _, RequestConnection as _};
 use x11rb::protocol::dpms::{self, ConnectionExt as _, DPMSMode};
 use x11rb::rust_connection::RustConnection;
 
-use super::{Backend, DisplayError};
+use super::x11_output::X11Output;
+use super::{Backend, DisplayError, Orientation};
 use crate::config::display::BackendKind;
 
 pub struct X11 {
     conn: RustConnection,
+    screen: usize,
+    /// `display.output`: the output to rotate (RandR's name).
+    output: Option<String>,
 }
 
 fn io(e: impl std::fmt::Display) -> DisplayError {
@@ -22,7 +27,7 @@ fn io(e: impl std::fmt::Display) -> DisplayError {
 
 impl X11 {
     /// Connects to `$DISPLAY` and checks that the server can power the monitor.
-    pub fn connect() -> Result<Self, DisplayError> {
+    pub fn connect(output: Option<String>) -> Result<Self, DisplayError> {
         if std::env::var_os("DISPLAY").is_none() {
             return Err(DisplayError::Unavailable("no X display (DISPLAY is not set)".into()));
         }
@@ -30,7 +35,7 @@ impl X11 {
             // Xwayland's DPMS powers nothing: the compositor owns the output.
             return Err(DisplayError::Unavailable("X11 runs under a Wayland compositor (Xwayland)".into()));
         }
-        let (conn, _) = x11rb::connect(None).map_err(|e| DisplayError::Unavailable(format!("X11: {e}")))?;
+        let (conn, screen) = x11rb::connect(None).map_err(|e| DisplayError::Unavailable(format!("X11: {e}")))?;
         let present = conn.extension_information(dpms::X11_EXTENSION_NAME).map_err(io)?.is_some();
         if !present {
             return Err(DisplayError::Unavailable("the X server has no DPMS extension".into()));
@@ -39,7 +44,7 @@ impl X11 {
         if !capable {
             return Err(DisplayError::Unavailable("the X server's monitor is not DPMS capable".into()));
         }
-        Ok(Self { conn })
+        Ok(Self { conn, screen, output })
     }
 }
 
@@ -58,5 +63,17 @@ impl Backend for X11 {
             return Err(io(format!("the server reports power level {:?}", info.power_level)));
         }
         self.conn.flush().map_err(io)
+    }
+
+    fn orientation(&mut self) -> Option<Orientation> {
+        X11Output::new(&self.conn, self.screen, self.output.as_deref()).and_then(|x| x.orientation()).ok()
+    }
+
+    fn output(&mut self) -> Option<(String, i32, i32)> {
+        X11Output::new(&self.conn, self.screen, self.output.as_deref()).and_then(|x| x.place()).ok()
+    }
+
+    fn set_orientation(&mut self, o: Orientation) -> Result<String, DisplayError> {
+        X11Output::new(&self.conn, self.screen, self.output.as_deref())?.set(o)
     }
 }

@@ -37,7 +37,8 @@
 //! screenshot = true
 //! zoom = true
 //! keyboard = true                      # only if the kiosk has a [keyboard]
-//! display = true                       # a light: power, and brightness with a backlight
+//! display = true                       # a light: power, and brightness with a backlight or DDC/CI monitor
+//! update = true                        # Home Assistant's update entity, when RAUC answers
 //!
 //! [screenshot]
 //! interval_secs = 300                   # 0: only on request
@@ -169,6 +170,8 @@ pub struct Entities {
     pub keyboard: bool,
     /// The screen as a light: power, and brightness where the kiosk can set it.
     pub display: bool,
+    /// The image as an `update` entity (installs through RAUC), when the kiosk has RAUC.
+    pub update: bool,
 }
 
 impl Default for Entities {
@@ -183,6 +186,7 @@ impl Default for Entities {
             zoom: true,
             keyboard: true,
             display: true,
+            update: true,
         }
     }
 }

@@ -54,9 +54,19 @@ impl Topics {
     pub fn event_out(&self, event: &str) -> String {
         format!("{}/emitted/{event}", self.base)
     }
-    /// `<base>/<what>/set` (url, zoom, overlay/<label>) or `<base>/<what>/press` (buttons).
+    /// The image's update state, in the shape of Home Assistant's `update` entity.
+    pub fn update_state(&self) -> String {
+        format!("{}/update/state", self.base)
+    }
+    /// Where the fleet announces the bundle to install (retained, by whoever runs it).
+    pub fn update_latest(&self) -> String {
+        format!("{}/update/latest", self.base)
+    }
+    /// `<base>/<what>/set` (url, zoom, overlay/<label>), `<base>/<what>/press` (buttons),
+    /// `<base>/update/install`.
     pub fn command(&self, what: &str) -> String {
         match what {
+            "update" => format!("{}/update/install", self.base),
             "reload" | "home" | "screenshot" => format!("{}/{what}/press", self.base),
             _ => format!("{}/{what}/set", self.base),
         }
@@ -86,6 +96,8 @@ pub struct Device<'a> {
     pub keyboard: bool,
     /// The kiosk's screen has a brightness it can set (a backlight).
     pub brightness: bool,
+    /// The kiosk can install updates (RAUC answered it).
+    pub update: bool,
 }
 
 /// One entity: its component (platform), object id and config (without device keys).
@@ -158,6 +170,17 @@ pub fn entities(d: &Device<'_>, t: &Topics) -> Vec<Entity> {
                    "brightness_scale": 100})));
         }
         add("light", "display", Value::Object(light));
+    }
+    if e.update && d.update {
+        // `payload_install` is what Home Assistant's Install button sends; what to install
+        // is the bundle announced on `update_latest`.
+        add(
+            "update",
+            "image",
+            json!({"name": "Image", "device_class": "firmware", "state_topic": t.update_state(),
+                   "command_topic": t.command("update"), "payload_install": "INSTALL",
+                   "entity_category": "config"}),
+        );
     }
     if e.zoom {
         add(
@@ -266,6 +289,7 @@ mod tests {
             temperature: true,
             keyboard: true,
             brightness: true,
+            update: true,
         }
     }
 
@@ -274,10 +298,22 @@ mod tests {
         let doc = include_str!("../../docs/mqtt.md");
         let t = Topics { base: "<base>".into(), discovery_prefix: "<discovery_prefix>".into() };
         let mut topics = vec![t.availability(), t.state(), t.screenshot(), t.result(), t.ha_status()];
+        topics.extend([t.update_state(), t.update_latest()]);
         topics.extend([t.event_in("<event>"), t.event_out("<event>")]);
         topics.extend(
-            ["url", "home", "reload", "screenshot", "zoom", "overlay/<label>", "keyboard", "display", "brightness"]
-                .map(|c| t.command(c)),
+            [
+                "url",
+                "home",
+                "reload",
+                "screenshot",
+                "zoom",
+                "overlay/<label>",
+                "keyboard",
+                "display",
+                "brightness",
+                "update",
+            ]
+            .map(|c| t.command(c)),
         );
         topics.extend([t.device_config("<id>"), t.entity_config("<component>", "<id>", "<object>")]);
         for topic in topics {
@@ -324,6 +360,14 @@ mod tests {
         );
         assert_eq!(components["vitrine_0123_screenshot"]["image_topic"], "vitrine/vitrine_0123/screenshot");
         assert_eq!(components["vitrine_0123_cpu_temperature"]["device_class"], "temperature");
+        let update = &components["vitrine_0123_image"];
+        assert_eq!(update["platform"], "update");
+        assert_eq!(update["state_topic"], "vitrine/vitrine_0123/update/state");
+        assert_eq!(update["command_topic"], "vitrine/vitrine_0123/update/install");
+        assert_eq!(update["payload_install"], "INSTALL");
+        // No RAUC, no entity.
+        let none = Device { update: false, ..device(&overlays) };
+        assert!(!device_config(&none, &t).1["components"].as_object().unwrap().contains_key("vitrine_0123_image"));
     }
 
     #[test]

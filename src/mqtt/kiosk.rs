@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::config::BridgeConfig;
 use super::discovery::{self, Device, Topics};
 use super::session::Publisher;
+use super::update::UpdateSide;
 use crate::config::BusKind;
 use crate::dbus::client::{Client, ClientError};
 use crate::request::Status;
@@ -41,6 +42,7 @@ pub struct Worker {
     /// The last published (state JSON, availability), to publish changes only.
     pub published: (Option<Value>, Option<bool>),
     pub next_screenshot: Option<Instant>,
+    pub update: UpdateSide,
 }
 
 impl Worker {
@@ -63,7 +65,7 @@ impl Worker {
         }
     }
 
-    fn publish(&self, topic: String, retain: bool, payload: Vec<u8>) {
+    pub(super) fn publish(&self, topic: String, retain: bool, payload: Vec<u8>) {
         if let Err(e) = self.mqtt.publish(&topic, retain, payload) {
             log::warn!("not sent to {topic} now (the broker is away?): {e}");
         }
@@ -74,6 +76,8 @@ impl Worker {
         topics.push(format!("{}/+/press", self.topics.base));
         topics.push(format!("{}/overlay/+/set", self.topics.base));
         topics.push(self.topics.event_in("+"));
+        topics.push(self.topics.command("update"));
+        topics.push(self.topics.update_latest());
         for t in topics {
             if let Err(e) = self.mqtt.subscribe(&t) {
                 log::warn!("cannot subscribe to {t}: {e}");
@@ -111,6 +115,7 @@ impl Worker {
         let keyboard = self.status.as_ref().is_some_and(|s| s.keyboard.is_some());
         // Brightness only where the kiosk has something to set it with.
         let brightness = self.status.as_ref().is_some_and(|s| s.display.brightness_backend.is_some());
+        let update = self.status.as_ref().and_then(|s| s.update.as_ref()).is_some_and(|u| u.available);
         let device = Device {
             id: &self.id,
             name: &name,
@@ -120,6 +125,7 @@ impl Worker {
             temperature,
             keyboard,
             brightness,
+            update,
         };
         let configs = if self.cfg.homeassistant.device_discovery {
             vec![discovery::device_config(&device, &self.topics)]
@@ -137,7 +143,7 @@ impl Worker {
     }
 
     /// Polls the kiosk; publishes availability and state when they changed (or always).
-    fn refresh(&mut self, force: bool) {
+    pub(super) fn refresh(&mut self, force: bool) {
         let status = match self.fetch_status() {
             Ok(s) => Some(s),
             Err(e) => {
@@ -159,6 +165,7 @@ impl Worker {
             self.publish(self.topics.state(), true, state.to_string().into_bytes());
             self.published.0 = Some(state);
         }
+        self.refresh_update(&status, force);
         self.status = Some(status);
     }
 
@@ -176,6 +183,9 @@ impl Worker {
     }
 
     fn command(&mut self, topic: &str, payload: &[u8]) {
+        if topic == self.topics.update_latest() {
+            return self.announce_latest(payload);
+        }
         let Some(what) = topic.strip_prefix(&format!("{}/", self.topics.base)) else { return };
         let text = String::from_utf8_lossy(payload).trim().to_string();
         let surface = self.surface.clone();
@@ -214,6 +224,9 @@ impl Worker {
                     Err(ClientError::Refused { code: "bad_args".into(), message: format!("'{text}' is not 0 to 100") })
                 }
             },
+            // Home Assistant's Install sends INSTALL: the announced bundle. Plain clients may
+            // name a bundle's http(s) URL instead.
+            "update/install" => self.install_update(&text),
             other if other.starts_with("event/") => {
                 let event = &other["event/".len()..];
                 let body = (event, text.as_str(), Vec::<String>::new());
@@ -332,7 +345,7 @@ pub fn state_json(s: &KioskStatus, surface: &str) -> Value {
         "visible": visible,
         // Shown, for any surface; null when the kiosk has no keyboard.
         "keyboard": s.keyboard.as_ref().map(|k| on(k.visible)),
-        // The screen's power, and its brightness in percent (null without a backlight).
+        // The screen's power, and its brightness in percent (null without a backlight or DDC/CI monitor).
         "display": on(s.display.power == "on"),
         "brightness": s.display.brightness,
         // MiB, whole.

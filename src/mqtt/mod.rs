@@ -11,6 +11,7 @@
 //! * [`kiosk`] — the D-Bus side: commands, polled state, screenshots.
 //! * [`events`] — page events out, as the principal `mqtt` hears them.
 //! * [`session`] — the broker connection, MQTT 3.1.1 or 5.
+//! * [`update`] — the image's `update` entity and installs.
 //!
 //! Threads: this one drives the MQTT connection (rumqttc reconnects on the next poll; we
 //! wait with a growing back-off between failures); "vitrine-mqtt-kiosk" does the D-Bus
@@ -22,6 +23,7 @@ pub mod discovery;
 pub mod events;
 pub mod kiosk;
 pub mod session;
+pub mod update;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -123,6 +125,7 @@ fn run(cfg: BridgeConfig) -> ExitCode {
         status: Some(status),
         published: (None, None),
         next_screenshot: None,
+        update: Default::default(),
     };
     log::info!("vitrine mqtt: device {id}, broker {}:{}, topics under {}", cfg.broker.host, cfg.port(), topics.base);
 

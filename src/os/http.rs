@@ -237,6 +237,22 @@ fn agent(timeout: Duration, network: &Network) -> ureq::Agent {
         .into()
 }
 
+/// The agent for downloading update bundles: the same roots and proxy as pages' requests
+/// (`[network]`), redirects followed (download servers hand over to mirrors; no secret
+/// travels with these requests), no overall time limit (a bundle may take long), but a
+/// connection must come within 15 s and no byte may be missing for 60 s.
+pub fn download_agent(network: &Network) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder().root_certs(root_certs(&network.ca_files)).build();
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(15)))
+        .timeout_recv_body(Some(Duration::from_secs(60)))
+        .max_redirects(5)
+        .proxy(proxy(network))
+        .tls_config(tls)
+        .build()
+        .into()
+}
+
 /// The system's CA store, which an operator extends with a private CA
 /// (`update-ca-certificates`), plus `network.ca_files`; the roots built into the binary
 /// where there is no store and no extra file.

@@ -41,6 +41,30 @@ pub(super) fn follow(overlay: &gtk::Overlay, start: Screen) {
         });
     });
     follow_monitor_on_x11(overlay);
+    follow_monitors();
+}
+
+/// A monitor plugged in (or back, or late at boot) or gone: the display thread says
+/// again where the kiosk's output is, and the window follows it (`display.output`).
+fn follow_monitors() {
+    let Some(display) = gtk::gdk::Display::default() else { return };
+    let refresh = |what: &str, m: &gtk::gdk::Monitor| {
+        log::info!("monitor {} {what}", m.model().map(|s| s.to_string()).unwrap_or_default());
+        // The compositor tells its output management of the change a little after the
+        // monitor appears (sway on an idle turn): ask now and twice more.
+        for delay in [0, 500, 1500] {
+            gtk::glib::timeout_add_local_once(std::time::Duration::from_millis(delay), || {
+                let Some(shell) = CURRENT.with(|c| c.borrow().upgrade()) else { return };
+                let Ok(shell) = shell.try_borrow() else { return };
+                let power = shell.power.clone();
+                drop(shell);
+                let Ok(p) = power.try_borrow() else { return };
+                p.refresh();
+            });
+        }
+    };
+    display.connect_monitor_added(move |_, m| refresh("added", m));
+    display.connect_monitor_removed(move |_, m| refresh("removed", m));
 }
 
 /// On X11 without a window manager nobody resizes the toplevel when the screen changes

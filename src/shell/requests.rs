@@ -162,6 +162,7 @@ impl Shell {
             output: self.output_status(),
             display: self.power.try_borrow().map(|p| p.status()).unwrap_or_default(),
             keyboard: self.keyboard_status(),
+            update: None,
         }
     }
 

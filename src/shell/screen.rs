@@ -37,6 +37,8 @@ pub struct Power {
     /// The last input the cover or a page saw.
     last_input: Instant,
     handle: Option<backends::Handle>,
+    /// Looks for the kiosk's output's monitor since the last success.
+    output_retries: u32,
     cover: gtk::EventBox,
     overlay: gtk::Overlay,
 }
@@ -108,7 +110,10 @@ impl Power {
                 self.brightness = Some(percent);
                 Ok(())
             }
-            _ => Err(IpcError::new(ErrorCode::NotFound, "no backend here sets brightness (no backlight found)")),
+            _ => Err(IpcError::new(
+                ErrorCode::NotFound,
+                "no backend here sets brightness (no backlight, no DDC/CI monitor)",
+            )),
         }
     }
 
@@ -134,6 +139,7 @@ impl Power {
                 self.error = error;
             }
             Report::Orientation(o) => self.orientation = Some(o),
+            Report::Output { name, x, y } => self.move_to_output(&name, x, y),
             Report::Rotated { error } => self.error = error,
         }
     }
@@ -173,6 +179,40 @@ impl Power {
             }
             None => Err(IpcError::new(ErrorCode::Internal, "the display thread is not running")),
         }
+    }
+
+    /// Puts the window, fullscreen, on the monitor at (x, y): the kiosk's output
+    /// (`display.output`), which may have come late or back.
+    fn move_to_output(&mut self, name: &str, x: i32, y: i32) {
+        let Some(window) = self.overlay.toplevel().and_then(|t| t.downcast::<gtk::Window>().ok()) else { return };
+        let screen = gtk::prelude::GtkWindowExt::screen(&window);
+        let Some(screen) = screen else { return };
+        let display = screen.display();
+        let found = (0..display.n_monitors()).find(|i| {
+            display.monitor(*i).is_some_and(|m| {
+                let g = m.geometry();
+                (g.x(), g.y()) == (x, y)
+            })
+        });
+        let Some(index) = found else {
+            // GDK may learn of a new monitor's place after the compositor told us.
+            log::info!("output {name} at {x},{y}: no monitor there yet; looking again");
+            if self.output_retries < 10 {
+                self.output_retries += 1;
+                if let Some(h) = self.handle.clone() {
+                    gtk::glib::timeout_add_local_once(Duration::from_millis(300), move || h.send(Command::Refresh));
+                }
+            }
+            return;
+        };
+        self.output_retries = 0;
+        let current = window.window().and_then(|w| display.monitor_at_window(&w));
+        if current.is_some_and(|m| (m.geometry().x(), m.geometry().y()) == (x, y)) {
+            log::debug!("the window is on the kiosk's output {name} already");
+            return;
+        }
+        log::info!("the kiosk's output {name} is at {x},{y} (monitor {index}): the window goes there, fullscreen");
+        window.fullscreen_on_monitor(&screen, index);
     }
 
     pub(super) fn refresh(&self) {
@@ -242,6 +282,7 @@ pub(super) fn start(
         tz,
         last_input: Instant::now(),
         handle,
+        output_retries: 0,
         cover: cover.clone(),
         overlay: overlay.clone(),
     }));

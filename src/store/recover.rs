@@ -6,6 +6,11 @@
 //! wants to look at them. An *environment* failure (the directory is unwritable, the
 //! file is locked by another process, the disk is full) would hit a fresh file just the
 //! same, so moving the old one aside would only lose track of good data: it is an error.
+//!
+//! A file from a newer Vitrine (after an update was rolled back) is used as it is when
+//! its schema allows older versions ([`schema`]); otherwise it is moved aside as
+//! `<name>.newer-<unix-millis>` — kept whole, for when the newer Vitrine comes back —
+//! and the copy made before it was upgraded, if there is one, takes its place.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,14 +32,30 @@ const CHECK_LINES: usize = 5;
 enum Failure {
     Unreadable(String),
     Environment(String),
+    /// Written by a newer Vitrine that does not let this one use it.
+    Newer(String),
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Unreadable(why) | Failure::Environment(why) => f.write_str(why),
+            Failure::Unreadable(why) | Failure::Environment(why) | Failure::Newer(why) => f.write_str(why),
         }
     }
+}
+
+/// What one successful attempt found.
+#[derive(Default)]
+struct Opened {
+    upgraded_from: Option<u32>,
+    newer: Option<u32>,
+}
+
+/// Where the copy of a file of schema `version` goes before it is migrated.
+pub(crate) fn pre_upgrade_copy(path: &Path, version: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".schema-{version}"));
+    PathBuf::from(name)
 }
 
 /// While reading what is in the file, only errors that would hit any file mean the
@@ -80,28 +101,103 @@ pub(crate) fn open(config: &StoreConfig) -> Result<(Connection, OpenReport), Sto
         // exactly what a schema version 0 file is; there is nothing in it to keep aside.
         log::warn!("store: {} is empty; starting a new store in it", path.display());
     }
-    let why = match attempt(config) {
-        Ok((conn, upgraded_from)) => return Ok((conn, OpenReport { recovered_from: None, upgraded_from })),
+    let (why, newer) = match attempt(config) {
+        Ok((conn, opened)) => {
+            if let Some(v) = opened.newer {
+                log::warn!(
+                    "store: {} was written by a newer Vitrine (schema {v}; this one has {}), which lets older \
+                     versions use it: used as it is, not migrated",
+                    path.display(),
+                    schema::VERSION
+                );
+            }
+            let report =
+                OpenReport { upgraded_from: opened.upgraded_from, newer: opened.newer, ..OpenReport::default() };
+            return Ok((conn, report));
+        }
         Err(Failure::Environment(why)) => return Err(StoreError::Open(format!("{}: {why}", path.display()))),
-        Err(Failure::Unreadable(why)) => why,
+        Err(Failure::Unreadable(why)) => (why, false),
+        Err(Failure::Newer(why)) => (why, true),
     };
-    let aside = move_aside(path).map_err(|e| {
+    let label = if newer { "newer" } else { "corrupt" };
+    let aside = move_aside(path, label).map_err(|e| {
         StoreError::Open(format!("{} is unreadable ({why}) and cannot be moved aside: {e}", path.display()))
     })?;
-    log::error!(
-        "store: {} is unreadable ({why}); it was moved to {} and a new, empty store was created",
-        path.display(),
-        aside.display()
-    );
-    match attempt(config) {
-        Ok((conn, upgraded_from)) => Ok((conn, OpenReport { recovered_from: Some(aside), upgraded_from })),
+    let restored_from = if newer { restore_pre_upgrade_copy(path) } else { None };
+    if newer {
+        let then = match &restored_from {
+            Some(copy) => format!("the copy made before that Vitrine upgraded it ({}) is used instead", copy.display()),
+            None => "there is no copy from before the upgrade: a new, empty store was created".to_string(),
+        };
+        log::error!(
+            "store: {} was written by a newer Vitrine and this one may not use it ({why}); it was moved, \
+             unchanged, to {} (a newer Vitrine can use it again), and {then}",
+            path.display(),
+            aside.display()
+        );
+    } else {
+        log::error!(
+            "store: {} is unreadable ({why}); it was moved to {} and a new, empty store was created",
+            path.display(),
+            aside.display()
+        );
+    }
+    let reopened = match attempt(config) {
+        Err(failure) if restored_from.is_some() => {
+            // The copy itself is no good: start empty (the copy is still there).
+            log::error!("store: the copy from before the upgrade cannot be used ({failure}); starting empty");
+            let _ = std::fs::remove_file(path);
+            attempt(config).map(|(conn, opened)| (conn, opened, None))
+        }
+        other => other.map(|(conn, opened)| (conn, opened, restored_from)),
+    };
+    match reopened {
+        Ok((conn, opened, restored_from)) => Ok((
+            conn,
+            OpenReport { recovered_from: Some(aside), upgraded_from: opened.upgraded_from, newer: None, restored_from },
+        )),
         Err(failure) => Err(StoreError::Open(format!("{}: a new store cannot be created: {failure}", path.display()))),
+    }
+}
+
+/// Copies this version's pre-upgrade copy (if any) to `path`; the copy stays.
+fn restore_pre_upgrade_copy(path: &Path) -> Option<PathBuf> {
+    let copy = pre_upgrade_copy(path, schema::VERSION);
+    if !copy.is_file() {
+        return None;
+    }
+    let copied = std::fs::copy(&copy, path).and_then(|_| std::fs::File::open(path)?.sync_all());
+    match copied {
+        Ok(()) => {
+            sync_dir(path);
+            Some(copy)
+        }
+        Err(e) => {
+            log::error!("store: cannot restore {}: {e}", copy.display());
+            let _ = std::fs::remove_file(path);
+            None
+        }
+    }
+}
+
+/// Copies the file, as it is before a migration, to [`pre_upgrade_copy`]: an older
+/// Vitrine that cannot use the migrated file (after a rollback) takes this one.
+fn copy_before_upgrade(conn: &Connection, path: &Path, version: u32) {
+    let copy = pre_upgrade_copy(path, version);
+    let _ = std::fs::remove_file(&copy);
+    let made = conn
+        .execute("VACUUM INTO ?1", [copy.to_string_lossy()])
+        .map_err(|e| e.to_string())
+        .and_then(|_| std::fs::File::open(&copy).and_then(|f| f.sync_all()).map_err(|e| e.to_string()));
+    match made {
+        Ok(()) => log::info!("store: copied schema {version} to {} before upgrading it", copy.display()),
+        Err(e) => log::warn!("store: cannot copy {} before upgrading it ({e}); upgrading anyway", path.display()),
     }
 }
 
 /// One try at opening the file as it is. The connection is dropped (closed) on failure,
 /// so the file can then be renamed.
-fn attempt(config: &StoreConfig) -> Result<(Connection, Option<u32>), Failure> {
+fn attempt(config: &StoreConfig) -> Result<(Connection, Opened), Failure> {
     // No URI parsing: the path is a path. No mutex: one thread owns the connection.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(&config.path, flags).map_err(configuring("open"))?;
@@ -112,14 +208,28 @@ fn attempt(config: &StoreConfig) -> Result<(Connection, Option<u32>), Failure> {
 
     // The first read of the header: garbage fails here with "not a database".
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(reading("user_version"))?;
+    let mut newer = None;
     let version = match u32::try_from(version) {
         Ok(v) if v <= schema::VERSION => v,
-        Ok(_) => {
-            return Err(Failure::Unreadable(format!(
-                "its schema version {version} is newer than this Vitrine knows ({}); it was written by a newer version",
-                schema::VERSION
-            )))
-        }
+        Ok(v) => match schema::file_compatible_from(&conn) {
+            Some(from) if from <= schema::VERSION => {
+                newer = Some(v);
+                v
+            }
+            Some(from) => {
+                return Err(Failure::Newer(format!(
+                    "its schema version {v} may be used from version {from} on; this Vitrine has {}",
+                    schema::VERSION
+                )))
+            }
+            None => {
+                return Err(Failure::Newer(format!(
+                    "its schema version {v} is newer than this Vitrine knows ({}) and does not say that older \
+                     versions may use it",
+                    schema::VERSION
+                )))
+            }
+        },
         Err(_) => return Err(Failure::Unreadable(format!("its schema version {version} is invalid"))),
     };
     quick_check(&conn)?;
@@ -135,12 +245,15 @@ fn attempt(config: &StoreConfig) -> Result<(Connection, Option<u32>), Failure> {
     conn.pragma_update(None, "foreign_keys", "ON").map_err(configuring("foreign_keys"))?;
 
     let upgraded_from = (version < schema::VERSION).then_some(version);
-    if upgraded_from.is_some() {
+    if let Some(from) = upgraded_from {
+        if from > 0 {
+            copy_before_upgrade(&conn, &config.path, from);
+        }
         schema::migrate(&conn, version, now_millis()).map_err(reading("migration"))?;
     }
     schema::verify(&conn).map_err(|e| Failure::Unreadable(format!("not a Vitrine store: {e}")))?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false).map_err(configuring("db_config"))?;
-    Ok((conn, upgraded_from))
+    Ok((conn, Opened { upgraded_from, newer }))
 }
 
 fn quick_check(conn: &Connection) -> Result<(), Failure> {
@@ -159,13 +272,13 @@ fn quick_check(conn: &Connection) -> Result<(), Failure> {
     Err(Failure::Unreadable(format!("quick_check failed: {}{more}", lines.join("; "))))
 }
 
-/// Renames the database and its side files to `<name>.corrupt-<unix-millis>[-wal…]`,
+/// Renames the database and its side files to `<name>.<label>-<unix-millis>[-wal…]`,
 /// keeping them together so SQLite tools can open the pair.
-fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+fn move_aside(path: &Path, label: &str) -> std::io::Result<PathBuf> {
     let mut millis = now_millis();
     let name = |millis: i64, suffix: &str| {
         let mut name = path.as_os_str().to_owned();
-        name.push(format!(".corrupt-{millis}{suffix}"));
+        name.push(format!(".{label}-{millis}{suffix}"));
         PathBuf::from(name)
     };
     // Never overwrite an earlier one (two recoveries within a millisecond, a clock reset).
@@ -211,7 +324,7 @@ mod tests {
     fn new_file_is_created_at_the_current_version() {
         let dir = tempfile::tempdir().unwrap();
         let (conn, report) = open(&config(dir.path())).unwrap();
-        assert_eq!(report, OpenReport { recovered_from: None, upgraded_from: Some(0) });
+        assert_eq!(report, OpenReport { upgraded_from: Some(0), ..OpenReport::default() });
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         drop(conn);
@@ -238,9 +351,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite3");
         std::fs::write(&path, b"one").unwrap();
-        let first = move_aside(&path).unwrap();
+        let first = move_aside(&path, "corrupt").unwrap();
         std::fs::write(&path, b"two").unwrap();
-        let second = move_aside(&path).unwrap();
+        let second = move_aside(&path, "corrupt").unwrap();
         assert_ne!(first, second);
         assert_eq!(std::fs::read(first).unwrap(), b"one");
         assert_eq!(std::fs::read(second).unwrap(), b"two");

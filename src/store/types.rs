@@ -140,6 +140,12 @@ pub struct OpenReport {
     /// The schema version the file had when it was migrated; `None` if it was current.
     /// A new or recovered store reports `Some(0)`.
     pub upgraded_from: Option<u32>,
+    /// The file was written by a newer Vitrine whose schema (this version) says that this
+    /// one may go on using it: it is used as it is, not migrated.
+    pub newer: Option<u32>,
+    /// A newer file that this Vitrine may not use was set aside (`recovered_from`), and
+    /// the copy made before that newer Vitrine upgraded it was restored from here.
+    pub restored_from: Option<PathBuf>,
 }
 
 /// Counters since the store was opened.

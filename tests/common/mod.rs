@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 mod bus;
 mod http;
+pub mod rauc;
 
 // Each test file uses some of these; the others would warn in its build.
 #[allow(unused_imports)]

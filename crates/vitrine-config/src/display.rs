@@ -10,6 +10,7 @@
 //! backlight_root = "/sys/class/backlight"
 //! ddc_devices = ["/dev/i2c-*"]  # monitors answering DDC/CI
 //! cec_device = "/dev/cec0"      # a TV on HDMI-CEC
+//! output = "HDMI-A-1"          # the kiosk's output, where there are several
 //!
 //! [[display.schedule]]          # the screen is on within these spans, local time
 //! days = ["mon", "tue", "wed", "thu", "fri"]
@@ -37,6 +38,8 @@ pub struct Display {
     pub backlight_root: String,
     pub ddc_devices: Vec<String>,
     pub cec_device: Option<String>,
+    /// The kiosk's output by name (`HDMI-A-1`, X11's `HDMI-1`); `None`: the first lit.
+    pub output: Option<String>,
 }
 
 impl Default for Display {
@@ -51,6 +54,7 @@ impl Default for Display {
             backlight_root: "/sys/class/backlight".into(),
             ddc_devices: Vec::new(),
             cec_device: None,
+            output: None,
         }
     }
 }

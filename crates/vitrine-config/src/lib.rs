@@ -1,13 +1,11 @@
 //! Static configuration: `vitrine.toml`, `capabilities/*.json` and the `ui/` folder.
 //!
-//! A device build is fixed at compile time. `build.rs` includes this module by path,
-//! loads the project folder with [`load_dir`], and embeds the resulting [`Bundle`] as
-//! postcard bytes; at run time the binary decodes it with [`Bundle::from_postcard`].
-//! `vitrine check DIR` and `vitrine run --config DIR` go through the same [`load_dir`],
-//! so the build, the checker and the development override can never disagree.
-//!
-//! This module must stay free of anything outside itself (no `crate::` paths, no GTK):
-//! the build script compiles it on its own.
+//! A device build is fixed at compile time. The kiosk's `build.rs` depends on this
+//! crate, loads the project folder with [`load_dir`], and embeds the resulting
+//! [`Bundle`] as postcard bytes; at run time the binary (where this crate is
+//! `vitrine::config`) decodes it with [`Bundle::from_postcard`]. `vitrine check DIR` and
+//! `vitrine run --config DIR` go through the same [`load_dir`], so the build, the
+//! checker and the development override can never disagree.
 
 pub mod bus;
 pub mod capability;

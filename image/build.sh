@@ -3,14 +3,26 @@
 #
 #   image/build.sh pi|pc DEB OUTDIR
 #
-#   pi  Raspberry Pi, arm64 (Pi 3, Pi 4, Zero 2 W): MBR, a FAT boot partition with the
-#       Pi firmware, config.txt, cmdline.txt, kernel, initrd and device trees, an ext4 root.
-#   pc  x86-64 panel, UEFI: GPT, an EFI system partition with systemd-boot, the kernel and
-#       initrd and a loader entry, an ext4 root.
+# Both images have the A/B layout that RAUC updates (docs/updates.md):
+#   1 boot   FAT: the boot loader, its boot-choice environment and the per-device
+#            settings (vitrine.env, device.txt, applied at each boot by
+#            vitrine-settings.service); mounted at /boot/firmware
+#   2 root A ext4, the running system (its kernel and initrd in /boot)
+#   3 root B the same size, empty until the first update writes it
+#   4 data   ext4 at /data: /var/lib/vitrine (bind-mounted), RAUC's status; it grows to
+#            the card on the first boot (vitrine-growdata.service)
+#   pi  Raspberry Pi, arm64 (Pi 3, Pi 4, Zero 2 W): MBR; the Pi firmware loads U-Boot
+#       (Debian's u-boot-rpi), whose boot.scr counts the boots of each slot in uboot.env.
+#   pc  x86-64 panel, UEFI: GPT; GRUB (grub-efi-amd64-bin) as EFI/BOOT/BOOTX64.EFI, whose
+#       grub.cfg picks the slot from grubenv (ORDER, A_OK, A_TRY, ...).
+# The partition ids are fixed per variant (not per build): an update bundle made from a
+# later build finds the same partitions.
 #
 # Writes OUTDIR/vitrine-VARIANT.img.xz, .img.bmap and SHA256SUMS (and prints the image's
-# path). The FAT partition also holds the per-device settings (vitrine.env, device.txt,
-# ssh-authorized-keys), applied at each boot by vitrine-settings.service.
+# path); image/bundle.sh makes the signed update bundle from that image.
+#
+# The keyring RAUC checks bundles against: VITRINE_RAUC_KEYRING (a PEM file of CA
+# certificates), else the development CA that image/dev-ca.sh makes on first use.
 #
 # How: mmdebstrap makes the root tree (root mode; a foreign architecture runs its
 # maintainer scripts through qemu-user's binfmt_misc handler, registered here if needed
@@ -21,7 +33,8 @@
 # Cached in VITRINE_CI_CACHE (default /var/cache/vitrine-ci), under flock:
 #   image-tree-VARIANT-KEY  the tree, KEY a hash of the package lists, the .deb's
 #                           dependencies and this machine's apt sources;
-#   image-VARIANT-KEY       the outputs, KEY a hash of the tree's key, the .deb and image/.
+#   image-VARIANT-KEY       the outputs, KEY a hash of the tree's key, the .deb, image/
+#                           and the keyring.
 # The apt sources are this machine's own (apt-get indextargets), with non-free-firmware
 # added for the Pi's firmware; no mirror is named here. Needs root.
 set -euo pipefail
@@ -100,9 +113,21 @@ esac
 tree_recipe=()
 [ "$variant" = pi ] && tree_recipe=(initrd-list-v1 "$(cat "$here/initramfs/pi-modules")")
 tree_key="$(printf '%s\n' tree-v1 "$variant" "$debarch" "${packages[@]}" "${mirrors[@]}" "${aptopts[@]}" "${tree_recipe[@]}" | sha256sum | cut -c1-16)"
+# The CA certificates RAUC accepts bundles from (copied to /etc/rauc/keyring.pem).
+if [ -n "${VITRINE_RAUC_KEYRING:-}" ]; then
+  keyring="$(realpath "$VITRINE_RAUC_KEYRING")"
+else
+  keyring="$("$here/dev-ca.sh")/ca.cert.pem"
+  log "keyring: the development CA ($keyring); set VITRINE_RAUC_KEYRING for devices in the field"
+fi
+openssl x509 -in "$keyring" -noout 2>/dev/null || {
+  echo "image: $keyring is not a PEM certificate (VITRINE_RAUC_KEYRING)" >&2
+  exit 1
+}
 image_key="$( (
   echo "$tree_key"
   echo "$compress"
+  sha256sum "$keyring" | cut -d' ' -f1
   sha256sum "$deb" | cut -d' ' -f1
   cd "$here" && find . -type f -print0 | sort -z | xargs -0 sha256sum
 ) | sha256sum | cut -c1-16)"
@@ -205,41 +230,96 @@ dpkg --root="$root" --force-script-chrootless --force-architecture --force-unsaf
   --path-exclude='/usr/share/doc/*' -i "$work/vitrine.deb" >&2
 cp -R --preserve=mode "$here/rootfs/." "$root/"
 
-# Stable partition ids, from the key (the same on every card: a device tells itself
-# apart by its machine-id, made at first boot).
-idhex="$(echo "$image_key" | sha256sum | cut -c1-32)"
+# Partition ids, fixed per variant: the same on every card and in every build, so that a
+# bundle made from a later build finds the partitions the device has (a device tells
+# itself apart by its machine-id, made at first boot).
+idhex="$(echo "vitrine-$variant-ab-v1" | sha256sum | cut -c1-32)"
 uuid() { echo "${idhex:0:8}-${idhex:8:4}-4${idhex:13:3}-a${idhex:17:3}-$1"; }
 if [ "$variant" = pi ]; then
   label=dos
-  root_part="PARTUUID=${idhex:0:8}-02"
-  boot_part="PARTUUID=${idhex:0:8}-01"
+  boot_partuuid="${idhex:0:8}-01" a_partuuid="${idhex:0:8}-02" b_partuuid="${idhex:0:8}-03" data_partuuid="${idhex:0:8}-04"
 else
   label=gpt
-  esp_uuid="$(uuid "${idhex:20:8}0001")"
-  root_uuid="$(uuid "${idhex:20:8}0002")"
-  root_part="PARTUUID=$root_uuid"
-  boot_part="PARTUUID=$esp_uuid"
+  boot_partuuid="$(uuid "${idhex:20:8}0001")" a_partuuid="$(uuid "${idhex:20:8}0002")"
+  b_partuuid="$(uuid "${idhex:20:8}0003")" data_partuuid="$(uuid "${idhex:20:8}0004")"
 fi
-# The boot partition is read-only in use: a power cut never finds it half written.
+version="$(dpkg-deb -f "$deb" Version)+$image_key"
+# The root is slot A or B, whichever the boot loader chose (root= on the kernel's
+# command line), hence /dev/root. The boot partition is read-write: RAUC and the boot
+# loader keep the slot choice there (Linux marks a FAT dirty while mounted; the fsck
+# below repairs that after a power cut).
 cat >"$root/etc/fstab" <<EOF
-# Written by image/build.sh. The root grows to the card at first boot
-# (vitrine-growroot.service); the boot partition holds the settings and is read-only.
-$root_part / ext4 defaults,noatime,errors=remount-ro 0 1
-$boot_part /boot/firmware vfat ro,noatime,umask=0077,nofail 0 2
+# Written by image/build.sh. / is root slot A or B (the boot loader's choice); /data is
+# shared by both slots and grows to the card at first boot (vitrine-growdata.service,
+# then x-systemd.growfs).
+/dev/root / ext4 defaults,noatime,errors=remount-ro 0 1
+PARTUUID=$boot_partuuid /boot/firmware vfat rw,noatime,umask=0077,flush,nofail 0 2
+PARTUUID=$data_partuuid /data ext4 defaults,noatime,errors=remount-ro,x-systemd.growfs 0 2
+/data/vitrine /var/lib/vitrine none bind,x-systemd.requires-mounts-for=/data 0 0
 EOF
-mkdir -p "$root/boot/firmware"
+mkdir -p "$root/boot/firmware" "$root/data" "$root/var/lib/vitrine"
 echo vitrine >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tvitrine\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 ln -sfn /usr/share/zoneinfo/Etc/UTC "$root/etc/localtime"
 echo Etc/UTC >"$root/etc/timezone"
+printf 'VITRINE_IMAGE_VARIANT=%s\nVITRINE_IMAGE_VERSION=%s\n' "$variant" "$version" >"$root/usr/lib/vitrine-image/version"
+
+# RAUC: the two root slots, the boot loader that switches them, the keyring, and the
+# status on /data (shared by both slots).
+kver="$(basename "$(ls -d "$root"/lib/modules/* | sort -V | tail -1)")"
+mkdir -p "$root/etc/rauc"
+install -m 644 "$keyring" "$root/etc/rauc/keyring.pem"
+if [ "$variant" = pi ]; then
+  bootloader="bootloader=uboot"
+  printf '# The U-Boot environment boot.scr keeps (image/build.sh): a file on the boot partition.\n/boot/firmware/uboot.env 0x0000 0x4000\n' >"$root/etc/fw_env.config"
+else
+  bootloader="bootloader=grub
+grubenv=/boot/firmware/EFI/vitrine/grubenv"
+fi
+cat >"$root/etc/rauc/system.conf" <<EOF
+# RAUC's view of this device (image/build.sh; docs/updates.md). Bundles must say
+# compatible=vitrine-$variant and be signed by a certificate of keyring.pem.
+[system]
+compatible=vitrine-$variant
+$bootloader
+data-directory=/data/rauc
+bundle-formats=-plain
+# Three boots of a new slot to become healthy (the U-Boot script; GRUB counts the same).
+boot-attempts-primary=3
+boot-attempts=3
+
+[keyring]
+path=/etc/rauc/keyring.pem
+
+[handlers]
+# Carries the device's identity into the new slot and notes it as on trial.
+post-install=/usr/lib/vitrine-image/update-post-install
+
+[slot.rootfs.0]
+device=/dev/disk/by-partuuid/$a_partuuid
+type=ext4
+bootname=A
+resize=true
+
+[slot.rootfs.1]
+device=/dev/disk/by-partuuid/$b_partuuid
+type=ext4
+bootname=B
+resize=true
+EOF
+# The boot loader loads the kernel and initrd of the slot it picked, by these names.
+ln -sfn "vmlinuz-$kver" "$root/boot/vmlinuz"
+ln -sfn "initrd.img-$kver" "$root/boot/initrd.img"
+[ "$variant" = pi ] && ln -sfn "../usr/lib/linux-image-$kver" "$root/boot/dtbs"
 
 # Boot to the kiosk: graphical.target, vitrine.service with cage as its display, no
 # getty on the kiosk's tty; networkd and resolved for the network, SSH off until a key
-# is given (vitrine-settings.service starts it then).
+# is given (vitrine-settings.service starts it then). The update units commit a new
+# slot once the kiosk is healthy.
 sysctl_root=(systemctl --root="$root" --quiet)
 "${sysctl_root[@]}" set-default graphical.target
-"${sysctl_root[@]}" enable vitrine.service vitrine-settings.service vitrine-growroot.service \
-  systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
+"${sysctl_root[@]}" enable vitrine.service vitrine-settings.service vitrine-growdata.service \
+  vitrine-update-commit.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 "${sysctl_root[@]}" disable ssh.service ssh.socket 2>/dev/null || true
 "${sysctl_root[@]}" mask getty@tty1.service
 # resolved's stub; the link is what its postinst would make on a running system.
@@ -248,25 +328,24 @@ ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 # --- the boot partition ---------------------------------------------------------------
 bootdir="$work/boot"
 mkdir -p "$bootdir"
-kver="$(basename "$(ls -d "$root"/lib/modules/* | sort -V | tail -1)")"
 [ -f "$root/boot/initrd.img-$kver" ] || {
   echo "image: no initrd for kernel $kver in the tree" >&2
   exit 1
 }
-cmdline_common="root=$root_part rootfstype=ext4 ro rootwait fsck.repair=yes quiet loglevel=3 systemd.show_status=auto vt.global_cursor_default=0 consoleblank=0"
+# panic=10: a kernel that panics reboots, and the boot loader counts that boot as a try.
+cmdline_common="rootfstype=ext4 ro rootwait fsck.repair=yes panic=10 quiet loglevel=3 systemd.show_status=auto vt.global_cursor_default=0 consoleblank=0"
 if [ "$variant" = pi ]; then
   cp -a "$root/usr/lib/raspi-firmware/." "$bootdir/"
-  cp "$root/boot/vmlinuz-$kver" "$bootdir/vmlinuz"
-  cp "$root/boot/initrd.img-$kver" "$bootdir/initrd.img"
   cp "$root/usr/lib/linux-image-$kver/broadcom/"bcm27*rpi*.dtb "$root/usr/lib/linux-image-$kver/broadcom/"bcm28*rpi*.dtb "$bootdir/" 2>/dev/null || true
   ls "$bootdir"/*.dtb >/dev/null
+  cp "$root/usr/lib/u-boot/rpi_arm64/u-boot.bin" "$bootdir/u-boot.bin"
   cat >"$bootdir/config.txt" <<'EOF'
-# Raspberry Pi firmware settings (image/build.sh). Debian's kernel: the upstream device
-# trees beside this file, the kernel and initrd below, 64-bit mode.
+# Raspberry Pi firmware settings (image/build.sh). The firmware loads U-Boot (Debian's
+# u-boot-rpi), whose boot.scr picks root slot A or B and boots its kernel; the device
+# trees beside this file are what the firmware hands over, 64-bit mode.
 arm_64bit=1
 upstream_kernel=1
-kernel=vmlinuz
-initramfs initrd.img followkernel
+kernel=u-boot.bin
 enable_uart=1
 disable_overscan=1
 disable_splash=1
@@ -275,57 +354,92 @@ dtoverlay=vc4-kms-v3d
 EOF
   # Serial first (Pi 3/4 GPIO UART, or the first PL011 elsewhere), then tty3, so that
   # the kiosk's tty1 shows no kernel text.
-  echo "$cmdline_common console=tty3 console=ttyS1,115200 console=ttyAMA0,115200" >"$bootdir/cmdline.txt"
+  sed -e "s|@A_PARTUUID@|$a_partuuid|; s|@B_PARTUUID@|$b_partuuid|" \
+    -e "s|@CMDLINE@|$cmdline_common console=tty3 console=ttyS1,115200 console=ttyAMA0,115200|" \
+    "$here/uboot/boot.cmd" >"$work/boot.cmd"
+  mkimage -A arm64 -O linux -T script -C none -n "vitrine A/B" -d "$work/boot.cmd" "$bootdir/boot.scr" >/dev/null
+  cp "$work/boot.cmd" "$bootdir/boot.cmd"
+  # The environment U-Boot reads (and boot.scr saves) from the FAT: slot A, three tries.
+  printf 'BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=0\n' >"$work/uboot-env.txt"
+  mkenvimage -s 0x4000 -o "$bootdir/uboot.env" "$work/uboot-env.txt"
 else
-  mkdir -p "$bootdir/EFI/BOOT" "$bootdir/loader/entries"
-  cp "$root/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$bootdir/EFI/BOOT/BOOTX64.EFI"
-  cp "$root/boot/vmlinuz-$kver" "$bootdir/vmlinuz"
-  cp "$root/boot/initrd.img-$kver" "$bootdir/initrd.img"
-  printf 'default vitrine.conf\ntimeout 0\nconsole-mode keep\neditor no\n' >"$bootdir/loader/loader.conf"
+  mkdir -p "$bootdir/EFI/BOOT" "$bootdir/EFI/vitrine"
+  # GRUB as the removable-media path (no NVRAM entry needed), its modules built in; its
+  # prefix is the folder of grub.cfg and grubenv on the partition it was loaded from.
+  chroot "$root" grub-mkimage -O x86_64-efi -p /EFI/vitrine -o /tmp/bootx64.efi \
+    part_gpt fat ext2 normal linux loadenv test echo regexp configfile reboot sleep \
+    efi_gop all_video gzio >&2
+  mv "$root/tmp/bootx64.efi" "$bootdir/EFI/BOOT/BOOTX64.EFI"
   # no_timer_check: the IO-APIC timer check fails spuriously when the host of a virtual
   # panel is busy (a panic at boot under qemu); real chipsets pass it anyway.
-  cat >"$bootdir/loader/entries/vitrine.conf" <<EOF
-title Vitrine
-linux /vmlinuz
-initrd /initrd.img
-options $cmdline_common no_timer_check console=tty3 console=ttyS0,115200
-EOF
+  sed -e "s|@A_PARTUUID@|$a_partuuid|; s|@B_PARTUUID@|$b_partuuid|" \
+    -e "s|@CMDLINE@|$cmdline_common no_timer_check console=tty3 console=ttyS0,115200|" \
+    "$here/grub/grub.cfg" >"$bootdir/EFI/vitrine/grub.cfg"
+  # The environment: 1 KiB written in place by GRUB (save_env) and by grub-editenv.
+  chroot "$root" grub-editenv /tmp/grubenv create
+  chroot "$root" grub-editenv /tmp/grubenv set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
+  mv "$root/tmp/grubenv" "$bootdir/EFI/vitrine/grubenv"
 fi
 cp "$here/boot/"* "$bootdir/"
 
 # --- the image: table, then the partitions as files at their offsets -------------------
 MiB=$((1024 * 1024))
+# Each root slot has room for a system half again as big as this one: the partitions
+# cannot move once flashed. /data starts small and grows to the card.
+slot_mb=${VITRINE_IMAGE_SLOT_MB:-3072}
+data_mb=64
 boot_start=$((4 * MiB)) boot_size=$((256 * MiB))
-root_start=$((boot_start + boot_size))
+a_start=$((boot_start + boot_size)) slot_size=$((slot_mb * MiB))
+b_start=$((a_start + slot_size))
+data_start=$((b_start + slot_size)) data_size=$((data_mb * MiB))
 used_mb=$(du -sm -x "$root" | cut -f1)
-# Room for the first boot's writes; the root then grows to the card.
+# The root's own spare room (logs, the first boot's writes); RAUC grows an installed
+# root to its slot (resize=true).
 root_mb=$(((used_mb * 125 / 100 + 256 + 3) / 4 * 4))
-root_size=$((root_mb * MiB))
+[ "$root_mb" -le "$slot_mb" ] || {
+  echo "image: the root needs $root_mb MiB, more than a slot's $slot_mb MiB (VITRINE_IMAGE_SLOT_MB)" >&2
+  exit 1
+}
 img="$work/$name.img"
-truncate -s $((root_start + root_size + MiB)) "$img"
+truncate -s $((data_start + data_size + MiB)) "$img"
 if [ "$label" = dos ]; then
   sfdisk --quiet --no-reread --no-tell-kernel "$img" >&2 <<EOF
 label: dos
 label-id: 0x${idhex:0:8}
 start=$((boot_start / 512)), size=$((boot_size / 512)), type=c, bootable
-start=$((root_start / 512)), size=$((root_size / 512)), type=83
+start=$((a_start / 512)), size=$((slot_size / 512)), type=83
+start=$((b_start / 512)), size=$((slot_size / 512)), type=83
+start=$((data_start / 512)), size=$((data_size / 512)), type=83
 EOF
 else
+  # Root slots as "Linux filesystem", not the x86-64 root type: systemd's
+  # gpt-auto-generator must not mount either on its own.
   sfdisk --quiet --no-reread --no-tell-kernel "$img" >&2 <<EOF
 label: gpt
 label-id: $(uuid "${idhex:20:8}0000")
-start=$((boot_start / 512)), size=$((boot_size / 512)), type=U, uuid=$esp_uuid, name=boot
-start=$((root_start / 512)), size=$((root_size / 512)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=$root_uuid, name=root
+start=$((boot_start / 512)), size=$((boot_size / 512)), type=U, uuid=$boot_partuuid, name=boot
+start=$((a_start / 512)), size=$((slot_size / 512)), type=L, uuid=$a_partuuid, name=root-a
+start=$((b_start / 512)), size=$((slot_size / 512)), type=L, uuid=$b_partuuid, name=root-b
+start=$((data_start / 512)), size=$((data_size / 512)), type=L, uuid=$data_partuuid, name=data
 EOF
 fi
 
 mkfs.vfat -F 32 -n VITRINE -i "${idhex:24:8}" -C "$work/boot.fat" $((boot_size / 1024)) >/dev/null
 mcopy -s -i "$work/boot.fat" "$bootdir/"* ::/
 # mke2fs -d copies the tree with owners, modes, links and xattrs; sparse output.
-mke2fs -q -t ext4 -L vitrine-root -U "$(uuid "${idhex:20:8}0003")" -E root_owner=0:0 \
+mke2fs -q -t ext4 -L vitrine-root -U "$(uuid "${idhex:20:8}0012")" -E root_owner=0:0 \
   -d "$root" "$work/root.ext4" "${root_mb}M" >&2
+# /data: the store's folder (owned by the kiosk's user, as StateDirectory= makes it) and
+# RAUC's.
+mkdir -p "$work/data/vitrine" "$work/data/rauc" "$work/data/image"
+chmod 700 "$work/data/vitrine"
+vuid=$(awk -F: '$1 == "vitrine" { print $3 ":" $4 }' "$root/etc/passwd")
+[ -n "$vuid" ] && chown "$vuid" "$work/data/vitrine"
+mke2fs -q -t ext4 -L vitrine-data -U "$(uuid "${idhex:20:8}0014")" -E root_owner=0:0 \
+  -d "$work/data" "$work/data.ext4" "${data_mb}M" >&2
 dd if="$work/boot.fat" of="$img" bs=1M seek=$((boot_start / MiB)) conv=notrunc,sparse status=none
-dd if="$work/root.ext4" of="$img" bs=1M seek=$((root_start / MiB)) conv=notrunc,sparse status=none
+dd if="$work/root.ext4" of="$img" bs=1M seek=$((a_start / MiB)) conv=notrunc,sparse status=none
+dd if="$work/data.ext4" of="$img" bs=1M seek=$((data_start / MiB)) conv=notrunc,sparse status=none
 umount "$root"
 
 bmaptool create -o "$work/$name.img.bmap" "$img" >&2
@@ -342,14 +456,19 @@ rm -f "$img"
   echo "arch=$debarch"
   echo "kernel=$kver"
   echo "deb=$(dpkg-deb -f "$deb" Package)_$(dpkg-deb -f "$deb" Version)_$debarch"
+  echo "version=$version"
   echo "raw_bytes=$raw_bytes"
   echo "compression=$compress"
   echo "compressed_bytes=$(stat -c %s "$work/$name.img.$compress")"
   echo "tree_seconds=$tree_secs"
   echo "image_seconds=$(($(now) - t1))"
   echo "compress_seconds=$compress_secs"
-  echo "root_partuuid=${root_part#PARTUUID=}"
-  echo "boot_partuuid=${boot_part#PARTUUID=}"
+  echo "root_mb=$root_mb"
+  echo "slot_mb=$slot_mb"
+  echo "boot_partuuid=$boot_partuuid"
+  echo "a_partuuid=$a_partuuid"
+  echo "b_partuuid=$b_partuuid"
+  echo "data_partuuid=$data_partuuid"
 } >"$work/build.txt"
 find "$cache" -mindepth 1 -maxdepth 1 -name "image-$variant-*" -exec rm -rf {} +
 mkdir -p "$result.new"

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Bundle, ConfigErrors, Page};
-use crate::{check, dbus, embedded_bundle, ipc, os, request, shell, store};
+use crate::{check, dbus, embedded_bundle, os, request, shell, store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,8 +26,9 @@ pub enum Error {
 pub struct RunOptions {
     /// Load this folder instead of the embedded configuration (development and tests).
     pub config_dir: Option<PathBuf>,
-    /// Sees every IPC call as it arrives (benchmarks, metrics).
-    pub observer: Option<ipc::router::CallObserver>,
+    /// Sees every IPC call as it arrives (benchmarks; `diagnostics` feature).
+    #[cfg(feature = "diagnostics")]
+    pub observer: Option<crate::ipc::router::CallObserver>,
     /// Where the store lives, when neither `STATE_DIRECTORY` nor `XDG_STATE_HOME` should
     /// decide (see [`store::state_dir`]).
     pub state_dir: Option<PathBuf>,
@@ -86,8 +87,14 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     let state_dir = store::state_dir(options.state_dir.as_deref());
     let roots = os::default_roots(state_dir.as_deref());
     let web_dirs = web_dirs(state_dir.as_deref(), options.cache_dir.as_deref());
-    let start =
-        shell::Start { observer: options.observer, roots, web_dirs, automation: options.automation, media_ready };
+    let start = shell::Start {
+        #[cfg(feature = "diagnostics")]
+        observer: options.observer,
+        roots,
+        web_dirs,
+        automation: options.automation,
+        media_ready,
+    };
     shell::run(bundle, store, shell_link, bus, start)?;
     Ok(())
 }

@@ -125,7 +125,8 @@ impl Ctx<'_> {
 }
 
 /// Sees every call as it arrives (surface label, command), before any check: for
-/// metrics and benchmarks, which time calls on the core's side.
+/// benchmarks, which time calls on the core's side (`diagnostics` feature).
+#[cfg(feature = "diagnostics")]
 pub type CallObserver = Box<dyn Fn(&str, &str)>;
 
 /// A command: answers now (`Some`) or has deferred (`None`).
@@ -159,6 +160,7 @@ pub struct Router {
     next_key: CallKey,
     sink: Arc<dyn ReplySink>,
     pool: Pool,
+    #[cfg(feature = "diagnostics")]
     observer: Option<CallObserver>,
     refusals: RefusalLog,
     /// Messages at least this large are decoded and encoded off this thread.
@@ -183,6 +185,7 @@ impl Router {
             next_key: 1,
             sink,
             pool: Pool::new(WORKERS.0, WORKERS.1),
+            #[cfg(feature = "diagnostics")]
             observer: None,
             refusals: RefusalLog::default(),
             offload: None,
@@ -192,6 +195,7 @@ impl Router {
         }
     }
 
+    #[cfg(feature = "diagnostics")]
     pub fn set_observer(&mut self, observer: CallObserver) {
         self.observer = Some(observer);
     }
@@ -576,6 +580,7 @@ impl Router {
     }
 
     fn call(&mut self, host: &mut dyn Host, caller: Caller<'_>, cmd: &str, args: Args, route: ReplyRoute) {
+        #[cfg(feature = "diagnostics")]
         if let Some(observe) = &self.observer {
             observe(caller.label, cmd);
         }

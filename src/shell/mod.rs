@@ -358,7 +358,8 @@ impl Shell {
 
 /// What the shell starts with besides the configuration and the other threads.
 pub struct Start {
-    /// Sees every IPC call as it arrives (benchmarks, metrics).
+    /// Sees every IPC call as it arrives (benchmarks; `diagnostics` feature).
+    #[cfg(feature = "diagnostics")]
     pub observer: Option<crate::ipc::router::CallObserver>,
     /// The roots pages' `fs.*` paths name.
     pub roots: crate::os::fs::Roots,
@@ -382,7 +383,14 @@ pub fn run(
     bus: Option<crate::dbus::Bus>,
     start: Start,
 ) -> Result<(), ShellError> {
-    let Start { observer, roots, web_dirs, automation, media_ready } = start;
+    let Start {
+        #[cfg(feature = "diagnostics")]
+        observer,
+        roots,
+        web_dirs,
+        automation,
+        media_ready,
+    } = start;
     let manifest = bundle.manifest;
     // D-Bus callers and the MQTT bridge are principals of their own (config::bus).
     let labels = manifest.surfaces().map(|s| s.label.as_str()).chain(crate::config::PRINCIPALS);
@@ -423,6 +431,7 @@ pub fn run(
         router.set_token(principal, token.clone());
         principal_tokens.insert(principal, token);
     }
+    #[cfg(feature = "diagnostics")]
     if let Some(observer) = observer {
         router.set_observer(observer);
     }

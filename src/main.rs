@@ -74,6 +74,8 @@ fn main() -> ExitCode {
         Command::Run { config, state_dir, cache_dir, url, inspect, automation } => {
             vitrine::service::logging::init();
             let automation = automation || cli.automation;
+            // The rest is the diagnostics' call observer, which product builds do not have.
+            #[cfg_attr(not(feature = "diagnostics"), allow(clippy::needless_update))]
             let options = vitrine::RunOptions {
                 config_dir: config,
                 state_dir,

@@ -99,7 +99,7 @@ fn type_text(bus: &Bus, click: &dyn Fn(i64, i64), text: &str) {
             let toggle = if c.is_alphabetic() {
                 if bus.keys().contains_key("Letters") {
                     click_key(bus, click, "Letters");
-                    at = bus.key_within(&id, Duration::from_secs(2));
+                    at = bus.key_within(&id, Duration::from_secs(10));
                 }
                 "Shift"
             } else {
@@ -107,7 +107,7 @@ fn type_text(bus: &Bus, click: &dyn Fn(i64, i64), text: &str) {
             };
             if at.is_none() {
                 click_key(bus, click, toggle);
-                at = bus.key_within(&id, Duration::from_secs(2));
+                at = bus.key_within(&id, Duration::from_secs(10));
             }
         }
         let (x, y) = at.unwrap_or_else(|| panic!("no key '{id}' on the keyboard: {:?}", bus.keys().keys()));

@@ -518,6 +518,19 @@ fn display_text(d: &crate::display::DisplayStatus) -> String {
     out
 }
 
+/// Appends `rows` under `head` as left-aligned columns, two spaces apart, as `ctl`
+/// prints its tables.
+pub(crate) fn push_table<const N: usize>(out: &mut String, head: &[String; N], rows: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N)
+        .map(|i| rows.iter().chain(std::iter::once(head)).map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in std::iter::once(head).chain(rows.iter()) {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+}
+
 fn status_text(s: &Status) -> String {
     let up = s.uptime_secs as u64;
     let ready = if s.ready { "ready" } else { "starting" };
@@ -548,14 +561,7 @@ fn status_text(s: &Status) -> String {
         })
         .collect();
     let head = ["SURFACE", "VISIBLE", "STATE", "PID", "CRASHES", "HANGS", "RECOVERED", "URL"].map(String::from);
-    let widths: Vec<usize> = (0..8)
-        .map(|i| rows.iter().chain(std::iter::once(&head)).map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in std::iter::once(&head).chain(rows.iter()) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    push_table(&mut out, &head, &rows);
     if let Some(k) = &s.keyboard {
         match (&k.surface, k.visible) {
             (Some(surface), true) => out.push_str(&format!("keyboard: shown for {surface}\n")),

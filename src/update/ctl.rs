@@ -191,14 +191,7 @@ fn status_text(s: &UpdateStatus) -> String {
             })
             .collect();
         let head = ["SLOT", "BOOTNAME", "STATE", "BOOT", "BUNDLE"].map(String::from);
-        let widths: Vec<usize> = (0..5)
-            .map(|i| rows.iter().chain(std::iter::once(&head)).map(|r| r[i].chars().count()).max().unwrap_or(0))
-            .collect();
-        for row in std::iter::once(&head).chain(rows.iter()) {
-            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            out.push_str(cells.join("  ").trim_end());
-            out.push('\n');
-        }
+        crate::dbus::client::push_table(&mut out, &head, &rows);
     }
     out
 }

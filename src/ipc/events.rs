@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::ipc::protocol::{ErrorCode, IpcError};
 
 /// Longest event name accepted.
-pub const MAX_EVENT_NAME: usize = 128;
+pub use crate::config::bus::MAX_EVENT_NAME;
 /// Event names one surface may listen to at once: each costs the core memory and a
 /// look-up on every delivery, and a page chooses how many it asks for.
 pub const MAX_SUBSCRIPTIONS: usize = 256;
@@ -54,19 +54,9 @@ impl EventBus {
     }
 }
 
-/// Event names are short and plain so that they can be scoped with globs and logged.
+/// The configuration's rule ([`crate::config::bus::check_event_name`]), as an IPC error.
 pub fn check_event_name(name: &str) -> Result<(), IpcError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_EVENT_NAME
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_:./".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(IpcError::new(
-            ErrorCode::BadArgs,
-            format!("event name must be 1-{MAX_EVENT_NAME} characters of a-z, A-Z, 0-9, '-', '_', ':', '.', '/'"),
-        ))
-    }
+    crate::config::bus::check_event_name(name).map_err(|m| IpcError::new(ErrorCode::BadArgs, format!("event name {m}")))
 }
 
 #[cfg(test)]

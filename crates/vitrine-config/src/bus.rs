@@ -56,9 +56,8 @@ pub fn principal_url(principal: &str) -> String {
     format!("app://localhost/__vitrine/{principal}")
 }
 
-/// Longest event name accepted (as `ipc::events::MAX_EVENT_NAME`; this module must stay
-/// free of `crate::` paths).
-const MAX_EVENT_NAME: usize = 128;
+/// Longest event name accepted, in the configuration and from pages alike.
+pub const MAX_EVENT_NAME: usize = 128;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -325,8 +324,9 @@ impl RawTrayItem {
     }
 }
 
-/// The rule of `ipc::events::check_event_name`.
-fn check_event_name(name: &str) -> Result<(), String> {
+/// Event names are short and plain so that they can be scoped with globs and logged; the
+/// one rule for the configuration and for `ipc::events`.
+pub fn check_event_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= MAX_EVENT_NAME
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_:./".contains(c));

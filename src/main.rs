@@ -44,6 +44,9 @@ enum Command {
     Ctl(vitrine::dbus::client::CtlArgs),
     /// Bridge the kiosk to an MQTT broker, with Home Assistant discovery (a process of its own).
     Mqtt(vitrine::mqtt::MqttArgs),
+    /// Before cage starts (vitrine-cage.service, as root): cage's arguments and the
+    /// touch screens' udev rule for `display.rotation`.
+    CageSetup(vitrine::display::cage::SetupArgs),
     /// Validate a configuration folder (vitrine.toml, capabilities/, ui/).
     Check {
         #[arg(default_value = ".")]
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         },
         Command::Ctl(args) => vitrine::dbus::client::main(args),
         Command::Mqtt(args) => vitrine::mqtt::main(args),
+        Command::CageSetup(args) => vitrine::display::cage::main(args),
         Command::Run { config, state_dir, cache_dir, url, inspect, automation } => {
             vitrine::service::logging::init();
             let automation = automation || cli.automation;

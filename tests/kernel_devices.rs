@@ -24,8 +24,11 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::uinput::TouchPanel;
 use vitrine::config::display::{BackendKind, Display};
 use vitrine::display::{self, cec, Command as DisplayCommand, Report};
+
+const PANEL: &str = "vitrine test touch panel";
 
 #[test]
 fn kernel_devices_in_a_guest_cec_ddc_and_x11_rotation_with_touch() {
@@ -220,91 +223,8 @@ fn guest_ddc_on_a_real_i2c_dev_bus_without_a_monitor() {
     assert!(e.to_string().contains("not an I2C bus"), "{e}");
 }
 
-/// A single-touch screen made with uinput: absolute X and Y from 0 to `MAX`, a touch
-/// button, and the "direct" property (a screen, not a tablet).
-struct TouchPanel(std::fs::File);
-
-const MAX: i32 = 4095;
 /// Xorg names a configured device by its section's identifier.
 const X_NAME: &str = "panel";
-
-impl TouchPanel {
-    const NAME: &'static str = "vitrine test touch panel";
-
-    fn create() -> Self {
-        use std::io::Write;
-        use std::os::fd::AsRawFd;
-        let file = std::fs::OpenOptions::new().write(true).open("/dev/uinput").expect("/dev/uinput");
-        let fd = file.as_raw_fd();
-        // <linux/uinput.h>: _IOW('U', n, int) and _IO('U', 1).
-        let set = |nr: u64, value: libc::c_int| {
-            let request = (1u64 << 30) | (4 << 16) | (u64::from(b'U') << 8) | nr;
-            // SAFETY: the UI_SET_* ioctls take an int by value.
-            let r = unsafe { libc::ioctl(fd, request as _, value) };
-            assert!(r >= 0, "uinput ioctl {nr}: {}", std::io::Error::last_os_error());
-        };
-        set(100, 1); // UI_SET_EVBIT EV_KEY
-        set(100, 3); // EV_ABS
-        set(101, 0x14a); // UI_SET_KEYBIT BTN_TOUCH
-        set(103, 0); // UI_SET_ABSBIT ABS_X
-        set(103, 1); // ABS_Y
-        set(110, 1); // UI_SET_PROPBIT INPUT_PROP_DIRECT
-                     // struct uinput_user_dev: name[80], input_id (4 × u16), ff_effects_max (u32),
-                     // absmax, absmin, absfuzz, absflat (64 × i32 each).
-        let mut dev = vec![0u8; 80 + 8 + 4 + 4 * 64 * 4];
-        dev[..Self::NAME.len()].copy_from_slice(Self::NAME.as_bytes());
-        dev[80..82].copy_from_slice(&3u16.to_ne_bytes()); // BUS_USB
-        for axis in [0usize, 1] {
-            let at = 92 + axis * 4;
-            dev[at..at + 4].copy_from_slice(&MAX.to_ne_bytes());
-        }
-        let mut file = file;
-        file.write_all(&dev).expect("uinput_user_dev");
-        // SAFETY: UI_DEV_CREATE takes no argument.
-        let r = unsafe { libc::ioctl(fd, 0x5501, 0) };
-        assert!(r >= 0, "UI_DEV_CREATE: {}", std::io::Error::last_os_error());
-        Self(file)
-    }
-
-    /// The device node the kernel made for it.
-    fn event_node() -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            for entry in std::fs::read_dir("/sys/class/input").expect("sysfs").flatten() {
-                let name = std::fs::read_to_string(entry.path().join("device/name")).unwrap_or_default();
-                let node = entry.file_name().to_string_lossy().to_string();
-                if name.trim() == Self::NAME && node.starts_with("event") {
-                    return format!("/dev/input/{node}");
-                }
-            }
-            assert!(Instant::now() < deadline, "no event node for the uinput panel");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn event(&mut self, kind: u16, code: u16, value: i32) {
-        use std::io::Write;
-        // struct input_event on 64-bit: a timeval (16 bytes), type, code, value.
-        let mut e = [0u8; 24];
-        e[16..18].copy_from_slice(&kind.to_ne_bytes());
-        e[18..20].copy_from_slice(&code.to_ne_bytes());
-        e[20..24].copy_from_slice(&value.to_ne_bytes());
-        self.0.write_all(&e).expect("input event");
-    }
-
-    /// A tap at the panel's own (u, v), each from 0 to 1.
-    fn tap(&mut self, u: f64, v: f64) {
-        let scale = |f: f64| (f * f64::from(MAX)).round() as i32;
-        self.event(3, 0, scale(u));
-        self.event(3, 1, scale(v));
-        self.event(1, 0x14a, 1);
-        self.event(0, 0, 0);
-        std::thread::sleep(Duration::from_millis(100));
-        self.event(1, 0x14a, 0);
-        self.event(0, 0, 0);
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
 
 fn x_tool(args: &[&str]) -> String {
     let out = Command::new(args[0]).args(&args[1..]).env("DISPLAY", ":5").output().expect("X tool runs");
@@ -334,8 +254,8 @@ fn matrix_of_panel() -> Vec<f64> {
 #[test]
 #[ignore = "runs inside the qemu guest of scripts/kernel-vm, started by the test above"]
 fn guest_x11_rotation_turns_the_output_and_touch_follows() {
-    let mut panel = TouchPanel::create();
-    let node = TouchPanel::event_node();
+    let mut panel = TouchPanel::create(PANEL);
+    let node = TouchPanel::event_node(PANEL);
     let conf = std::env::temp_dir().join("xorg.conf");
     std::fs::write(
         &conf,

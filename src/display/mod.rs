@@ -12,6 +12,8 @@
 //! * [`x11`] — DPMS on the X server, and ([`x11_output`]) RandR rotation with the touch
 //!   screens' transformation matrix following it;
 //! * [`touch`] — the matrices that make touch follow a rotation (pure math);
+//! * [`cage`] — cage's start-time rotation and the udev rule that turns touch with it;
+//!   [`shown`] — each Wayland output's transform, where no backend can turn it;
 //! * [`backlight`] — `/sys/class/backlight/*` (`bl_power`, `brightness`) for DSI panels;
 //!   also used for brightness, and turned off with whichever backend powers the screen;
 //! * [`ddc`] — DDC/CI to monitors over their I2C bus: power mode and brightness;
@@ -19,9 +21,11 @@
 //! * [`schedule`] — the weekly schedule (pure logic).
 
 pub mod backlight;
+pub mod cage;
 pub mod cec;
 pub mod ddc;
 pub mod schedule;
+pub mod shown;
 pub mod touch;
 pub mod wlr;
 pub mod wlr_output;
@@ -240,7 +244,7 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
     }
     if cfg.rotation != 0 || cfg.flipped {
         let o = Orientation { rotation: cfg.rotation, flipped: cfg.flipped };
-        rotate(&mut power, o, report);
+        rotate(&mut power, o, cfg.output.as_deref(), report);
     }
     let named = cfg.output.is_some();
     refresh(&mut power, &mut light, named, report);
@@ -278,7 +282,7 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
                 report(Report::Brightness { percent, error });
             }
             Command::Rotate(o) => {
-                rotate(&mut power, o, report);
+                rotate(&mut power, o, cfg.output.as_deref(), report);
                 refresh(&mut power, &mut light, named, report);
             }
             Command::Refresh => refresh(&mut power, &mut light, named, report),
@@ -286,12 +290,27 @@ fn run(cfg: &DisplayConfig, rx: &mpsc::Receiver<Command>, report: &dyn Fn(Report
     }
 }
 
-fn rotate(power: &mut Option<Box<dyn Backend>>, o: Orientation, report: &dyn Fn(Report)) {
+fn rotate(power: &mut Option<Box<dyn Backend>>, o: Orientation, output: Option<&str>, report: &dyn Fn(Report)) {
     let turn = format!("{}°{}", o.rotation, if o.flipped { " flipped" } else { "" });
     let result = match power.as_mut() {
         Some(p) => p.set_orientation(o),
         None => Err(DisplayError::Unavailable("no compositor or X server backend to rotate with".into())),
     };
+    // A compositor that turns its output only itself (cage's -r, a sway config) may
+    // already show what is asked.
+    let result = result.or_else(|e| match already_shown(o, output) {
+        Some(name) => {
+            log::info!("display: output {name} already shows {turn}: the compositor turned it");
+            Ok(name)
+        }
+        None => Err(match e {
+            DisplayError::Unsupported(kind) => DisplayError::Unavailable(format!(
+                "{kind} cannot turn the output and the compositor does not show {turn} (cage turns it only \
+                 as it starts: set display.rotation and restart vitrine-cage)"
+            )),
+            e => e,
+        }),
+    });
     let error = match result {
         Ok(output) => {
             log::info!("display: output {output} rotated to {turn}");
@@ -303,6 +322,19 @@ fn rotate(power: &mut Option<Box<dyn Backend>>, o: Orientation, report: &dyn Fn(
         }
     };
     report(Report::Rotated { error });
+}
+
+/// The output (`display.output`, else the first) if a Wayland compositor shows it turned
+/// as `o` asks.
+fn already_shown(o: Orientation, wanted: Option<&str>) -> Option<String> {
+    std::env::var_os("WAYLAND_DISPLAY")?;
+    let want = wlr_output::transform(o)?;
+    let outputs = shown::outputs().ok()?;
+    let output = match wanted {
+        Some(w) => outputs.iter().find(|s| s.name == w),
+        None => outputs.first(),
+    }?;
+    (output.transform == want).then(|| output.name.clone())
 }
 
 /// What sets brightness: the backlight where there is one, else the power backend if

@@ -3,7 +3,8 @@
 //! to normalized coordinates of the screen. X11 calls it the "Coordinate Transformation
 //! Matrix" (per input device), libinput its calibration matrix (the first six numbers).
 //!
-//! Pure math: which devices get it is the backend's business.
+//! Pure math: which devices get it is the backend's business (X11: `x11_output`; cage,
+//! through a udev rule: `cage`).
 
 use super::Orientation;
 
@@ -51,6 +52,14 @@ pub fn to_output(o: Orientation, rect: (i32, i32, u32, u32), screen: (u32, u32))
     Some(mul(&place, &rotation(o)?))
 }
 
+/// libinput's calibration matrix for `o`, as udev's `LIBINPUT_CALIBRATION_MATRIX`
+/// property takes it: the first six numbers of [`rotation`], space-separated.
+pub fn libinput_calibration(o: Orientation) -> Option<String> {
+    let m = rotation(o)?;
+    // `+ 0.0` turns the -0 a product may leave into 0.
+    Some(m[..6].iter().map(|v| format!("{}", v + 0.0)).collect::<Vec<_>>().join(" "))
+}
+
 /// Applies `m` to the panel's point (u, v).
 pub fn apply(m: &Matrix, u: f64, v: f64) -> (f64, f64) {
     (m[0] * u + m[1] * v + m[2], m[3] * u + m[4] * v + m[5])
@@ -82,6 +91,14 @@ mod tests {
         let m = rotation(o(0, true)).expect("mirror");
         assert!(close(apply(&m, 0.2, 0.3), (0.8, 0.3)));
         assert_eq!(rotation(o(45, false)), None);
+    }
+
+    #[test]
+    fn libinputs_matrix_is_the_first_two_rows() {
+        assert_eq!(libinput_calibration(o(0, false)).as_deref(), Some("1 0 0 0 1 0"));
+        assert_eq!(libinput_calibration(o(90, false)).as_deref(), Some("0 1 0 -1 0 1"));
+        assert_eq!(libinput_calibration(o(0, true)).as_deref(), Some("-1 0 1 0 1 0"));
+        assert_eq!(libinput_calibration(o(45, false)), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 mod bus;
 mod http;
 pub mod rauc;
+pub mod uinput;
 
 // Each test file uses some of these; the others would warn in its build.
 #[allow(unused_imports)]

@@ -29,45 +29,12 @@ const MAPPED: &str = "vitrine mapped touch panel";
 #[test]
 fn cage_in_a_guest_turns_its_output_and_touch_follows() {
     let test = "cage_in_a_guest_turns_its_output_and_touch_follows";
-    if !common::running_as_root() {
-        return common::skip(test, "the qemu guest's module loading and chroot need root");
-    }
-    for tool in ["qemu-system-x86_64", "busybox", "depmod", "cpio", "cage", "wev", "udevadm", "stdbuf", "setpriv"] {
-        if !common::installed(tool) {
-            return common::skip(test, &format!("{tool} is not installed (scripts/packages/kernel.txt)"));
+    if common::kernel_vm::ready(test, &["cage", "wev", "udevadm", "stdbuf", "setpriv"]) {
+        let log = common::kernel_vm::run_guest_tests(&["uinput", "evdev", "virtio-gpu"], 1);
+        for line in log.lines().filter(|l| l.contains("cage shows") || l.starts_with("a tap at")) {
+            eprintln!("guest: {line}");
         }
     }
-    let out = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("test binary");
-    let script = out.path().join("guest.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nexec '{}' guest_ --ignored --nocapture --test-threads=1 >\"$KERNEL_VM_OUT/log\" 2>&1\n",
-            exe.display()
-        ),
-    )
-    .expect("write");
-    let started = Instant::now();
-    let vm = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kernel-vm"))
-        .arg(out.path())
-        .arg(&script)
-        .args(["uinput", "evdev", "virtio-gpu"])
-        .env("KERNEL_VM_QEMU_ARGS", "-device virtio-gpu-pci")
-        .output()
-        .expect("scripts/kernel-vm runs");
-    let log = std::fs::read_to_string(out.path().join("log")).unwrap_or_default();
-    eprintln!("kernel-vm took {:.1} s", started.elapsed().as_secs_f64());
-    for line in log.lines().filter(|l| l.contains("cage shows") || l.starts_with("a tap at")) {
-        eprintln!("guest: {line}");
-    }
-    assert!(
-        vm.status.success() && log.contains("test result: ok. 1 passed"),
-        "the guest's test failed ({:?}):\n{log}\n--- kernel-vm:\n{}{}",
-        vm.status,
-        String::from_utf8_lossy(&vm.stdout),
-        String::from_utf8_lossy(&vm.stderr)
-    );
 }
 
 fn run(program: &str, args: &[&str]) -> String {

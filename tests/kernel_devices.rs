@@ -33,54 +33,13 @@ const PANEL: &str = "vitrine test touch panel";
 #[test]
 fn kernel_devices_in_a_guest_cec_ddc_and_x11_rotation_with_touch() {
     let test = "kernel_devices_in_a_guest_cec_ddc_and_x11_rotation_with_touch";
-    if !common::running_as_root() {
-        return common::skip(test, "the qemu guest's module loading and chroot need root");
+    let tools = ["cec-follower", "cec-ctl", "Xorg", "xinput", "xrandr", "xdotool"];
+    if common::kernel_vm::ready(test, &tools) {
+        common::kernel_vm::run_guest_tests(
+            &["vivid", "i2c-dev", "i2c-stub:chip_addr=0x37", "uinput", "evdev", "virtio-gpu"],
+            3,
+        );
     }
-    for tool in [
-        "qemu-system-x86_64",
-        "busybox",
-        "cec-follower",
-        "cec-ctl",
-        "depmod",
-        "cpio",
-        "Xorg",
-        "xinput",
-        "xrandr",
-        "xdotool",
-    ] {
-        if !common::installed(tool) {
-            return common::skip(test, &format!("{tool} is not installed (scripts/packages/kernel.txt)"));
-        }
-    }
-    let out = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("test binary");
-    let script = out.path().join("guest.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nexec '{}' guest_ --ignored --nocapture --test-threads=1 \
-             >\"$KERNEL_VM_OUT/log\" 2>&1\n",
-            exe.display()
-        ),
-    )
-    .expect("write");
-    let started = Instant::now();
-    let vm = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kernel-vm"))
-        .arg(out.path())
-        .arg(&script)
-        .args(["vivid", "i2c-dev", "i2c-stub:chip_addr=0x37", "uinput", "evdev", "virtio-gpu"])
-        .env("KERNEL_VM_QEMU_ARGS", "-device virtio-gpu-pci")
-        .output()
-        .expect("scripts/kernel-vm runs");
-    let log = std::fs::read_to_string(out.path().join("log")).unwrap_or_default();
-    eprintln!("kernel-vm took {:.1} s", started.elapsed().as_secs_f64());
-    assert!(
-        vm.status.success() && log.contains("test result: ok. 3 passed"),
-        "the guest's test failed ({:?}):\n{log}\n--- kernel-vm:\n{}{}",
-        vm.status,
-        String::from_utf8_lossy(&vm.stdout),
-        String::from_utf8_lossy(&vm.stderr)
-    );
 }
 
 /// The TV's power state as `cec-ctl` hears it from the TV: `on`, `standby`, … or what

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 mod bus;
 mod http;
+pub mod kernel_vm;
 pub mod rauc;
 pub mod uinput;
 

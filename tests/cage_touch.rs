@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::uinput::TouchPanel;
-use vitrine::display::{cage, shown, Orientation};
+use vitrine::display::{cage, shown, Orientation, Report};
 
 const PANEL: &str = "vitrine test touch panel";
 const MAPPED: &str = "vitrine mapped touch panel";
@@ -141,6 +141,26 @@ fn guest_cage_turns_its_output_and_touch_follows() {
     eprintln!("cage shows {outputs:?}");
     assert_eq!(outputs.len(), 1, "{outputs:?}");
     assert_eq!(Some(outputs[0].transform), vitrine::display::wlr_output::transform(o), "{outputs:?}");
+    // The kiosk's display thread, configured for 90°, finds no backend that can turn the
+    // output under cage, and reports the rotation applied because cage shows it; a turn
+    // at run time that cage does not show is refused with what to do instead.
+    let cfg = vitrine::config::display::Display { rotation: 90, ..Default::default() };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = vitrine::display::start(&cfg, move |r| {
+        let _ = tx.send(r);
+    })
+    .expect("display thread");
+    let rotated = |rx: &std::sync::mpsc::Receiver<Report>| loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Report::Rotated { error }) => break error,
+            Ok(_) => {}
+            Err(e) => panic!("no rotation report: {e}"),
+        }
+    };
+    assert_eq!(rotated(&rx), None, "at start, under cage turned by -r -r -r");
+    handle.send(vitrine::display::Command::Rotate(Orientation { rotation: 0, flipped: false }));
+    let refused = rotated(&rx).expect("cage cannot turn at run time");
+    assert!(refused.contains("restart vitrine-cage"), "{refused}");
 
     // Both panels plugged in while cage runs, as a USB touch screen may be.
     let mut panel = TouchPanel::create(PANEL);

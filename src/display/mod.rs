@@ -304,10 +304,14 @@ fn rotate(power: &mut Option<Box<dyn Backend>>, o: Orientation, output: Option<&
             Ok(name)
         }
         None => Err(match e {
-            DisplayError::Unsupported(kind) => DisplayError::Unavailable(format!(
-                "{kind} cannot turn the output and the compositor does not show {turn} (cage turns it only \
-                 as it starts: set display.rotation and restart vitrine-cage)"
-            )),
+            DisplayError::Unsupported(_) | DisplayError::Unavailable(_)
+                if std::env::var_os("WAYLAND_DISPLAY").is_some() =>
+            {
+                DisplayError::Unavailable(format!(
+                    "{e}, and the compositor does not show {turn} (cage turns its output only as it starts: \
+                     set display.rotation and restart vitrine-cage)"
+                ))
+            }
             e => e,
         }),
     });

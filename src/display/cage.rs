@@ -124,9 +124,13 @@ pub fn setup(o: Orientation, env_file: &Path, rules_file: &Path, trigger: bool) 
     }
     write_atomically(env_file, &format!("VITRINE_CAGE_ARGS={}\n", done.args.join(" ")))?;
     let before = std::fs::read_to_string(rules_file).ok();
-    match touch_rule(o) {
+    let wanted = touch_rule(o);
+    // The rule is in /run: it only changes with the configuration or after a boot, and
+    // udev need not be asked (nor waited on, where it does not run) otherwise.
+    let changed = before.as_deref() != wanted.as_ref().map(|(_, rule)| rule.as_str());
+    match wanted {
         Some((matrix, rule)) => {
-            if before.as_deref() != Some(rule.as_str()) {
+            if changed {
                 write_atomically(rules_file, &rule)?;
             }
             done.calibration = Some(matrix);
@@ -137,9 +141,6 @@ pub fn setup(o: Orientation, env_file: &Path, rules_file: &Path, trigger: bool) 
             Err(e) => return Err(e),
         },
     }
-    // The rule is in /run: it only changes with the configuration or after a boot, and
-    // udev need not be asked (nor waited on, where it does not run) otherwise.
-    let changed = before != touch_rule(o).map(|(_, rule)| rule);
     if trigger && changed {
         // `change` re-runs the rules for the devices there are (a touch screen's
         // properties are read when libinput adds it, which happens after this, in cage).

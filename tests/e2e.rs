@@ -183,3 +183,45 @@ fn an_unaccelerated_main_surface_keeps_the_overlays_transparent() {
     assert!(kiosk.log.contains("hardware acceleration never on the main surface"), "{}", kiosk.dump());
     assert!(!kiosk.log.contains("drawn as opaque boxes"), "no transparency warning: {}", kiosk.dump());
 }
+
+/// The position of the first log line containing `needle`.
+fn line_of(kiosk: &Kiosk, needle: &str) -> Option<usize> {
+    kiosk.log.all().iter().position(|l| l.contains(needle))
+}
+
+#[test]
+fn the_overlays_load_once_the_main_page_has_loaded() {
+    // Loading them at once had their first frames set up GPU compositing on the core's
+    // thread before it heard of the main page's load, which came 300 ms later.
+    let kiosk = Kiosk::start("layers");
+    kiosk.wait_ready();
+    for page in ["main", "badge", "strip"] {
+        kiosk.result(&format!("{page}-painted"));
+    }
+    let main_loaded = line_of(&kiosk, "surface=main page loaded").expect("main loaded");
+    for overlay in ["badge", "strip"] {
+        let loading = line_of(&kiosk, &format!("surface={overlay} page loading"))
+            .unwrap_or_else(|| panic!("{overlay} never loaded: {}", kiosk.dump()));
+        assert!(main_loaded < loading, "{overlay} loaded before the main page: {}", kiosk.dump());
+    }
+    assert!(kiosk.log.contains("(the main page has loaded)"), "{}", kiosk.dump());
+}
+
+#[test]
+fn the_overlays_do_not_wait_long_for_a_main_page_that_hangs() {
+    // A server that accepts and never answers: the main page stays loading.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://127.0.0.1:{}/", server.local_addr().expect("addr").port());
+    let _held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = server.accept() {
+            open.push(stream);
+        }
+    });
+    let kiosk = Kiosk::start_with("layers", &[("VITRINE_URL", &url)]);
+    for page in ["badge", "strip"] {
+        kiosk.result(&format!("{page}-painted"));
+    }
+    assert!(kiosk.log.contains("(the main page has not loaded after 2 s)"), "{}", kiosk.dump());
+    assert!(!kiosk.log.contains("surface=main page loaded"), "{}", kiosk.dump());
+}

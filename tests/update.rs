@@ -273,8 +273,9 @@ fn tampered_unsigned_and_foreign_bundles_are_refused_and_the_kiosk_runs_on() {
     );
     assert!(!ok && text.contains("absolute path"), "{text}");
 
-    // The kiosk is unharmed and healthy, and a good bundle still installs.
-    let (code, _, err) = ctl_in(&bus, dir, &["health"]);
+    // The kiosk is unharmed and healthy (its overlays load once the main page has), and
+    // a good bundle still installs.
+    let (code, _, err) = ctl_in(&bus, dir, &["health", "--wait", "--timeout", "30"]);
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = ctl_in(&bus, dir, &["update", "install", "good.raucb"]);
     assert_eq!(code, 0, "{out} {err}");

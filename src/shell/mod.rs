@@ -184,6 +184,24 @@ pub(crate) fn page_url(label: &str) -> Option<String> {
     shell.surfaces.get(label).map(|s| s.url.clone())
 }
 
+/// How long the overlays' pages wait at most for the main page's first load.
+const HOLD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Loads the held overlays' pages after `delay` if the main page has not done so.
+fn release_held_after(delay: std::time::Duration) {
+    gtk::glib::timeout_add_local(delay, move || {
+        let Some(shell) = CURRENT.with(|c| c.borrow().upgrade()) else {
+            return gtk::glib::ControlFlow::Break;
+        };
+        // Busy (a nested dispatch): the next turn, a few ms later.
+        let Ok(mut shell) = shell.try_borrow_mut() else {
+            return gtk::glib::ControlFlow::Continue;
+        };
+        shell.release_held("the main page has not loaded after 2 s");
+        gtk::glib::ControlFlow::Break
+    });
+}
+
 fn every(interval: std::time::Duration, f: fn(&mut Shell)) {
     gtk::glib::timeout_add_local(interval, move || {
         if let Some(shell) = CURRENT.with(|c| c.borrow().upgrade()) {
@@ -331,6 +349,26 @@ impl Shell {
         if finished && label == self.main_label && !self.ready {
             self.ready = true;
             notify::ready(&format!("serving {} surfaces", self.surfaces.len()));
+        }
+        if finished && label == self.main_label {
+            self.release_held("the main page has loaded");
+        }
+    }
+
+    /// Starts loading the pages of the overlays that waited for the main page, one at a
+    /// time so that each one's new web process is told apart (`process.rs`).
+    fn release_held(&mut self, why: &str) {
+        let held: Vec<String> = self.surfaces.iter().filter(|s| s.held).map(|s| s.config.label.clone()).collect();
+        for label in held {
+            let Some(s) = self.surfaces.get_mut(&label) else { continue };
+            s.unhold();
+            log::debug!(surface = label.as_str(); "loading {} ({why})", s.page_url);
+            let before = crate::service::procs::web_processes();
+            if let Err(e) = s.webview.load_url(&s.page_url) {
+                log::error!(surface = label.as_str(); "cannot load {}: {e}", s.page_url);
+                continue;
+            }
+            self.surfaces.find_pid(&label, Some(&before));
         }
     }
 
@@ -502,6 +540,7 @@ pub fn run(
         trust: Rc::new(webdata::Trust::new(&manifest.network)),
         web_setup: Some(web_setup),
         shared_process: None,
+        hold: false,
     };
     CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&shell));
     // Once, before the main loop and the first page: a page that plays at once must
@@ -515,12 +554,19 @@ pub fn run(
     }
     log::debug!(reason = "media"; "waited {} ms for GStreamer's registry", waited.elapsed().as_millis());
     for cfg in manifest.surfaces() {
+        // The main page first: the overlays' first frames would have the core set up
+        // GPU compositing on its thread (hundreds of ms with software GL) before the
+        // main page's load is heard, and their web process competes with the main one
+        // for the board's cores.
+        ctx.hold = cfg.label != manifest.main.label;
         // WebKit starts the surface's web process while it is built.
         let before = crate::service::procs::web_processes();
         let s =
             surface::build(cfg, &mut ctx).map_err(|source| ShellError::Surface { label: cfg.label.clone(), source })?;
         if let Some(container) = &s.container {
-            if s.visible {
+            // A held overlay is shown when its page loads: an accelerated view sets up
+            // GPU compositing as it is first drawn.
+            if s.visible && !s.held {
                 container.show_all();
             } else {
                 container.hide();
@@ -532,6 +578,8 @@ pub fn run(
         let how = if cfg.process == crate::config::Process::Shared { ", shared" } else { "" };
         log::info!(surface = cfg.label.as_str(); "surface created for {} (web process {pid}{how})", cfg.page.url());
     }
+    ctx.hold = false;
+    release_held_after(HOLD_AT_MOST);
     if toast {
         toast::build_toast(&shell, &mut ctx)?;
     }

@@ -98,6 +98,9 @@ impl Shell {
         if showing_of(url) != Showing::Page {
             return;
         }
+        if label == self.main_label {
+            self.release_held("the main page failed to load");
+        }
         let Some(s) = self.surfaces.get_mut(label) else { return };
         log::warn!(surface = label, reason = reason; "cannot load {url}: {reason}");
         // What failed is what is retried (and named on the certificate page), also when
@@ -113,6 +116,8 @@ impl Shell {
     pub(crate) fn track_load(&mut self, label: &str, finished: bool, url: &str) {
         let now = Instant::now();
         let Some(s) = self.surfaces.get_mut(label) else { return };
+        // Recovery loaded it already.
+        s.unhold();
         if finished {
             s.health.loaded(now);
         } else {

@@ -50,9 +50,23 @@ pub struct Surface {
     pub documents: Documents,
     /// The kiosk's volume for documents loaded from now on (`shell::volume`).
     pub volume_script: Option<webkit2gtk::UserScript>,
+    /// Its page waits for the main page's first load (`Shell::release_held`).
+    pub held: bool,
 }
 
 impl Surface {
+    /// Ends the wait for the main page: shows the overlay if it should be seen, and
+    /// says whether it was held (its page still to load).
+    pub fn unhold(&mut self) -> bool {
+        if !std::mem::replace(&mut self.held, false) {
+            return false;
+        }
+        if let (true, Some(container)) = (self.visible, &self.container) {
+            container.show_all();
+        }
+        true
+    }
+
     fn new(config: &SurfaceConfig, webview: WebView, container: Option<gtk::Box>, recovery: &Recovery) -> Self {
         let url = config.page.url();
         let now = Instant::now();
@@ -70,6 +84,7 @@ impl Surface {
             last_ping: now,
             documents: Documents::default(),
             volume_script: None,
+            held: false,
         }
     }
 }
@@ -97,9 +112,11 @@ pub struct BuildCtx<'a> {
     /// The first `process = "shared"` overlay's view: later ones are related to it, so
     /// WebKit runs their pages in its web process.
     pub shared_process: Option<webkit2gtk::WebView>,
+    /// The surface being built waits to load its page until the main page has loaded.
+    pub hold: bool,
 }
 
-/// Builds the surface `cfg` and starts loading its page.
+/// Builds the surface `cfg` and starts loading its page, unless `ctx.hold` says to wait.
 pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry::Error> {
     let url = cfg.page.url();
     let is_main = cfg.label == ctx.manifest.main.label;
@@ -213,8 +230,12 @@ pub fn build(cfg: &SurfaceConfig, ctx: &mut BuildCtx<'_>) -> Result<Surface, wry
     log_rendering(&webview, ctx.manifest);
     // Only now: the first document must find its bridge installed, and the context
     // its settings.
-    webview.load_url(&url)?;
-    Ok(Surface::new(cfg, webview, container, &ctx.manifest.recovery))
+    if !ctx.hold {
+        webview.load_url(&url)?;
+    }
+    let mut surface = Surface::new(cfg, webview, container, &ctx.manifest.recovery);
+    surface.held = ctx.hold;
+    Ok(surface)
 }
 
 /// Gives each document of the top frame a bridge of its own (see `ipc::document`):

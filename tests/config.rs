@@ -940,7 +940,8 @@ fn memory_settings_parse_and_are_checked() {
     use vitrine::config::memory::{CacheModel, Memory, Painting, WebHeap};
     assert_eq!(Folder::base().load().expect("valid").manifest.memory, Memory::default());
     let text = format!(
-        "{BASE_MANIFEST}\n[memory]\ncache = \"viewer\"\npainting = \"cpu\"\nweb_heap = \"compact\"\ncore_heap_keep_mb = 8\n"
+        "{BASE_MANIFEST}\n[memory]\ncache = \"viewer\"\npainting = \"cpu\"\nweb_heap = \"compact\"\ncore_heap_keep_mb = 8\n\
+         web_limit_mb = 192\nweb_poll_secs = 5\n"
     );
     let m = Folder::with_manifest(&text).load().expect("valid").manifest;
     assert_eq!(
@@ -949,11 +950,17 @@ fn memory_settings_parse_and_are_checked() {
             cache: CacheModel::Viewer,
             painting: Painting::Cpu,
             web_heap: WebHeap::Compact,
-            core_heap_keep_mb: Some(8)
+            core_heap_keep_mb: Some(8),
+            web_limit_mb: Some(192),
+            web_poll_secs: 5,
         }
     );
     let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\ncore_heap_keep_mb = 4096\n"));
     folder.only_error(MANIFEST, "memory.core_heap_keep_mb", "4096 is more than 1024 MiB");
+    let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\nweb_limit_mb = 32\n"));
+    folder.only_error(MANIFEST, "memory.web_limit_mb", "32 is less than 64 MiB");
+    let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\nweb_poll_secs = 0\n"));
+    folder.only_error(MANIFEST, "memory.web_poll_secs", "0 is not from 1 to 3600 s");
     let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\ncache = \"none\"\n"));
     folder.only_error(MANIFEST, "line 14, column 9", "unknown variant `none`");
     let folder = Folder::with_manifest(&format!("{BASE_MANIFEST}\n[memory]\nswap = true\n"));

@@ -1,4 +1,5 @@
-//! `kiosk.idle_timeout_secs`, `recovery.memory_limit_mb` and `recovery.daily_reload`,
+//! `kiosk.idle_timeout_secs`, `recovery.memory_limit_mb`, `memory.web_limit_mb` and
+//! `recovery.daily_reload`,
 //! end to end with the real binary under Xvfb. (The daily reload's schedule across DST
 //! changes and clock jumps is tested on the pure schedule, `tests/schedule.rs`.)
 
@@ -42,6 +43,27 @@ fn a_web_process_over_the_memory_limit_is_reloaded() {
     // Once, not in a loop: a small page stays.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(count(&kiosk.log, "over the limit"), 1, "{}", kiosk.dump());
+}
+
+#[test]
+fn webkit_gets_the_memory_limit_of_its_processes() {
+    // `[memory] web_limit_mb = 64`, checked every second. WebKit only frees memory at
+    // its thresholds, which shows nowhere outside; the tests' kill share makes it end
+    // the process instead, which the core hears as WebKit's reason.
+    let share = [("VITRINE_DIAG_WEB_KILL_SHARE", "0.9")];
+    let kiosk = Kiosk::start_with("policy-pressure", &share);
+    let ended = kiosk.log.wait_for("(exceeded memory limit)", Duration::from_secs(30));
+    assert!(ended.is_some(), "WebKit did not apply the limit:\n{}", kiosk.dump());
+    assert!(kiosk.log.contains("WebKit's memory limit: 64 MiB per web process"), "{}", kiosk.dump());
+    kiosk.log.wait_for("RESULT loaded 2", Duration::from_secs(30)).expect("reloaded after WebKit ended it");
+
+    // Without the setting WebKit's limit is the machine's memory: the same share ends
+    // nothing.
+    let kiosk = Kiosk::start_with("policy-idle", &share);
+    kiosk.wait_ready();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!kiosk.log.contains("exceeded memory limit"), "{}", kiosk.dump());
+    assert!(!kiosk.log.contains("WebKit's memory limit"), "{}", kiosk.dump());
 }
 
 /// A POSIX `TZ` in which the local time is `local` seconds after midnight now.

@@ -20,6 +20,7 @@ mod navigation;
 mod output;
 mod permissions;
 mod picker;
+mod pressure;
 mod process;
 mod range;
 mod requests;
@@ -453,6 +454,7 @@ pub fn run(
     // GTK is up (the event loop started it); no web process runs before a surface exists.
     let web_data = webdata::Manager::default();
     // Before the web context exists: WebKit sandboxes a context when it is made.
+    pressure::apply(&manifest.memory);
     sandbox::apply(manifest.kiosk.sandbox)?;
     let (mut context, web_setup) = webdata::create_context(&manifest, web_dirs.as_ref(), Rc::clone(&web_data));
     if automation {

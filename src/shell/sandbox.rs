@@ -104,9 +104,11 @@ fn resolve_library_path() {
 }
 
 unsafe extern "C" fn constructed(object: *mut gobject_ffi::GObject) {
-    // SAFETY: GObject calls this with a WebKitWebContext under construction; WebKit's
-    // own step runs first and makes its process pool, which has started nothing yet.
+    // SAFETY: GObject calls this with a WebKitWebContext under construction; the
+    // memory-pressure settings go in before WebKit's own step, which reads them and
+    // makes its process pool, which has started nothing yet.
     unsafe {
+        crate::shell::pressure::before_constructed(object);
         if let Some(Some(original)) = WEBKIT_CONSTRUCTED.get() {
             original(object);
         }

@@ -16,7 +16,17 @@ pub struct Memory {
     /// Freed heap the core keeps for large messages, in MiB; `None`: sized by the
     /// board's memory (see `service::alloc`).
     pub core_heap_keep_mb: Option<u32>,
+    /// WebKit's memory limit for each web process and the network process, in MiB
+    /// (`WebKitMemoryPressureSettings`): past a third of it WebKit drops caches, past
+    /// half it also collects garbage and returns freed memory. `None`: WebKit's own
+    /// (the board's memory).
+    pub web_limit_mb: Option<u32>,
+    /// How often, in seconds, each process checks its memory against `web_limit_mb`.
+    pub web_poll_secs: u32,
 }
+
+/// WebKit's own interval (`WebKitMemoryPressureSettings:poll-interval`).
+pub const WEB_POLL_SECS: u32 = 30;
 
 impl Default for Memory {
     fn default() -> Self {
@@ -25,6 +35,8 @@ impl Default for Memory {
             painting: Painting::Default,
             web_heap: WebHeap::Default,
             core_heap_keep_mb: None,
+            web_limit_mb: None,
+            web_poll_secs: WEB_POLL_SECS,
         }
     }
 }
@@ -32,12 +44,24 @@ impl Default for Memory {
 impl Memory {
     /// Problems as (key, reason).
     pub fn check(&self) -> Vec<(String, String)> {
-        match self.core_heap_keep_mb {
-            Some(mb) if mb > 1024 => vec![("memory.core_heap_keep_mb".into(), format!("{mb} is more than 1024 MiB"))],
-            _ => Vec::new(),
+        let mut problems = Vec::new();
+        if let Some(mb) = self.core_heap_keep_mb.filter(|mb| *mb > 1024) {
+            problems.push(("memory.core_heap_keep_mb".into(), format!("{mb} is more than 1024 MiB")));
         }
+        // Below this a web process is past half its limit on an empty page, and WebKit
+        // would collect garbage at every check.
+        if let Some(mb) = self.web_limit_mb.filter(|mb| *mb < WEB_LIMIT_MIN_MB) {
+            problems.push(("memory.web_limit_mb".into(), format!("{mb} is less than {WEB_LIMIT_MIN_MB} MiB")));
+        }
+        if !(1..=3600).contains(&self.web_poll_secs) {
+            problems.push(("memory.web_poll_secs".into(), format!("{} is not from 1 to 3600 s", self.web_poll_secs)));
+        }
+        problems
     }
 }
+
+/// The smallest `memory.web_limit_mb`.
+pub const WEB_LIMIT_MIN_MB: u32 = 64;
 
 /// `memory.cache`: WebKit's cache model.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]

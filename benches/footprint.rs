@@ -15,7 +15,7 @@
 //!   the machine runs, which the report counts.
 //! * **Start-up.** Default kiosk start → `READY=1` (the main page loaded) against a
 //!   bare wry window's start → its page's first IPC message (at `load`), both timed
-//!   from the spawn by this process, each with caches warmed by an untimed first start. `FOOTPRINT_ROUNDS` (default 7) pairs, in an
+//!   from the spawn by this process, each with caches warmed by an untimed first start. `FOOTPRINT_ROUNDS` (default 15) pairs, in an
 //!   interleaved order (bare first in even rounds, Vitrine first in odd ones) so that
 //!   drift in the machine's load hits both; the ratio is the median of the per-round
 //!   ratios.
@@ -363,7 +363,7 @@ fn binary() -> Result<Value, String> {
 
 fn parent() -> Result<(), String> {
     let idle = Duration::from_secs(env_number("FOOTPRINT_IDLE_SECS", 60)?);
-    let rounds = env_number("FOOTPRINT_ROUNDS", 7)?.max(1);
+    let rounds = env_number("FOOTPRINT_ROUNDS", 15)?.max(1);
     let work = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
     let small = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/small");
     let load_before = load_average();

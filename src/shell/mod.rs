@@ -198,7 +198,7 @@ fn release_held_after(delay: std::time::Duration) {
         let Ok(mut shell) = shell.try_borrow_mut() else {
             return gtk::glib::ControlFlow::Continue;
         };
-        shell.release_held("the main page has not loaded after 2 s");
+        shell.release_held(&format!("the main page has not loaded after {} s", delay.as_secs()));
         gtk::glib::ControlFlow::Break
     });
 }

@@ -59,7 +59,7 @@ fn settings_of(limit: u32, poll: u32) -> webkit2gtk::MemoryPressureSettings {
 pub(crate) unsafe fn before_constructed(object: *mut gobject_ffi::GObject) {
     let Some(Some((limit, poll))) = SETTINGS.get().copied() else { return };
     let mut settings = settings_of(limit, poll);
-    // SAFETY: the property is WebKit's own, looked up on the object's class, and set
+    // SAFETY: the property is WebKit's own, looked up on WebKitWebContext's class, and set
     // through the class's own `set_property` with a value of its boxed type, as
     // GObject does for a construct property; WebKit copies the boxed value and reads
     // it in `constructed`, which runs after this.

@@ -55,16 +55,14 @@ pub struct Surface {
 }
 
 impl Surface {
-    /// Ends the wait for the main page: shows the overlay if it should be seen, and
-    /// says whether it was held (its page still to load).
-    pub fn unhold(&mut self) -> bool {
+    /// Ends the wait for the main page: shows the overlay if it should be seen.
+    pub fn unhold(&mut self) {
         if !std::mem::replace(&mut self.held, false) {
-            return false;
+            return;
         }
         if let (true, Some(container)) = (self.visible, &self.container) {
             container.show_all();
         }
-        true
     }
 
     fn new(config: &SurfaceConfig, webview: WebView, container: Option<gtk::Box>, recovery: &Recovery) -> Self {

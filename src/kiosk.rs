@@ -56,6 +56,9 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     if let Some(bus) = crate::config::BusKind::from_env() {
         bundle.manifest.dbus.bus = bus;
     }
+    if options.automation {
+        crate::service::parent::end_with_parent();
+    }
     // Before threads start allocating in earnest.
     crate::service::alloc::tune(bundle.manifest.memory.core_heap_keep_mb);
     // GStreamer's registry, while the window and the bus come up (see os::gstreamer).
@@ -67,7 +70,8 @@ pub fn run(options: RunOptions) -> Result<(), Error> {
     // Before the store and the window: a second kiosk must touch neither.
     let shell_link = request::ShellLink::default();
     let update_dir = store::state_dir(options.state_dir.as_deref()).map(|d| d.join("update"));
-    let bus = match dbus::start(&bundle.manifest, &bundle.ui, shell_link.clone(), update_dir) {
+    let name_wait = if options.automation { dbus::NAME_WAIT_AUTOMATION } else { std::time::Duration::ZERO };
+    let bus = match dbus::start(&bundle.manifest, &bundle.ui, shell_link.clone(), update_dir, name_wait) {
         Err(dbus::StartError::AlreadyRunning { pid, .. }) if options.url.is_some() => {
             let url = bundle.manifest.main.page.url();
             dbus::client::forward_navigate(&bundle.manifest.dbus, &bundle.manifest.main.label, &url)?;

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{count, ctl_env, fixture, kill, vitrine_bin, wait_until, web_pid, Kiosk, PrivateBus, STARTUP};
+use common::{count, ctl_env, fixture, kill, vitrine_bin, wait_until, web_pid, Kiosk, PrivateBus, Xvfb, STARTUP};
 use serde_json::Value;
 
 const NAME: &str = "org.vitrine.Vitrine1";
@@ -396,6 +396,95 @@ fn without_a_kiosk_ctl_fails_clearly_and_a_second_vitrine_stops_or_forwards() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("asked it to open app://localhost/page2.html"), "{err}");
     assert!(kiosk.result("page2-loaded").starts_with("app://localhost/page2.html"));
+}
+
+/// WebDriver clients open sessions back to back: the kiosk of the next session may start
+/// while the last one still owns the name, and WebKitWebDriver would wait for ever for a
+/// kiosk that stopped. So one started with `--automation` queues for the name, a while.
+#[test]
+fn a_kiosk_for_webdriver_waits_for_the_name_while_the_last_one_exits() {
+    let bus = PrivateBus::session();
+    let mut first = kiosk_on(&bus, &[]);
+    let automation = || Kiosk::start_with_args("dbus", &bus.env(), &["--automation"]);
+    let owner = |kiosk: &Kiosk| {
+        let (code, out, err) = bus.ctl(&["--json", "status"]);
+        assert_eq!(code, 0, "{err}\nlog:\n{}", kiosk.dump());
+        serde_json::from_str::<Value>(&out).expect("JSON")["pid"].as_u64()
+    };
+    let waits_for = |kiosk: &Kiosk, pid: u32| {
+        let line = format!("{NAME} is owned (process {pid}); waiting up to 30 s for it to be free");
+        kiosk
+            .log
+            .wait_for(&line, STARTUP)
+            .unwrap_or_else(|| panic!("not waiting for the name; log:\n{}", kiosk.dump()));
+    };
+
+    let second = automation();
+    waits_for(&second, first.pid());
+    assert_eq!(owner(&first), Some(first.pid().into()), "the queued kiosk took the name");
+    first.signal("TERM");
+    assert!(first.wait_exit(STARTUP).is_some(), "the first kiosk did not exit");
+    second.wait_ready();
+    assert_eq!(owner(&second), Some(second.pid().into()));
+
+    // Not for ever: one that never gets the name stops with the usual error.
+    let mut third = automation();
+    waits_for(&third, second.pid());
+    let status = third.wait_exit(Duration::from_secs(60)).expect("the third kiosk still waits after 60 s");
+    let waited = third.started.elapsed();
+    assert_eq!(status.code(), Some(1), "log:\n{}", third.dump());
+    assert!(waited >= Duration::from_secs(30), "stopped after {waited:?}");
+    let stopped = format!("vitrine is already running: {NAME} on the session bus is owned by process {}", second.pid());
+    assert!(third.log.contains(&stopped), "log:\n{}", third.dump());
+    assert_eq!(owner(&second), Some(second.pid().into()));
+}
+
+/// WebKitWebDriver kills the kiosk when the session ends, unless the client stops the driver
+/// first; the kiosk must not run on, orphaned, with the bus name. `sh` stands in for the
+/// driver here: it starts the kiosk, and is killed.
+#[test]
+fn a_kiosk_for_webdriver_stops_with_the_process_that_started_it() {
+    let bus = PrivateBus::session();
+    let xvfb = Xvfb::start(800, 600);
+    let home = tempfile::tempdir().expect("tempdir");
+    let log = home.path().join("kiosk.log");
+    let mut starter = Command::new("sh")
+        .args(["-c", "\"$0\" run --config \"$1\" --automation 2>\"$2\" & echo $!; wait", vitrine_bin()])
+        .arg(fixture("dbus"))
+        .arg(&log)
+        .envs(bus.env())
+        .env("DISPLAY", &xvfb.display)
+        .env("HOME", home.path())
+        .env("XDG_RUNTIME_DIR", home.path())
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("JOURNAL_STREAM")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sh");
+    let mut line = String::new();
+    BufReader::new(starter.stdout.take().expect("piped")).read_line(&mut line).expect("the kiosk's pid");
+    let pid: u32 = line.trim().parse().expect("a pid");
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    let serving = || {
+        let (code, out, _) = bus.ctl(&["--json", "status"]);
+        code == 0 && serde_json::from_str::<Value>(&out).is_ok_and(|v| v["pid"] == pid)
+    };
+    assert!(wait_until(STARTUP, serving), "the kiosk did not come up; log:\n{}", said());
+    assert!(
+        said().contains(&format!("the kiosk stops when the process that started it (process {}) ends", starter.id()))
+    );
+
+    starter.kill().expect("kill sh");
+    starter.wait().expect("reap sh");
+    // Reparented, it is reaped elsewhere: gone, or a zombie, is ended.
+    let ended = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |s| s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+    };
+    assert!(wait_until(STARTUP, ended), "the kiosk runs on without its starter; log:\n{}", said());
+    assert!(said().contains("SIGTERM: closing surfaces"), "not a clean stop; log:\n{}", said());
+    let (code, _, err) = bus.ctl(&["ping"]);
+    assert_eq!(code, 3, "the name is still owned: {err}");
 }
 
 #[test]

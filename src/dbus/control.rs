@@ -38,6 +38,7 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
+use std::time::Duration;
 
 use zbus::message::Header;
 use zbus::object_server::{InterfaceRef, SignalEmitter};
@@ -393,13 +394,14 @@ pub enum ServeError {
 }
 
 /// Connects, serves [`ControlObject`] and the bridge's [`MqttObject`] at [`PATH`], then
-/// claims the name without queueing (objects first, so that no call arrives before they
-/// are there).
+/// claims the name (objects first, so that no call arrives before they are there):
+/// at once, or queued for at most `wait` when it is not zero.
 pub async fn serve(
     cfg: &Dbus,
     objects: ControlObject,
     mqtt: MqttObject,
     update: Option<UpdateObject>,
+    wait: Duration,
 ) -> Result<zbus::Connection, ServeError> {
     let bus = cfg.bus.as_str();
     let connection = super::connect(cfg.bus).await.map_err(|source| ServeError::Connect { bus, source })?;
@@ -409,12 +411,53 @@ pub async fn serve(
     if let Some(update) = update {
         server.at(PATH, update).await.map_err(|source| ServeError::Serve { bus, source })?;
     }
-    let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
-    match connection.request_name_with_flags(cfg.name.as_str(), flags).await {
-        Ok(_) => Ok(connection),
+    let claimed = if wait.is_zero() {
+        let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
+        connection.request_name_with_flags(cfg.name.as_str(), flags).await.map(|_| ())
+    } else {
+        claim_queued(&connection, &cfg.name, wait).await
+    };
+    match claimed {
+        Ok(()) => Ok(connection),
         Err(zbus::Error::NameTaken) => Err(ServeError::NameTaken { pid: owner_pid(&connection, &cfg.name).await }),
         Err(source) => Err(ServeError::Name { bus, name: cfg.name.clone(), source }),
     }
+}
+
+/// Queues for `name` and waits at most `wait` for the bus to hand it over, as it does
+/// the moment its owner leaves; on time-out, leaves the queue (`NameTaken`).
+async fn claim_queued(connection: &zbus::Connection, name: &str, wait: Duration) -> zbus::Result<()> {
+    use futures_lite::{FutureExt, StreamExt};
+    use zbus::fdo::RequestNameReply;
+    // Subscribed before asking, or the hand-over could come between the two.
+    let mut acquired = zbus::fdo::DBusProxy::new(connection).await?.receive_name_acquired().await?;
+    match connection.request_name_with_flags(name, enumflags2::BitFlags::empty()).await? {
+        RequestNameReply::InQueue => {}
+        RequestNameReply::Exists => return Err(zbus::Error::NameTaken),
+        RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner => return Ok(()),
+    }
+    let holder = owner_pid(connection, name).await.map(|p| format!(" (process {p})")).unwrap_or_default();
+    log::info!("{name} is owned{holder}; waiting up to {} s for it to be free", wait.as_secs());
+    let handed_over = async {
+        while let Some(signal) = acquired.next().await {
+            if signal.args().is_ok_and(|a| a.name() == name) {
+                return true;
+            }
+        }
+        false
+    };
+    let timed_out = async {
+        async_io::Timer::after(wait).await;
+        false
+    };
+    if handed_over.or(timed_out).await {
+        return Ok(());
+    }
+    // Out of the queue, so that the name never comes to a kiosk that has given up.
+    if let Err(e) = connection.release_name(name).await {
+        log::warn!("cannot leave the queue for {name}: {e}");
+    }
+    Err(zbus::Error::NameTaken)
 }
 
 /// The process owning `name`, as the bus reports it.

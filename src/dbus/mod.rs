@@ -2,7 +2,8 @@
 //!
 //! * [`control`] — `org.vitrine.Vitrine1` at `/org/vitrine/Vitrine1`, on the bus that
 //!   `[dbus] bus` names; the name is requested without queueing, so a second kiosk on
-//!   the same bus and name stops at start-up ([`StartError::AlreadyRunning`]).
+//!   the same bus and name stops at start-up ([`StartError::AlreadyRunning`]). A kiosk
+//!   started for WebDriver queues for it a while instead ([`NAME_WAIT_AUTOMATION`]).
 //! * [`mqtt`] — `org.vitrine.Vitrine1.Mqtt` at the same path: the MQTT bridge's events,
 //!   both ways, as the principal `mqtt`.
 //! * [`update`] — `org.vitrine.Vitrine1.Update` at the same path: RAUC's slots, and
@@ -44,6 +45,12 @@ pub const INTERFACE: &str = "org.vitrine.Vitrine1";
 
 /// How long connecting to a bus may take before the kiosk goes on without it.
 const CONNECT_WITHIN: Duration = Duration::from_secs(5);
+
+/// How long a kiosk started with `--automation` waits for the bus name. A WebDriver
+/// client opens sessions back to back, and the kiosk of the session just deleted may
+/// still own the name while it exits; WebKitWebDriver never notices a browser that exits
+/// before connecting, so stopping at once would leave the client waiting for ever.
+pub const NAME_WAIT_AUTOMATION: Duration = Duration::from_secs(30);
 
 /// What the shell tells the bus thread.
 pub enum Notice {
@@ -105,12 +112,14 @@ fn already_running(name: &str, bus: BusKind, pid: Option<u32>) -> String {
 /// Returns `Ok(None)` when D-Bus is configured off; a bus that cannot be reached is
 /// logged, not an error: the kiosk runs without control and tray.
 /// `update_dir` is where bundles named by URL are downloaded (the state directory's
-/// `update/`).
+/// `update/`); `name_wait`, how long to queue for a name another kiosk owns (zero: stop
+/// at once).
 pub fn start(
     manifest: &Manifest,
     ui: &[UiFile],
     shell_link: ShellLink,
     update_dir: Option<std::path::PathBuf>,
+    name_wait: Duration,
 ) -> Result<Option<Bus>, StartError> {
     let cfg = &manifest.dbus;
     if cfg.bus == BusKind::None {
@@ -126,7 +135,7 @@ pub fn start(
     let objects = control::ControlObject::new(manifest, shell_link.clone(), updater.clone());
     let mqtt = mqtt::MqttObject::new(shell_link.clone());
     let update = updater.map(update::UpdateObject::new);
-    let connection = match async_io::block_on(control::serve(cfg, objects, mqtt, update)) {
+    let connection = match async_io::block_on(control::serve(cfg, objects, mqtt, update, name_wait)) {
         Ok(connection) => Some(connection),
         Err(control::ServeError::NameTaken { pid }) => {
             return Err(StartError::AlreadyRunning { name: cfg.name.clone(), bus: cfg.bus, pid });

@@ -3,4 +3,5 @@
 pub mod alloc;
 pub mod logging;
 pub mod notify;
+pub mod parent;
 pub mod procs;

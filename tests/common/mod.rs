@@ -253,6 +253,11 @@ impl Kiosk {
     }
 
     pub fn start_with(fixture_name: &str, env: &[(&str, &str)]) -> Kiosk {
+        Self::start_with_args(fixture_name, env, &[])
+    }
+
+    /// `args` go after `run --config FIXTURE`.
+    pub fn start_with_args(fixture_name: &str, env: &[(&str, &str)], args: &[&str]) -> Kiosk {
         let xvfb = Xvfb::start(1920, 1080);
         let dir = tempfile::tempdir().expect("tempdir");
         let socket_path = dir.path().join("notify.sock");
@@ -287,6 +292,7 @@ impl Kiosk {
         };
         cmd.args(["run", "--config"])
             .arg(fixture(fixture_name))
+            .args(args)
             .env("DISPLAY", &xvfb.display)
             .env("NOTIFY_SOCKET", &socket_path)
             .env("VITRINE_LOG", "debug")

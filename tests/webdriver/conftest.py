@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -22,6 +23,11 @@ from selenium.webdriver.webkitgtk.service import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Selenium waits for WebKitWebDriver's answers as long as the socket's default allows,
+# which is for ever: a session that never opens would stall the whole run. Bounded, it
+# is an error that names what happened (above the crash test's 120 s script timeout).
+socket.setdefaulttimeout(150)
 
 
 def vitrine_bin():
@@ -70,8 +76,19 @@ def start(args, env=None):
         options.add_argument(a)
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
+    # WebKitWebDriver's output, and the kiosk's (it inherits it): what a failed start said.
+    log = os.path.join(state, "webdriver.log")
     try:
-        driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=shutil.which("WebKitWebDriver")))
+        service = Service(executable_path=shutil.which("WebKitWebDriver"), log_output=log)
+        driver = webdriver.WebKitGTK(options=options, service=service)
+    except Exception as e:
+        try:
+            with open(log, errors="replace") as f:
+                said = f.read()[-4000:]
+        except OSError as unread:
+            said = f"(no log: {unread})"
+        shutil.rmtree(state, ignore_errors=True)
+        raise RuntimeError(f"no WebDriver session: {e!r}; WebKitWebDriver and the kiosk said:\n{said}") from e
     finally:
         for k, v in saved.items():
             if v is None:

@@ -145,6 +145,45 @@ fn bad_input_gets_structured_errors_and_the_core_keeps_serving() {
     assert!(kiosk.log.contains("rejected message"), "rejections are logged");
 }
 
+/// GTK cannot say why it could not start, and tao panics then: the kiosk asks the display
+/// itself, waits a while for one that refuses, and stops with the reason.
+#[test]
+fn without_a_display_the_kiosk_says_why_and_stops() {
+    let run = |display: Option<&str>| {
+        let home = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(vitrine_bin());
+        cmd.args(["run", "--config"])
+            .arg(fixture("layers"))
+            .env("HOME", home.path())
+            .env("XDG_RUNTIME_DIR", home.path())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("JOURNAL_STREAM");
+        if let Some(d) = display {
+            cmd.env("DISPLAY", d);
+        }
+        let started = std::time::Instant::now();
+        let out = cmd.output().expect("run vitrine");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), started.elapsed())
+    };
+    let (code, err, _) = run(None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot open the display: neither WAYLAND_DISPLAY nor DISPLAY is set"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // A display nobody serves: /tmp/.X11-unix/X<n> absent.
+    let free =
+        (200..300).find(|n| !std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()).expect("a free display");
+    let name = format!(":{free}");
+    let (code, err, took) = run(Some(&name));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("X display {name}: ")) && err.contains("trying again for up to 10 s"), "{err}");
+    assert!(err.contains(&format!("cannot open the display: X display {name}: ")), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(took >= Duration::from_secs(10), "gave up after {took:?}");
+}
+
 #[test]
 fn check_reports_every_problem_with_file_and_place() {
     let out = Command::new(vitrine_bin()).arg("check").arg(fixture("broken")).output().unwrap();

@@ -436,6 +436,7 @@ pub fn run(
     let authority = Authority::new(labels, &bundle.capabilities);
     let media_urls = media::Media::new(roots.clone(), authority.clone());
     let toast = toast::wants_toast(&authority, &manifest);
+    window::open_display()?;
     let event_loop = EventLoopBuilder::<CoreEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let sink = Arc::new(ProxySink(std::sync::Mutex::new(proxy.clone())));

@@ -28,6 +28,8 @@ pub struct Toplevel {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WindowError {
+    #[error("cannot open the display: {0}")]
+    Display(String),
     #[error("cannot create the window: {0}")]
     Create(#[from] tao::error::OsError),
     #[error("the window has no GTK container to hold the surfaces")]
@@ -102,5 +104,58 @@ unsafe extern "C" fn invalidate_everything(
             height: gtk::gdk::ffi::gdk_window_get_height(window),
         };
         c::cairo_region_union_rectangle(region, &mut all);
+    }
+}
+
+/// How long start-up waits for a display that refuses the connection: a compositor or X
+/// server still starting, or one too busy to answer at once.
+const DISPLAY_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens GTK's display, first asking the display server directly, so that a failure says
+/// why (GTK only says it failed) and a refusal is tried again for a while. GTK is then
+/// initialised, which the event loop requires (tao panics where GTK cannot start).
+pub fn open_display() -> Result<(), WindowError> {
+    let deadline = std::time::Instant::now() + DISPLAY_WITHIN;
+    let mut logged = false;
+    loop {
+        match probe_display() {
+            Ok(()) => break,
+            Err(Unreachable::Unset(why)) => return Err(WindowError::Display(why)),
+            Err(Unreachable::Refused(why)) if std::time::Instant::now() >= deadline => {
+                return Err(WindowError::Display(why))
+            }
+            Err(Unreachable::Refused(why)) => {
+                if !logged {
+                    log::warn!("{why}; trying again for up to {} s", DISPLAY_WITHIN.as_secs());
+                    logged = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+        }
+    }
+    gtk::init().map_err(|e| WindowError::Display(format!("GTK: {e}")))
+}
+
+enum Unreachable {
+    /// No display is named: waiting cannot help.
+    Unset(String),
+    Refused(String),
+}
+
+/// Connects to the display GDK will use (Wayland before X11, unless `GDK_BACKEND` says
+/// x11) and hangs up.
+fn probe_display() -> Result<(), Unreachable> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let x11_only = var("GDK_BACKEND").is_some_and(|b| b.starts_with("x11"));
+    if let (Some(name), false) = (var("WAYLAND_DISPLAY"), x11_only) {
+        return wayland_client::Connection::connect_to_env()
+            .map(drop)
+            .map_err(|e| Unreachable::Refused(format!("Wayland display {name}: {e}")));
+    }
+    match var("DISPLAY") {
+        Some(name) => {
+            x11rb::connect(None).map(drop).map_err(|e| Unreachable::Refused(format!("X display {name}: {e}")))
+        }
+        None => Err(Unreachable::Unset("neither WAYLAND_DISPLAY nor DISPLAY is set".into())),
     }
 }

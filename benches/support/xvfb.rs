@@ -19,8 +19,10 @@ impl Xvfb {
     /// A display of one screen `WxHxDEPTH`.
     #[allow(dead_code)] // each bench binary includes this file; not all use every size
     pub fn start_screen(screen: &str) -> Result<Xvfb, String> {
+        // -noreset: rounds start kiosks one after another, and a server that resets as
+        // the last client leaves would refuse the next for a moment.
         let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", screen, "-nolisten", "tcp"])
+            .args(["-displayfd", "1", "-screen", "0", screen, "-nolisten", "tcp", "-noreset"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -108,32 +108,35 @@ unsafe extern "C" fn invalidate_everything(
 }
 
 /// How long start-up waits for a display that refuses the connection: a compositor or X
-/// server still starting, or one too busy to answer at once.
+/// server still starting, or an X server resetting (as one does when its last client
+/// leaves, so a kiosk restarted on a bare X server meets one).
 const DISPLAY_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Opens GTK's display, first asking the display server directly, so that a failure says
-/// why (GTK only says it failed) and a refusal is tried again for a while. GTK is then
-/// initialised, which the event loop requires (tao panics where GTK cannot start).
+/// why (GTK only says it failed). A refusal, of the server or of GTK (the server may begin
+/// its reset between the two), is tried again for a while. GTK is initialised here because
+/// tao panics where it cannot start.
 pub fn open_display() -> Result<(), WindowError> {
     let deadline = std::time::Instant::now() + DISPLAY_WITHIN;
     let mut logged = false;
     loop {
-        match probe_display() {
-            Ok(()) => break,
+        let why = match probe_display() {
+            Ok(()) => match gtk::init() {
+                Ok(()) => return Ok(()),
+                Err(e) => format!("GTK: {e}"),
+            },
             Err(Unreachable::Unset(why)) => return Err(WindowError::Display(why)),
-            Err(Unreachable::Refused(why)) if std::time::Instant::now() >= deadline => {
-                return Err(WindowError::Display(why))
-            }
-            Err(Unreachable::Refused(why)) => {
-                if !logged {
-                    log::warn!("{why}; trying again for up to {} s", DISPLAY_WITHIN.as_secs());
-                    logged = true;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(250));
-            }
+            Err(Unreachable::Refused(why)) => why,
+        };
+        if std::time::Instant::now() >= deadline {
+            return Err(WindowError::Display(why));
         }
+        if !logged {
+            log::warn!("cannot open the display: {why}; trying again for up to {} s", DISPLAY_WITHIN.as_secs());
+            logged = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
     }
-    gtk::init().map_err(|e| WindowError::Display(format!("GTK: {e}")))
 }
 
 enum Unreachable {

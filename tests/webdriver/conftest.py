@@ -37,8 +37,8 @@ def vitrine_bin():
 @pytest.fixture(scope="session", autouse=True)
 def display():
     """An Xvfb screen (1280x720) and a private session bus for every kiosk of the run."""
-    # -noreset: an X server resets when its last client leaves, refusing connections
-    # meanwhile, and here one session's kiosk leaves as the next one's starts.
+    # -noreset: an X server resets when its last client leaves, dropping the connections
+    # that arrive meanwhile, and here one session's kiosk leaves as the next one's starts.
     xvfb = subprocess.Popen(
         ["Xvfb", "-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp", "-noreset"],
         stdout=subprocess.PIPE,
